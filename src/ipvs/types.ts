@@ -1,0 +1,64 @@
+import type { Forward } from '../model/config.js';
+
+/** Protocol of an IPVS service as ipvsadm names it (-t, -u, -f). */
+export type IpvsProto = 'tcp' | 'udp' | 'fwm';
+
+/** IpvsService is one virtual service in the kernel table. */
+export interface IpvsService {
+  readonly proto: IpvsProto;
+  /** `1.2.3.4:80`, `[2001:db8::1]:443`, or the mark number as text for fwm. */
+  readonly vaddr: string;
+  /** For fwm services: true when the service is IPv6 (`-6`). */
+  readonly ipv6Fwm?: boolean;
+  readonly scheduler: string;
+  /** Persistence timeout in seconds; undefined = not persistent. */
+  readonly persistent?: number;
+  /** Persistence netmask as ipvsadm prints it (dotted quad, or prefix length for IPv6). */
+  readonly netmask?: string;
+  /** Scheduler flags (-b), as ipvsadm prints them, e.g. `sh-fallback,sh-port`. */
+  readonly schedflags?: string;
+  readonly ops?: boolean;
+}
+
+/** IpvsDest is one real server (destination) of a service. */
+export interface IpvsDest {
+  /** `ip:port` or `[ip6]:port` as ipvsadm -n prints it. */
+  readonly rs: string;
+  readonly forward: Forward;
+  readonly weight: number;
+  readonly upperThreshold: number;
+  readonly lowerThreshold: number;
+}
+
+/** IpvsTable is a snapshot of the kernel's virtual-server table. */
+export interface IpvsTable {
+  readonly services: readonly { readonly service: IpvsService; readonly dests: readonly IpvsDest[] }[];
+}
+
+/** IpvsCommand is one change, rendered by the driver as an ipvsadm -R line or a single command. */
+export type IpvsCommand =
+  | { readonly op: 'add-service'; readonly service: IpvsService }
+  | { readonly op: 'edit-service'; readonly service: IpvsService }
+  | { readonly op: 'delete-service'; readonly proto: IpvsProto; readonly vaddr: string; readonly ipv6Fwm?: boolean }
+  | { readonly op: 'add-dest'; readonly proto: IpvsProto; readonly vaddr: string; readonly ipv6Fwm?: boolean; readonly dest: IpvsDest }
+  | { readonly op: 'edit-dest'; readonly proto: IpvsProto; readonly vaddr: string; readonly ipv6Fwm?: boolean; readonly dest: IpvsDest }
+  | { readonly op: 'delete-dest'; readonly proto: IpvsProto; readonly vaddr: string; readonly ipv6Fwm?: boolean; readonly rs: string };
+
+/** The outcome of one applied command. */
+export interface IpvsCommandResult {
+  readonly command: IpvsCommand;
+  readonly ok: boolean;
+  /** ipvsadm's message for a refused command. */
+  readonly error?: string;
+  /** The command line as an admin would type it, for logs. */
+  readonly commandLine: string;
+}
+
+/**
+ * IpvsDriver is the engine's only view of the kernel: read the table, apply a batch of changes.
+ * apply() never throws for a refused command; it reports each command's outcome.
+ */
+export interface IpvsDriver {
+  read(): Promise<IpvsTable>;
+  apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]>;
+}

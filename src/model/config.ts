@@ -1,0 +1,191 @@
+/**
+ * The typed, immutable configuration model: what an ldirectord.cf means once every default of the
+ * original has been applied and every name resolved. The parser (src/config/) produces it; the engine,
+ * the checks, the IPVS driver and the daemon only ever read it.
+ *
+ * Field names follow the directive names of ldirectord.cf so that a reader of the man page finds them.
+ */
+
+/** Source position of a directive, kept so that runtime warnings can still point at FILE:LINE. */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** IPVS forwarding method: gate = direct routing (-g), masq = NAT (-m), ipip = tunnel (-i). */
+export type Forward = 'gate' | 'masq' | 'ipip';
+
+/** Virtual-service protocol. `fwm` is a firewall-mark service (`virtual=<mark>`). */
+export type Protocol = 'tcp' | 'udp' | 'fwm';
+
+export type AddressFamily = 4 | 6;
+
+/** checktype= values. `combined` is the numeric form (`checktype=3`): connect, negotiate every N+1 passes. */
+export type CheckType =
+  | 'connect'
+  | 'negotiate'
+  | 'ping'
+  | 'external'
+  | 'external-perl'
+  | 'off'
+  | 'on'
+  | 'combined';
+
+/** service= values the original knows (`none` = never probed, always up). */
+export const SERVICES = [
+  'dns', 'ftp', 'http', 'https', 'http_proxy', 'imap', 'imaps', 'ldap', 'ldaps', 'mysql', 'nntp',
+  'none', 'oracle', 'pgsql', 'pop', 'pops', 'radius', 'simpletcp', 'sip', 'smtp', 'submission',
+] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** emailalertstatus= words. */
+export type DaemonStatus = 'starting' | 'running' | 'stopping' | 'reloading';
+
+/** Where log lines go: a file (logfile="/path") or a syslog facility (logfile="local0"). */
+export type LogTarget =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'syslog'; readonly facility: string };
+
+/** A fallback ("sorry") server: fallback=host[:port] [gate|masq|ipip]. */
+export interface FallbackServer {
+  /** Resolved address; IPv6 without brackets. Empty string for the original's bogus fwm case (`-r :0`). */
+  readonly ip: string;
+  readonly family: AddressFamily;
+  /** Port; for a fallback without port, the virtual's port (0 for fwm). */
+  readonly port: number;
+  /** Forwarding method; the original defaults to gate. */
+  readonly forward: Forward;
+  readonly pos: SourcePos;
+}
+
+/** One real server of a virtual, after range expansion (a range yields one RealServer per address). */
+export interface RealServer {
+  /** Resolved address; IPv6 without brackets. */
+  readonly ip: string;
+  readonly family: AddressFamily;
+  /** Configured port; 0 when omitted (the original's rule). */
+  readonly port: number;
+  readonly forward: Forward;
+  /** Weight; default 1. */
+  readonly weight: number;
+  /** Upper connection threshold (u:N), 0 = none. */
+  readonly upperThreshold: number;
+  /** Lower connection threshold (l:N), 0 = none. */
+  readonly lowerThreshold: number;
+  /** Per-real request (with the original's leading "/" rule applied), undefined = virtual's. */
+  readonly request?: string;
+  /** Per-real receive, undefined = virtual's. */
+  readonly receive?: string;
+  /** The text the admin wrote (for messages), e.g. `192.168.1.10->192.168.1.12:80 gate 2`. */
+  readonly source: string;
+  readonly pos: SourcePos;
+}
+
+/** A virtual service: one `virtual=`/`virtual6=` block with every default and inheritance applied. */
+export interface VirtualService {
+  /** `virtual` or `virtual6`, as written. */
+  readonly keyword: 'virtual' | 'virtual6';
+  readonly family: AddressFamily;
+  readonly protocol: Protocol;
+  /** Resolved address (IPv6 without brackets) for tcp/udp; empty for fwm. */
+  readonly ip: string;
+  /** Port for tcp/udp; 0 for fwm. */
+  readonly port: number;
+  /** Firewall mark for fwm services. */
+  readonly fwmark?: number;
+  /** The ipvsadm service address as ipvsadm prints it: `1.2.3.4:80`, `[::1]:80`, or `42`. */
+  readonly vaddr: string;
+  /** The original's virtual id, `<proto>:<vaddr>` (`fwm6:` for IPv6 marks), used in log lines. */
+  readonly vid: string;
+
+  readonly reals: readonly RealServer[];
+
+  readonly checktype: CheckType;
+  /** N of the combined (numeric) checktype. */
+  readonly combinedCount?: number;
+  readonly service: ServiceName;
+  /** Whether service= was given explicitly (defaults to login/passwd depend on it). */
+  readonly serviceExplicit: boolean;
+  readonly checkcommand: string;
+  readonly checkport?: number;
+  /** Seconds, after the original's mutual defaulting (5 and 30 when nothing is set). */
+  readonly checktimeout: number;
+  readonly negotiatetimeout: number;
+  readonly checkinterval: number;
+  readonly checkcount: number;
+  readonly failurecount: number;
+  readonly request: string;
+  readonly receive: string;
+  readonly httpmethod: 'GET' | 'HEAD';
+  readonly virtualhost?: string;
+  readonly login: string;
+  readonly passwd: string;
+  readonly database: string;
+  readonly secret: string;
+  readonly load?: string;
+
+  readonly scheduler: string;
+  /** Persistence timeout; undefined = not persistent. `persistent=` with no digits is not possible. */
+  readonly persistent?: number;
+  readonly netmask?: string;
+  readonly schedflags?: string;
+  readonly ops: boolean;
+
+  readonly fallback?: FallbackServer;
+  readonly fallbackcommand?: string;
+  readonly quiescent: boolean;
+  readonly cleanstop: boolean;
+  readonly emailalert: string;
+  readonly emailalertfreq: number;
+  readonly emailalertstatus: readonly DaemonStatus[];
+  readonly smtp?: string;
+  readonly monitorfile?: string;
+  readonly servicename?: string;
+  readonly comment?: string;
+
+  readonly pos: SourcePos;
+}
+
+/** Global settings (top level of ldirectord.cf). */
+export interface GlobalConfig {
+  /** undefined = not set (the original's -1); virtuals inherit through the mutual defaulting. */
+  readonly checktimeout?: number;
+  readonly negotiatetimeout?: number;
+  readonly checkinterval: number;
+  readonly checkcount: number;
+  readonly failurecount: number;
+  readonly autoreload: boolean;
+  readonly callback?: string;
+  readonly fallback?: { readonly tcp?: FallbackServer; readonly udp?: FallbackServer };
+  readonly fallback6?: { readonly tcp?: FallbackServer; readonly udp?: FallbackServer };
+  readonly fallbackcommand?: string;
+  readonly logfile: LogTarget;
+  readonly emailalert: string;
+  readonly emailalertfreq: number;
+  readonly emailalertstatus: readonly DaemonStatus[];
+  readonly emailalertfrom?: string;
+  readonly smtp?: string;
+  readonly execute: readonly string[];
+  readonly supervised: boolean;
+  readonly fork: boolean;
+  readonly quiescent: boolean;
+  readonly readdquiescent: boolean;
+  readonly cleanstop: boolean;
+  readonly maintenancedir?: string;
+}
+
+/** A non-fatal finding of the parser, printed as `FILE:LINE: warning: message`. */
+export interface ConfigWarning {
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+}
+
+/** The whole parsed file. */
+export interface Config {
+  /** Path of the file as resolved by the config lookup. */
+  readonly file: string;
+  readonly global: GlobalConfig;
+  readonly virtuals: readonly VirtualService[];
+  readonly warnings: readonly ConfigWarning[];
+}
