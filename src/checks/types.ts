@@ -61,3 +61,14 @@ export interface CheckModule {
   readonly name: string;
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult>;
 }
+
+/**
+ * CheckJob is one real to check in a cycle. Reals that the original shares (same real id, see
+ * get_real_id_str) become one job whose result the engine applies to every virtual listing it.
+ */
+export interface CheckJob {
+  /** The original's real id string; the engine's key for the real's shared state. */
+  readonly key: string;
+  readonly virtual: VirtualService;
+  readonly real: RealServer;
+}

@@ -62,3 +62,20 @@ export interface IpvsDriver {
   read(): Promise<IpvsTable>;
   apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]>;
 }
+
+/** DesiredService is what the engine wants one managed service to look like. */
+export interface DesiredService {
+  readonly service: IpvsService;
+  /** Every destination the service must have; a destination of the service not listed here is removed. */
+  readonly dests: readonly IpvsDest[];
+}
+
+/**
+ * DesiredTable is the engine's output: the managed part of the table as it should be. Services not
+ * listed are left alone, except those in `remove` (managed by an earlier config), which are deleted.
+ * The planner (src/ipvs/plan.ts) diffs it against a read IpvsTable into IpvsCommands.
+ */
+export interface DesiredTable {
+  readonly services: readonly DesiredService[];
+  readonly remove: readonly { readonly proto: IpvsProto; readonly vaddr: string; readonly ipv6Fwm?: boolean }[];
+}

@@ -1,0 +1,61 @@
+import type { Config } from '../model/config.js';
+import type { CheckResult } from '../checks/types.js';
+
+/**
+ * EngineEvent is something the engine decided that the outside world acts on: a log line with the
+ * original's text, an alert, a fallbackcommand to run. The daemon subscribes a logger to them; the
+ * engine itself performs no I/O.
+ */
+export type EngineEvent =
+  | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error' | 'debug'; readonly message: string }
+  | {
+      readonly type: 'real-state';
+      /** Original-style id `<rs> (<vaddr>)`. */
+      readonly id: string;
+      readonly vid: string;
+      readonly rs: string;
+      readonly state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance';
+      /** The log text, which is also an alert's subject (e.g. "Quiescent real server: ..."). */
+      readonly message: string;
+    }
+  | { readonly type: 'fallback'; readonly vid: string; readonly active: boolean; readonly message: string }
+  | {
+      readonly type: 'fallback-command';
+      /** The command as configured, and the arguments the original appends: start|stop <vserver>:<vport> <protocol>. */
+      readonly command: string;
+      readonly args: readonly string[];
+    }
+  | { readonly type: 'monitor'; readonly file: string; readonly line: string };
+
+/** RealSnapshot is the observable state of one real in one virtual (for `show`). */
+export interface RealSnapshot {
+  readonly vid: string;
+  readonly rs: string;
+  readonly state: 'up' | 'down' | 'quiescent' | 'maintenance' | 'unknown';
+  readonly weight: number;
+  readonly failures: number;
+  readonly lastCheck?: number;
+  readonly lastResult?: CheckResult;
+}
+
+/** DirectorSnapshot is what `show` prints. */
+export interface DirectorSnapshot {
+  readonly reals: readonly RealSnapshot[];
+  readonly fallbacks: readonly { readonly vid: string; readonly active: boolean }[];
+  readonly cycle: { readonly count: number; readonly lastDurationMs: number; readonly lagMs: number };
+  readonly ipvsadm: { readonly runs: number; readonly failures: number };
+}
+
+/**
+ * Director runs the engine against real checks and a real (or simulated) IPVS driver. The daemon
+ * creates one, calls start() once, reload() on HUP, stop() on TERM.
+ */
+export interface Director {
+  start(config: Config): Promise<void>;
+  /** Applies a new config as a diff: unchanged reals keep their state. */
+  reload(config: Config): Promise<void>;
+  /** Stops checking; with cleanstop, removes what the config manages. */
+  stop(): Promise<void>;
+  onEvent(listener: (e: EngineEvent) => void): void;
+  snapshot(): DirectorSnapshot;
+}
