@@ -1,0 +1,264 @@
+/**
+ * E-mail alerts: the one owner of alert state (what was sent, what is due for a resend).
+ *
+ * Compatible with the original's emailalert, emailalertfreq, emailalertstatus, emailalertfrom and smtp
+ * directives (global and per virtual), its subjects (the log text, "[servicename] " prefixed) and body
+ * ("ldirectord host:", "Log-Message:", "Daemon-Status:", then "Service name:"/"Comment:").
+ *
+ * Deliberate differences (documented in ldirectord.cf.5):
+ * - mail is queued and sent off the check path (the original talks SMTP inside its check loop);
+ * - each address of a comma/space separated emailalert list is its own recipient;
+ * - `smtp=host:port` dials that port (the original drops the port and dials 25);
+ * - the sender is the running user's name from the password database, not $USER;
+ * - the fallback server is never resent ("Inaccessible real server: <fallback>" forever in the original);
+ * - a real dropped by a reload is no longer resent; nothing is lost across a reload;
+ * - no "Added"/"Restored" mail during the first full check cycle after start (start-up adoption is not news).
+ */
+import os from 'node:os';
+import { existsSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import type { Config, DaemonStatus, VirtualService } from '../model/config.js';
+import type { EngineEvent } from '../engine/types.js';
+import type { Clock } from '../util/clock.js';
+
+/** One message, ready to send. */
+export interface AlertMail {
+  /** smtp host[:port]; undefined = the system mailer (sendmail). */
+  readonly smtp?: string;
+  readonly envelopeFrom: string;
+  readonly from: string;
+  /** The emailalert value as configured (the To: header). */
+  readonly to: string;
+  /** One entry per address. */
+  readonly recipients: readonly string[];
+  readonly subject: string;
+  readonly body: string;
+}
+
+/** MailSender delivers one message; it rejects on failure. Injected so tests can record. */
+export type MailSender = (mail: AlertMail) => Promise<void>;
+
+/** Splits `host[:port]`; port 25 by default. */
+export function parseSmtp(smtp: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(smtp) ?? /^([^:]+)(?::(\d+))?$/.exec(smtp);
+  if (!m) return { host: smtp, port: 25 };
+  return { host: m[1], port: m[2] ? Number(m[2]) : 25 };
+}
+
+/** nodemailerSender sends through SMTP (smtp set) or the local sendmail binary. */
+export const nodemailerSender: MailSender = async (mail) => {
+  const transport = mail.smtp
+    ? nodemailer.createTransport({
+        ...parseSmtp(mail.smtp),
+        secure: false,
+        // Mail servers on a director's management network often have self-signed certificates.
+        tls: { rejectUnauthorized: false },
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      })
+    : nodemailer.createTransport({ sendmail: true, path: existsSync('/usr/sbin/sendmail') ? '/usr/sbin/sendmail' : 'sendmail' });
+  try {
+    await transport.sendMail({
+      envelope: { from: mail.envelopeFrom, to: [...mail.recipients] },
+      from: mail.from,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.body,
+    });
+  } finally {
+    transport.close();
+  }
+};
+
+const STATUS_NAMES: Record<DaemonStatus, string> = {
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  reloading: 'reloading',
+};
+
+interface Settings {
+  emailalert: string;
+  emailalertfreq: number;
+  emailalertstatus: readonly DaemonStatus[];
+  smtp?: string;
+  servicename?: string;
+  comment?: string;
+}
+
+/** Log sink for the alert manager (the daemon passes its logger). */
+export type AlertLog = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export interface AlertManagerOptions {
+  readonly clock: Clock;
+  readonly hostname: string;
+  readonly send?: MailSender;
+  readonly log?: AlertLog;
+  /** The running user's name; default from the password database. */
+  readonly username?: string;
+  /** Most messages waiting to be sent; older ones are dropped with a log line. */
+  readonly maxQueue?: number;
+}
+
+/**
+ * AlertManager turns the engine's real-state events into mails, resends for reals that stay down, and
+ * sends them one at a time in the background.
+ */
+export class AlertManager {
+  private config?: Config;
+  private status: DaemonStatus = 'starting';
+  private firstCycle = true;
+  /** id `<rs> (<vid>)` → when the last mail about it was sent, for reals that are down. */
+  private readonly down = new Map<string, { vid: string; rs: string; at: number }>();
+  private readonly queue: AlertMail[] = [];
+  private sending: Promise<void> | undefined;
+  private readonly send: MailSender;
+  private readonly log: AlertLog;
+  private readonly username: string;
+  private readonly maxQueue: number;
+  /** Messages sent and failed, for metrics and tests. */
+  readonly counters = { sent: 0, failed: 0, dropped: 0 };
+
+  constructor(private readonly opts: AlertManagerOptions) {
+    this.send = opts.send ?? nodemailerSender;
+    this.log = opts.log ?? (() => {});
+    this.username = opts.username ?? safeUsername();
+    this.maxQueue = opts.maxQueue ?? 100;
+  }
+
+  /** Takes a new config (start and reload). Resend state of reals no longer configured is dropped. */
+  setConfig(config: Config): void {
+    this.config = config;
+    const vids = new Map(config.virtuals.map((v) => [v.vid, v]));
+    for (const [id, entry] of this.down) {
+      const v = vids.get(entry.vid);
+      if (!v || !v.reals.some((r) => sameRs(v, entry.rs, r.ip, r.port))) this.down.delete(id);
+    }
+  }
+
+  /** The daemon's status, matched against emailalertstatus. */
+  setStatus(status: DaemonStatus): void {
+    this.status = status;
+  }
+
+  /** Called by the daemon when the first full check cycle after start has completed. */
+  firstCycleDone(): void {
+    this.firstCycle = false;
+  }
+
+  /** Feeds one engine event. Only real-state and fallback events are mailed. */
+  onEvent(e: EngineEvent): void {
+    if (e.type === 'real-state') {
+      const v = this.virtual(e.vid);
+      if (!v) return;
+      const s = this.settings(v);
+      const isDown = e.state === 'down' || e.state === 'quiescent' || e.state === 'removed' || e.state === 'maintenance';
+      if (isDown && s.emailalertfreq > 0) this.down.set(e.id, { vid: e.vid, rs: e.rs, at: this.opts.clock.now() });
+      else this.down.delete(e.id);
+      if (!isDown && this.firstCycle) return;
+      this.mail(v, e.message);
+    } else if (e.type === 'fallback') {
+      const v = this.virtual(e.vid);
+      if (v) this.mail(v, e.message);
+    }
+  }
+
+  /** Resends "Inaccessible real server" for reals down longer than their emailalertfreq. */
+  tick(): void {
+    const now = this.opts.clock.now();
+    for (const [id, entry] of this.down) {
+      const v = this.virtual(entry.vid);
+      if (!v) {
+        this.down.delete(id);
+        continue;
+      }
+      const freq = this.settings(v).emailalertfreq;
+      if (freq <= 0) {
+        this.down.delete(id);
+        continue;
+      }
+      if (now - entry.at < freq * 1000) continue;
+      entry.at = now;
+      this.mail(v, `Inaccessible real server: ${id}`);
+    }
+  }
+
+  /** Resolves when every queued message has been tried. */
+  async flush(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private virtual(vid: string): VirtualService | undefined {
+    return this.config?.virtuals.find((v) => v.vid === vid);
+  }
+
+  private settings(v: VirtualService): Settings {
+    return {
+      emailalert: v.emailalert,
+      emailalertfreq: v.emailalertfreq,
+      emailalertstatus: v.emailalertstatus,
+      smtp: v.smtp,
+      servicename: v.servicename,
+      comment: v.comment,
+    };
+  }
+
+  private mail(v: VirtualService, text: string): void {
+    const s = this.settings(v);
+    if (!s.emailalertstatus.includes(this.status)) return;
+    if (s.emailalert.trim() === '') return;
+    this.log('info', `emailalert: ${text}`);
+    const subject = s.servicename ? `[${s.servicename}] ${text}` : text;
+    let body = `ldirectord host: ${this.opts.hostname}\nLog-Message: ${subject}\nDaemon-Status: ${STATUS_NAMES[this.status]}\n`;
+    const details = (s.servicename ? `Service name: ${s.servicename}\n` : '') + (s.comment ? `Comment: ${s.comment}\n` : '');
+    if (details) body += `\n${details}\n`;
+    const envelopeFrom = `${this.username}@${this.opts.hostname}`;
+    const mail: AlertMail = {
+      smtp: s.smtp,
+      envelopeFrom,
+      from: this.config?.global.emailalertfrom ?? envelopeFrom,
+      to: s.emailalert,
+      recipients: s.emailalert.split(/[\s,]+/).filter(Boolean),
+      subject,
+      body,
+    };
+    if (this.queue.length >= this.maxQueue) {
+      this.queue.shift();
+      this.counters.dropped++;
+      this.log('warn', 'emailalert: queue full, oldest message dropped');
+    }
+    this.queue.push(mail);
+    if (!this.sending) this.sending = this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let m = this.queue.shift(); m; m = this.queue.shift()) {
+        try {
+          await this.send(m);
+          this.counters.sent++;
+        } catch (err) {
+          this.counters.failed++;
+          this.log('error', `failed to send ${m.smtp ? 'SMTP ' : ''}email message: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    } finally {
+      this.sending = undefined;
+    }
+  }
+}
+
+function sameRs(v: VirtualService, rs: string, ip: string, port: number): boolean {
+  const bare = rs.replace(/^\[|\](?=:\d+$)/g, '');
+  const vport = v.port;
+  return bare === `${ip}:${port}` || bare === `${ip}:${vport}` || bare === ip;
+}
+
+function safeUsername(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'ldirectord');
+  }
+}

@@ -1,0 +1,145 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { SMTPServer } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import { AlertManager, parseSmtp, type AlertMail } from '../../src/alerts/mail.js';
+import { ManualClock } from '../../src/util/clock.js';
+import type { Config, VirtualService } from '../../src/model/config.js';
+import type { EngineEvent } from '../../src/engine/types.js';
+
+function virtual(over: Partial<VirtualService> = {}): VirtualService {
+  return {
+    keyword: 'virtual', family: 4, protocol: 'tcp', ip: '127.0.0.10', port: 80, vaddr: '127.0.0.10:80', vid: 'tcp:127.0.0.10:80',
+    reals: [
+      { ip: '127.0.0.11', family: 4, port: 80, forward: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0, source: '', pos: { file: 'x', line: 3 } },
+      { ip: '127.0.0.12', family: 4, port: 80, forward: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0, source: '', pos: { file: 'x', line: 4 } },
+    ],
+    checktype: 'negotiate', service: 'http', serviceExplicit: false, checkcommand: '/bin/true', checktimeout: 5, negotiatetimeout: 30,
+    checkinterval: 10, checkcount: 1, failurecount: 1, request: '/', receive: '', httpmethod: 'GET', login: '', passwd: '', database: '',
+    secret: '', scheduler: 'wrr', ops: false, quiescent: false, cleanstop: true, emailalert: 'ops@example.org, noc@example.org',
+    emailalertfreq: 0, emailalertstatus: ['starting', 'running', 'stopping', 'reloading'], pos: { file: 'x', line: 2 },
+    ...over,
+  };
+}
+
+function config(v: VirtualService, from?: string): Config {
+  return {
+    file: '/etc/ha.d/ldirectord.cf',
+    global: {
+      checkinterval: 10, checkcount: 1, failurecount: 1, autoreload: false, logfile: { kind: 'syslog', facility: 'local0' },
+      emailalert: '', emailalertfreq: 0, emailalertstatus: ['starting', 'running', 'stopping', 'reloading'], emailalertfrom: from,
+      execute: [], supervised: false, fork: false, quiescent: false, readdquiescent: false, cleanstop: true,
+    },
+    virtuals: [v],
+    warnings: [],
+  };
+}
+
+const down = (rs: string, msg = `Deleted real server: ${rs} (127.0.0.10:80)`): EngineEvent => ({
+  type: 'real-state', id: `${rs} (127.0.0.10:80)`, vid: 'tcp:127.0.0.10:80', rs, state: 'removed', message: msg,
+});
+const up = (rs: string): EngineEvent => ({
+  type: 'real-state', id: `${rs} (127.0.0.10:80)`, vid: 'tcp:127.0.0.10:80', rs, state: 'up', message: `Added real server: ${rs} (127.0.0.10:80) (Weight set to 1)`,
+});
+
+describe('AlertManager', () => {
+  let server: SMTPServer | undefined;
+  afterEach(async () => {
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server = undefined;
+  });
+
+  it('delivers one mail per event to a real SMTP server, each address its own recipient, on the configured port', async () => {
+    const received: { from: string; rcpt: string[]; data: string }[] = [];
+    server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, session, cb) {
+        let data = '';
+        stream.on('data', (c: Buffer) => (data += c.toString()));
+        stream.on('end', () => {
+          received.push({ from: String((session.envelope.mailFrom as { address: string }).address), rcpt: session.envelope.rcptTo.map((r) => r.address), data });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.server.address() as AddressInfo).port;
+    const clock = new ManualClock(1_000_000);
+    const am = new AlertManager({ clock, hostname: 'director1', username: 'root' });
+    am.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, servicename: 'web', comment: 'front farm' }), 'ldirectord@example.org'));
+    am.setStatus('running');
+    am.onEvent(down('127.0.0.11:80'));
+    await am.flush();
+    expect(received).toHaveLength(1);
+    expect(received[0].from).toBe('root@director1');
+    expect(received[0].rcpt).toEqual(['ops@example.org', 'noc@example.org']);
+    expect(received[0].data).toMatch(/^Subject: \[web\] Deleted real server: 127\.0\.0\.11:80 \(127\.0\.0\.10:80\)/m);
+    expect(received[0].data).toMatch(/^From: ldirectord@example\.org/m);
+    expect(received[0].data).toContain('ldirectord host: director1');
+    expect(received[0].data).toContain('Daemon-Status: running');
+    expect(received[0].data).toContain('Comment: front farm');
+  });
+
+  it('resends at emailalertfreq while down, stops once up, and never for a real dropped by reload', async () => {
+    const sent: AlertMail[] = [];
+    const clock = new ManualClock(0);
+    const am = new AlertManager({ clock, hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
+    const v = virtual({ emailalertfreq: 60 });
+    am.setConfig(config(v));
+    am.setStatus('running');
+    am.firstCycleDone();
+    am.onEvent(down('127.0.0.11:80'));
+    am.onEvent(down('127.0.0.12:80'));
+    clock.advance(30_000);
+    am.tick();
+    await am.flush();
+    expect(sent.map((m) => m.subject)).toEqual([
+      'Deleted real server: 127.0.0.11:80 (127.0.0.10:80)',
+      'Deleted real server: 127.0.0.12:80 (127.0.0.10:80)',
+    ]);
+    clock.advance(31_000);
+    am.tick();
+    await am.flush();
+    expect(sent.slice(2).map((m) => m.subject).sort()).toEqual([
+      'Inaccessible real server: 127.0.0.11:80 (127.0.0.10:80)',
+      'Inaccessible real server: 127.0.0.12:80 (127.0.0.10:80)',
+    ]);
+    am.onEvent(up('127.0.0.11:80'));
+    // reload drops 127.0.0.12 from the config
+    am.setConfig(config({ ...v, reals: [v.reals[0]] }));
+    clock.advance(120_000);
+    am.tick();
+    await am.flush();
+    expect(sent.slice(4).map((m) => m.subject)).toEqual(['Added real server: 127.0.0.11:80 (127.0.0.10:80) (Weight set to 1)']);
+  });
+
+  it('honours emailalertstatus and sends no "up" mail during the first cycle', async () => {
+    const sent: AlertMail[] = [];
+    const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
+    am.setConfig(config(virtual({ emailalertstatus: ['running'] })));
+    am.setStatus('starting');
+    am.onEvent(down('127.0.0.11:80'));
+    am.setStatus('running');
+    am.onEvent(up('127.0.0.12:80'));
+    am.onEvent(down('127.0.0.12:80'));
+    await am.flush();
+    expect(sent.map((m) => m.subject)).toEqual(['Deleted real server: 127.0.0.12:80 (127.0.0.10:80)']);
+  });
+
+  it('logs and survives a mail server that refuses connections', async () => {
+    const logs: string[] = [];
+    const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', log: (_l, m) => logs.push(m) });
+    am.setConfig(config(virtual({ smtp: '127.0.0.1:1' })));
+    am.setStatus('running');
+    am.onEvent(down('127.0.0.11:80'));
+    await am.flush();
+    expect(am.counters.failed).toBe(1);
+    expect(logs.some((l) => l.startsWith('failed to send SMTP email message'))).toBe(true);
+  });
+
+  it('parses smtp host[:port]', () => {
+    expect(parseSmtp('mail.example.org')).toEqual({ host: 'mail.example.org', port: 25 });
+    expect(parseSmtp('127.0.0.1:2525')).toEqual({ host: '127.0.0.1', port: 2525 });
+    expect(parseSmtp('[::1]:587')).toEqual({ host: '::1', port: 587 });
+  });
+});
