@@ -1,0 +1,104 @@
+/**
+ * `ldirectord [configfile] show [--json]`: the state of every virtual and real, read from the state
+ * file the running daemon keeps current (`<rundir>/ldirectord.<cfgname>.state.json`, mode 0600).
+ */
+import { writeFile, rename, readFile } from 'node:fs/promises';
+import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
+
+/** What the daemon writes and `show` reads. */
+export interface StateFile {
+  readonly version: 1;
+  readonly pid: number;
+  readonly config: string;
+  readonly writtenAt: number;
+  readonly status: string;
+  readonly snapshot: DirectorSnapshot;
+}
+
+/** The state file's path beside the pid file. */
+export function stateFilePath(rundir: string, cfgName: string): string {
+  return `${rundir}/ldirectord.${cfgName}.state.json`;
+}
+
+/** Writes the state atomically, readable by root only (it names every real and its failures). */
+export async function writeStateFile(path: string, state: StateFile): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+export async function readStateFile(path: string): Promise<StateFile> {
+  const s = JSON.parse(await readFile(path, 'utf8')) as StateFile;
+  if (s.version !== 1 || !s.snapshot) throw new Error(`${path}: not an ldirectord state file`);
+  return s;
+}
+
+/** The stable JSON form of `show --json`. */
+export function showJson(s: StateFile): unknown {
+  const fb = new Map(s.snapshot.fallbacks.map((f) => [f.vid, f.active]));
+  const vids = [...new Set(s.snapshot.reals.map((r) => r.vid).concat(s.snapshot.fallbacks.map((f) => f.vid)))];
+  return {
+    pid: s.pid,
+    config: s.config,
+    status: s.status,
+    writtenAt: new Date(s.writtenAt).toISOString(),
+    cycle: s.snapshot.cycle,
+    ipvsadm: s.snapshot.ipvsadm,
+    virtuals: vids.map((vid) => ({
+      virtual: vid,
+      fallbackActive: fb.get(vid) ?? false,
+      reals: s.snapshot.reals.filter((r) => r.vid === vid).map((r) => ({
+        real: r.rs,
+        state: r.state,
+        weight: r.weight,
+        failures: r.failures,
+        lastCheck: r.lastCheck !== undefined ? new Date(r.lastCheck).toISOString() : null,
+        latencyMs: r.lastResult?.durationMs ?? null,
+        reason: r.lastResult && !r.lastResult.ok ? { layer: r.lastResult.status, message: r.lastResult.message } : null,
+      })),
+    })),
+  };
+}
+
+const COLORS: Record<RealSnapshot['state'], string> = {
+  up: '\x1b[32m',
+  down: '\x1b[31m',
+  quiescent: '\x1b[33m',
+  maintenance: '\x1b[35m',
+  unknown: '\x1b[90m',
+};
+
+function ago(now: number, t?: number): string {
+  if (t === undefined) return '-';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
+}
+
+/** The human form: one block per virtual, one aligned row per real. */
+export function showText(s: StateFile, opts: { color: boolean; now?: number }): string {
+  const now = opts.now ?? Date.now();
+  const paint = (c: string, t: string) => (opts.color ? `${c}${t}\x1b[0m` : t);
+  const j = showJson(s) as ReturnType<typeof showJson> & { virtuals: { virtual: string; fallbackActive: boolean }[] };
+  const lines: string[] = [];
+  const age = Math.round((now - s.writtenAt) / 1000);
+  lines.push(`ldirectord pid ${s.pid} (${s.status}), config ${s.config}; cycle #${s.snapshot.cycle.count} took ${s.snapshot.cycle.lastDurationMs} ms, scheduler lag ${s.snapshot.cycle.lagMs} ms; state ${age}s old`);
+  for (const v of j.virtuals) {
+    lines.push('');
+    lines.push(`${paint('\x1b[1m', v.virtual)}${v.fallbackActive ? '  ' + paint('\x1b[31m', 'FALLBACK ACTIVE') : ''}`);
+    const rows = s.snapshot.reals.filter((r) => r.vid === v.virtual).map((r) => [
+      r.rs, r.state, String(r.weight), String(r.failures), ago(now, r.lastCheck),
+      r.lastResult ? `${r.lastResult.durationMs}ms` : '-',
+      r.lastResult && !r.lastResult.ok ? `${r.lastResult.status}: ${r.lastResult.message}` : '',
+    ]);
+    const head = ['REAL', 'STATE', 'WEIGHT', 'FAILS', 'CHECKED', 'LATENCY', 'REASON'];
+    const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const fmt = (r: string[]) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join('  ').trimEnd();
+    lines.push(fmt(head));
+    for (const r of rows) {
+      const line = fmt(r);
+      const state = r[1] as RealSnapshot['state'];
+      lines.push(opts.color ? line.replace(` ${state} `, ` ${paint(COLORS[state], state)} `) : line);
+    }
+  }
+  return lines.join('\n') + '\n';
+}

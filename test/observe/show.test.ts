@@ -1,0 +1,41 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeStateFile, readStateFile, showJson, showText, stateFilePath, type StateFile } from '../../src/observe/show.js';
+
+const state: StateFile = {
+  version: 1, pid: 123, config: '/etc/ha.d/ldirectord.cf', writtenAt: 1_000_000, status: 'running',
+  snapshot: {
+    reals: [
+      { vid: 'tcp:127.0.0.10:80', rs: '127.0.0.11:80', state: 'up', weight: 2, failures: 0, lastCheck: 990_000, lastResult: { ok: true, status: 'ok', message: '200 OK', durationMs: 4 } },
+      { vid: 'tcp:127.0.0.10:80', rs: '127.0.0.12:80', state: 'quiescent', weight: 0, failures: 3, lastCheck: 995_000, lastResult: { ok: false, status: 'l4-timeout', message: 'connect timed out after 5000 ms', durationMs: 5000 } },
+    ],
+    fallbacks: [{ vid: 'tcp:127.0.0.10:80', active: false }],
+    cycle: { count: 7, lastDurationMs: 5003, lagMs: 1 },
+    ipvsadm: { runs: 4, failures: 0 },
+  },
+};
+
+describe('show', () => {
+  it('keeps the state file private and reads it back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'show-'));
+    const p = stateFilePath(dir, 'ldirectord.cf');
+    expect(p).toBe(join(dir, 'ldirectord.ldirectord.cf.state.json'));
+    await writeStateFile(p, state);
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+    expect((await readStateFile(p)).snapshot.reals).toHaveLength(2);
+  });
+  it('gives each real its state, weight, failures, latency and reason by layer in JSON', () => {
+    const j = showJson(state) as { virtuals: { virtual: string; fallbackActive: boolean; reals: Record<string, unknown>[] }[] };
+    expect(j.virtuals).toHaveLength(1);
+    expect(j.virtuals[0].reals[1]).toMatchObject({ real: '127.0.0.12:80', state: 'quiescent', weight: 0, failures: 3, latencyMs: 5000, reason: { layer: 'l4-timeout' } });
+    expect(j.virtuals[0].reals[0].reason).toBeNull();
+  });
+  it('prints a table a person reads at a glance, coloured only when asked', () => {
+    const plain = showText(state, { color: false, now: 1_000_000 });
+    expect(plain).toMatch(/127\.0\.0\.12:80\s+quiescent\s+0\s+3\s+5s ago\s+5000ms\s+l4-timeout: connect timed out/);
+    expect(plain).not.toContain('\x1b[');
+    expect(showText(state, { color: true, now: 1_000_000 })).toContain('\x1b[33mquiescent');
+  });
+});
