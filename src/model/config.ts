@@ -55,6 +55,8 @@ export interface FallbackServer {
   readonly port: number;
   /** Forwarding method; the original defaults to gate. */
   readonly forward: Forward;
+  /** Whether a port was written (false: a global fallback takes each virtual's port). */
+  readonly portGiven?: boolean;
   readonly pos: SourcePos;
 }
 
@@ -72,7 +74,12 @@ export interface RealServer {
   readonly upperThreshold: number;
   /** Lower connection threshold (l:N), 0 = none. */
   readonly lowerThreshold: number;
-  /** Per-real request (with the original's leading "/" rule applied), undefined = virtual's. */
+  /**
+   * Per-real request (with the original's leading "/" rule applied), undefined = virtual's.
+   * Original's bug kept: a per-real request written with a leading "/" comes without receive; the
+   * original then uses the virtual's receive and, for HTTP, the virtual's URL. So a per-real URL
+   * is used only when both request and receive are defined.
+   */
   readonly request?: string;
   /** Per-real receive, undefined = virtual's. */
   readonly receive?: string;
