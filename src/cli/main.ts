@@ -1,0 +1,400 @@
+/**
+ * The command line, as the original's `[main]` and `[ld_init]`: options, the config lookup, the pid
+ * file, and each command's messages, streams and exit codes in every state. Our additions
+ * (configtest, dump, show, demo) do not change the original's commands.
+ */
+import { statSync, accessSync, constants as fsc } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import type { Config } from '../model/config.js';
+import { ConfigError } from '../util/errors.js';
+import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
+import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
+import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
+import { parseConfig, dumpConfig, locateIpvsadm } from '../daemon/deps.js';
+
+/** The original's commands. */
+export const COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
+/** Our additions. */
+export const EXTRA_COMMANDS = ['configtest', 'dump', 'show', 'demo'] as const;
+
+/** Thrown (internally) to end main() with an exit status after everything is written. */
+class Exit {
+  constructor(readonly code: number) {}
+}
+
+/** Parsed options: Getopt::Long with bundling, no abbreviations, require_order. */
+export interface CliOptions {
+  debug: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+/** Parses the options the original knows; returns the positional rest or the unknown option. */
+export function parseOptions(argv: readonly string[]): { opts: CliOptions; rest: string[] } | { unknown: string } {
+  const opts: CliOptions = { debug: false, help: false, version: false };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (a.startsWith('--')) {
+      const name = a.slice(2);
+      if (name === 'debug' || name === 'd') opts.debug = true;
+      else if (name === 'help' || name === 'h' || name === '?') opts.help = true;
+      else if (name === 'version' || name === 'v') opts.version = true;
+      else return { unknown: name.replace(/=.*$/, '') };
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      for (const ch of a.slice(1)) {
+        if (ch === 'd') opts.debug = true;
+        else if (ch === 'h' || ch === '?') opts.help = true;
+        else if (ch === 'v') opts.version = true;
+        else return { unknown: ch };
+      }
+      continue;
+    }
+    break; // require_order: the first non-option ends the options
+  }
+  return { opts, rest: argv.slice(i) };
+}
+
+/** The config lookup of the original: /etc/ha.d/NAME, /etc/ha.d/conf/NAME, then NAME itself. */
+export function lookupConfig(name: string, root = ''): string | undefined {
+  const isFile = (p: string) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (isFile(`${root}/etc/ha.d/${name}`)) return `/etc/ha.d/${name}`;
+  if (isFile(`${root}/etc/ha.d/conf/${name}`)) return `/etc/ha.d/conf/${name}`;
+  if (isFile(name)) return name;
+  return undefined;
+}
+
+/** The invocation: which config and command, and its name in the pid file. */
+export interface Invocation {
+  /** The config as given (or the default `ldirectord.cf`). */
+  configArg: string;
+  /** CFGNAME: the last path component of the config as given; `ldirectord` by default. */
+  cfgName: string;
+  cmd: string;
+  /** `show --json`. */
+  json: boolean;
+}
+
+/** Splits the positional arguments as ld_init does; undefined means usage. */
+export function parseInvocation(rest: readonly string[]): Invocation | undefined {
+  const args = [...rest];
+  let json = false;
+  // `show --json` (our addition): the flag follows the command.
+  const si = args.indexOf('show');
+  if (si >= 0 && si <= 1 && args[si + 1] === '--json') {
+    json = true;
+    args.splice(si + 1, 1);
+  }
+  if (args.length === 0) return undefined;
+  let inv: Invocation;
+  if (args.length >= 2) {
+    const m = /([^/]+)$/.exec(args[0]);
+    inv = { configArg: args[0], cfgName: m ? m[1] : '', cmd: args[1], json };
+  } else {
+    inv = { configArg: 'ldirectord.cf', cfgName: 'ldirectord', cmd: args[0], json };
+  }
+  const known = (COMMANDS as readonly string[]).includes(inv.cmd) || (EXTRA_COMMANDS as readonly string[]).includes(inv.cmd);
+  return known ? inv : undefined;
+}
+
+/** Context shared by the commands of one run. */
+export interface CliContext {
+  opts: CliOptions;
+  inv: Invocation;
+  /** The resolved config path (as the original names it in messages). */
+  configPath: string;
+  config: Config;
+  logger: LdLogger;
+  pidFile: string;
+  /** The path of this program as invoked ($0), for execute= and the daemon's own argv. */
+  self: string;
+  /** The positional arguments (ARGV after the options). */
+  rest: string[];
+  /** The whole argv as given (the daemon child gets the same). */
+  argv: string[];
+  ipvsadm: string;
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+function err(s: string): void {
+  process.stderr.write(s);
+}
+
+/** ld_exit: logs "Exiting with exit_status N: msg" when N≠0 or in debug mode, then ends. */
+export function ldExit(logger: LdLogger | undefined, debug: boolean, code: number, message: string): never {
+  if (logger && (code !== 0 || debug)) logger.info(`Exiting with exit_status ${code}: ${message}`);
+  throw new Exit(code);
+}
+
+function usage(): never {
+  out(USAGE);
+  throw new Exit(255);
+}
+
+/** The path of this program as invoked. */
+export function selfPath(): string {
+  return process.argv[1] ?? '/usr/sbin/ldirectord';
+}
+
+/** The entry point: runs the command and ends the process with its status (except a running daemon). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    const code = await run(argv);
+    if (code !== undefined) await finish(code);
+  } catch (e) {
+    if (e instanceof Exit) await finish(e.code);
+    else throw e;
+  }
+}
+
+async function finish(code: number): Promise<never> {
+  // stdout/stderr are synchronous for files and pipes on Linux; exit now (helpers may hold handles).
+  process.exit(code);
+}
+
+/** Runs the command line; returns the exit status, or undefined while a daemon keeps running. */
+async function run(argv: string[]): Promise<number | undefined> {
+  const parsed = parseOptions(argv);
+  if ('unknown' in parsed) {
+    err(`Unknown option: ${parsed.unknown}\n`);
+    usage();
+  }
+  const { opts, rest } = parsed;
+  if (opts.help) {
+    out(HELP);
+    return 0;
+  }
+  if (opts.version) {
+    out(versionText());
+    return 0;
+  }
+
+  const inv = parseInvocation(rest);
+  const extra = inv !== undefined && (EXTRA_COMMANDS as readonly string[]).includes(inv.cmd);
+
+  // The original looks ipvsadm up before it looks at the arguments: even `status` fails without it.
+  let ipvsadm = '';
+  if (!extra) {
+    try {
+      ipvsadm = await locateIpvsadm({ debug: opts.debug, cwd: process.cwd(), env: process.env });
+    } catch {
+      err('Can not find ipvsadm\n');
+      return 255;
+    }
+  }
+  if (!inv) usage();
+
+  if (inv.cmd === 'demo') {
+    const { runDemo } = await import('../demo/demo.js');
+    return await runDemo({ argv: rest.slice(1) });
+  }
+
+  // Until the config names a log target, the original logs to its default logfile (stderr with -d).
+  const logger = createLogger({
+    destination: opts.debug ? { kind: 'stderr' } : { kind: 'file', path: '/var/log/ldirectord.log' },
+    cfgName: inv.cfgName,
+    debug: opts.debug,
+  });
+
+  const configPath = lookupConfig(inv.configArg);
+  if (configPath === undefined) {
+    if (extra) {
+      err(`Config file ${inv.configArg} not found\n`);
+      return 1;
+    }
+    initError(logger, opts.debug, `Config file ${inv.configArg} not found`);
+  }
+
+  const pidFile = pidFilePath(inv.cfgName);
+  const isDaemonChild = process.env.LDIRECTORD_DAEMON_CHILD === '1';
+
+  let config: Config;
+  try {
+    config = await parseConfig(configPath);
+  } catch (e) {
+    if (!(e instanceof ConfigError) && !(e instanceof Error && 'format' in e)) throw e;
+    const text = (e as ConfigError).format();
+    if (isDaemonChild) {
+      const { reportNotReady } = await import('../daemon/detach.js');
+      reportNotReady(2, text);
+    }
+    err(`${text}\n`);
+    if (inv.cmd === 'configtest' || extra) return 2;
+    // Deliberate difference: the original deletes the pid file on any config error, even that of a
+    // running daemon (whose status/stop then no longer find it). We remove only a stale one.
+    if (readPidFile(pidFile).runningPid === undefined) removePidFile(pidFile);
+    ldExit(logger, opts.debug, 2, 'config_error: Configuration Error');
+  }
+  if (!isDaemonChild) for (const w of config.warnings) err(`${w.file}:${w.line}: warning: ${w.message}\n`);
+
+  if (inv.cmd === 'configtest') {
+    out('syntax OK\n');
+    return 0;
+  }
+  if (inv.cmd === 'dump') {
+    out(JSON.stringify(await dumpConfig(config), null, 2) + '\n');
+    return 0;
+  }
+  if (inv.cmd === 'show') {
+    const { showCommand } = await import('./show.js');
+    return await showCommand({ cfgName: inv.cfgName, configPath, json: inv.json, pidFile });
+  }
+
+  logger.setDestination(destinationFor(config.global.logfile, { debug: opts.debug, supervised: config.global.supervised }));
+  const ctx: CliContext = { opts, inv, configPath, config, logger, pidFile, self: selfPath(), rest, argv, ipvsadm };
+  return await command(ctx, isDaemonChild);
+}
+
+function initError(logger: LdLogger, debug: boolean, msg: string): never {
+  logger.info(msg);
+  if (!debug) err(`${msg}\n`);
+  ldExit(logger, debug, 1, 'Initialisation Error');
+}
+
+/** Runs `<self> <name> <cmd>` for each execute= instance (the original's ld_cmd_children). */
+export function runInstances(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, names: readonly string[], cmd: string): void {
+  for (const name of names) {
+    if (cmd === 'reload_or_start') {
+      if (runSelf(ctx, name, 'reload') !== 0) runSelf(ctx, name, 'start');
+    } else runSelf(ctx, name, cmd);
+  }
+}
+
+function runSelf(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, name: string, cmd: string): number {
+  const line = `${ctx.self} ${name} ${cmd}`;
+  if (ctx.opts.debug) ctx.logger.info(`Running system(${line})`);
+  const r = spawnSync(process.execPath, [ctx.self, name, cmd], { stdio: 'inherit', env: withoutChildMarker() });
+  const status = r.status ?? 1;
+  if (status !== 0) ctx.logger.info(`system(${line}) failed: ${r.error ? r.error.message : `exit status ${status}`}`);
+  return status;
+}
+
+/** The environment for programs we start: never marked as our daemon child. */
+export function withoutChildMarker(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.LDIRECTORD_DAEMON_CHILD;
+  delete env.LDIRECTORD_READY_FD;
+  return env;
+}
+
+async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number | undefined> {
+  const { inv, logger, opts, configPath, pidFile, config } = ctx;
+  const cmd = inv.cmd;
+  if (!isDaemonChild) logger.info(`Invoking ldirectord invoked as: ${ctx.self} ${ctx.rest.map((a) => a + ' ').join('')}`);
+
+  const pf = readPidFile(pidFile);
+  const exitFrom = `Exiting from ldirectord ${cmd}`;
+  if (pf.runningPid !== undefined && !(isDaemonChild && pf.runningPid === process.pid)) {
+    const pid = pf.runningPid;
+    switch (cmd) {
+      case 'start':
+        if (isDaemonChild) {
+          const { reportReady } = await import('../daemon/detach.js');
+          reportReady(pid);
+        }
+        ldExit(logger, opts.debug, 0, exitFrom);
+      // eslint-disable-next-line no-fallthrough
+      case 'stop':
+        signal(pid, 'SIGTERM');
+        ldExit(logger, opts.debug, 0, exitFrom);
+      // eslint-disable-next-line no-fallthrough
+      case 'restart':
+      case 'try-restart':
+        signal(pid, 'SIGTERM');
+        // The original waits (polling every second, forever) until the old daemon removed its pid file.
+        while (readPidFile(pidFile).exists) await new Promise((r) => setTimeout(r, 100));
+        break;
+      case 'reload':
+      case 'force-reload':
+        signal(pid, 'SIGHUP');
+        ldExit(logger, opts.debug, 0, exitFrom);
+      // eslint-disable-next-line no-fallthrough
+      default: {
+        const line = `ldirectord for ${configPath} is running with pid: ${pid}`;
+        err(`${line}\n`);
+        runInstances(ctx, config.global.execute, 'status');
+        logger.info(line);
+        logger.info(exitFrom);
+        ldExit(logger, opts.debug, 0, exitFrom);
+      }
+    }
+  } else {
+    switch (cmd) {
+      case 'start':
+      case 'restart':
+        break;
+      case 'stop':
+      case 'try-restart':
+        ldExit(logger, opts.debug, 0, exitFrom);
+      // eslint-disable-next-line no-fallthrough
+      case 'status': {
+        let status = 3;
+        if (pf.exists && !pf.empty) {
+          const line = `ldirectord stale pid file ${pidFile} for ${configPath}`;
+          err(`${line}\n`);
+          logger.info(line);
+          status = 1;
+        }
+        out(`ldirectord is stopped for ${configPath}\n`);
+        ldExit(logger, opts.debug, status, exitFrom);
+      }
+      // eslint-disable-next-line no-fallthrough
+      default:
+        logger.info(`ldirectord is stopped for ${configPath}`);
+        ldExit(logger, opts.debug, 1, exitFrom);
+    }
+  }
+
+  // start (or the start half of restart)
+  const { startDaemon } = await import('../daemon/start.js');
+  return await startDaemon(ctx, isDaemonChild);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone meanwhile */
+  }
+}
+
+/** Can the pid file be created or overwritten? (The original opens it before forking.) */
+export function pidFileWritable(path: string): boolean {
+  try {
+    accessSync(path, fsc.W_OK);
+    return true;
+  } catch {
+    try {
+      accessSync(dirname(resolve(path)), fsc.W_OK);
+      return !statSafe(path);
+    } catch {
+      return false;
+    }
+  }
+}
+
+function statSafe(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export { VERSION_STR };

@@ -1,0 +1,380 @@
+/**
+ * The running daemon: the director started with the config, signals (TERM/INT… stop, HUP reloads), the
+ * config file watched (the original's mtime + MD5 rule, autoreload, callback), execute= instances kept
+ * in step, and the engine's events turned into the original's log lines, monitorfile lines and mails.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, accessSync, constants as fsc, writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { hostname as osHostname } from 'node:os';
+import type { Config, DaemonStatus } from '../model/config.js';
+import type { Director, EngineEvent } from '../engine/types.js';
+import type { IpvsDriver, IpvsCommand } from '../ipvs/types.js';
+import { ConfigError } from '../util/errors.js';
+import { systemClock } from '../util/clock.js';
+import { destinationFor, type LdLogger } from '../log/logger.js';
+import { removeOwnPidFile, runDir } from './pidfile.js';
+import { parseConfig, makeDirector, makeIpvsadmDriver, makeSimDriver, type SimDriverLike } from './deps.js';
+import { MonitorWriter } from '../alerts/monitor.js';
+import { AlertManager } from '../alerts/mail.js';
+import { stateFilePath, writeStateFile } from '../observe/show.js';
+
+/** Signals that stop the daemon (those of the original that Node can catch). */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ'];
+
+export interface DaemonOptions {
+  config: Config;
+  /** The config path as the lookup resolved it (used in messages and passed to callback). */
+  configPath: string;
+  /** An absolute path to re-read it from after chdir("/"). */
+  configReadPath: string;
+  cfgName: string;
+  debug: boolean;
+  logger: LdLogger;
+  /** The pid file this daemon owns (none with -d or supervised). */
+  pidFile?: string;
+  /** This program as invoked, for execute= instances. */
+  self: string;
+  /** ipvsadm found by the lookup. */
+  ipvsadm: string;
+  /** Overrides the director (tests, demo). */
+  director?: Director;
+}
+
+/** The driver the daemon uses: ipvsadm, or the simulated table when LDIRECTORD_SIM_STATE names a file. */
+async function makeDriver(ipvsadm: string): Promise<IpvsDriver> {
+  const simState = process.env.LDIRECTORD_SIM_STATE;
+  if (!simState) return await makeIpvsadmDriver(ipvsadm);
+  const sim: SimDriverLike = await makeSimDriver();
+  const save = async () => {
+    const table = await sim.read();
+    const tmp = `${simState}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ table, render: sim.render() }, null, 1) + '\n');
+    renameSync(tmp, simState);
+  };
+  await save();
+  return {
+    read: () => sim.read(),
+    apply: async (cmds: readonly IpvsCommand[]) => {
+      const r = await sim.apply(cmds);
+      await save();
+      return r;
+    },
+  };
+}
+
+/** Daemon runs until stopped; run() resolves with the exit status. */
+export class Daemon {
+  private config: Config;
+  private status: DaemonStatus = 'starting';
+  private director!: Director;
+  private ops: Promise<unknown> = Promise.resolve();
+  private stopping?: string;
+  private resolveRun!: (code: number) => void;
+  private timers: NodeJS.Timeout[] = [];
+  private cfgMtime?: number;
+  private cfgDigest?: string;
+  private readonly monitor: MonitorWriter;
+  private readonly alerts: AlertManager;
+  private readonly hostname: string;
+  private readonly statePath: string;
+  private stateDirty = false;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.config = o.config;
+    this.hostname = process.env.HOSTNAME || osHostname();
+    this.monitor = new MonitorWriter((file, e) => o.logger.error(`Error writing monitorfile ${file}: ${String(e)}`));
+    this.alerts = new AlertManager({
+      clock: systemClock,
+      hostname: this.hostname,
+      log: (level, m) => o.logger[level](m),
+    });
+    this.statePath = stateFilePath(runDir(), o.cfgName);
+  }
+
+  /** Starts the director and runs until a stop signal. */
+  async run(): Promise<number> {
+    const { logger } = this.o;
+    const done = new Promise<number>((r) => (this.resolveRun = r));
+    for (const s of STOP_SIGNALS) process.on(s, () => this.onStopSignal(s.replace(/^SIG/, '')));
+    process.on('SIGHUP', () => this.enqueue(() => this.onHup()));
+    process.on('SIGPIPE', () => {});
+
+    if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
+    this.director = this.o.director ?? (await makeDirector({
+      driver: await makeDriver(this.o.ipvsadm),
+      hostname: this.hostname,
+      clock: systemClock,
+      log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),
+    }));
+    this.director.onEvent((e) => this.onEvent(e));
+    this.alerts.setConfig(this.config);
+    this.alerts.setStatus('starting');
+    this.recordConfigFile();
+
+    await this.enqueue(async () => {
+      try {
+        await this.director.start(this.config);
+      } catch (e) {
+        logger.error(`Start failed: ${e instanceof Error ? e.message : String(e)}`);
+        await this.exit(1);
+        return;
+      }
+      this.alerts.firstCycleDone();
+      await this.instances('start', this.config.global.execute);
+      this.setStatus('running');
+    });
+    this.startTimers();
+    return await done;
+  }
+
+  private setStatus(s: DaemonStatus): void {
+    this.status = s;
+    this.alerts.setStatus(s);
+    this.stateDirty = true;
+  }
+
+  private enqueue<T>(f: () => Promise<T>): Promise<T | undefined> {
+    const p = this.ops.then(async () => (this.stopping && f !== this.stopFn ? undefined : await f()));
+    this.ops = p.catch((e) => this.o.logger.error(`Internal error: ${e instanceof Error ? e.stack : String(e)}`));
+    return p;
+  }
+
+  private stopFn = async (): Promise<void> => {
+    const { logger } = this.o;
+    this.setStatus('stopping');
+    for (const t of this.timers) clearInterval(t);
+    await this.instances('stop', this.config.global.execute);
+    try {
+      await this.director.stop();
+    } catch (e) {
+      logger.error(`Stop failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await this.alerts.flush().catch(() => {});
+    logger.info(`Linux Director Daemon terminated on signal: ${this.stopping}`);
+    await this.exit(0);
+  };
+
+  private onStopSignal(name: string): void {
+    if (this.stopping) {
+      // The original dies at once on a second stop signal ("Exit Handler Repeatedly Called").
+      this.o.logger.info('Exit Handler Repeatedly Called');
+      if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
+      process.exit(1);
+    }
+    this.stopping = name;
+    void this.enqueue(this.stopFn);
+  }
+
+  private async exit(code: number): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
+    try {
+      unlinkSync(this.statePath);
+    } catch {
+      /* none */
+    }
+    await this.o.logger.close();
+    this.resolveRun(code);
+  }
+
+  private async onHup(): Promise<void> {
+    this.o.logger.info('Reloading Linux Director Daemon config on signal');
+    await this.reload();
+  }
+
+  /** Re-reads the config; a bad one is logged with FILE:LINE and the running one stays. */
+  private async reload(): Promise<void> {
+    const { logger } = this.o;
+    this.setStatus('reloading');
+    try {
+      let next: Config;
+      try {
+        next = await parseConfig(this.o.configReadPath);
+      } catch (e) {
+        if (e instanceof ConfigError || (e instanceof Error && 'format' in e)) {
+          logger.error(`Error [${process.pid}] ${(e as ConfigError).format()} (the running configuration is kept)`);
+          return;
+        }
+        throw e;
+      }
+      for (const w of next.warnings) logger.warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
+      const old = new Set(this.config.global.execute);
+      const neu = new Set(next.global.execute);
+      await this.instances('stop', [...old].filter((n) => !neu.has(n)));
+      await this.instances('reload_or_start', [...neu].filter((n) => old.has(n)));
+      await this.instances('start', [...neu].filter((n) => !old.has(n)));
+      await this.director.reload(next);
+      this.config = next;
+      this.alerts.setConfig(next);
+      logger.setDestination(destinationFor(next.global.logfile, { debug: this.o.debug, supervised: next.global.supervised }));
+      logger.reopen();
+      this.restartTimers();
+    } finally {
+      this.setStatus('running');
+    }
+  }
+
+  /** execute=: `<self> <name> <cmd>` for each instance, one after the other. */
+  private async instances(cmd: string, names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      if (cmd === 'reload_or_start') {
+        if ((await this.runSelf(name, 'reload')) !== 0) await this.runSelf(name, 'start');
+      } else await this.runSelf(name, cmd);
+    }
+  }
+
+  private runSelf(name: string, cmd: string): Promise<number> {
+    const line = `${this.o.self} ${name} ${cmd}`;
+    if (this.o.debug) this.o.logger.info(`Running system(${line})`);
+    const env = { ...process.env };
+    delete env.LDIRECTORD_DAEMON_CHILD;
+    delete env.LDIRECTORD_READY_FD;
+    return new Promise((resolve) => {
+      const c = spawn(process.execPath, [this.o.self, name, cmd], {
+        stdio: this.o.debug ? 'inherit' : 'ignore',
+        env,
+      });
+      c.on('error', (e) => {
+        this.o.logger.info(`system(${line}) failed: ${e.message}`);
+        resolve(127);
+      });
+      c.on('exit', (code) => {
+        if (code !== 0) this.o.logger.info(`system(${line}) failed: exit status ${code}`);
+        resolve(code ?? 1);
+      });
+    });
+  }
+
+  private startTimers(): void {
+    const everyS = Math.max(1, this.config.global.checkinterval);
+    this.timers.push(setInterval(() => void this.enqueue(() => this.checkConfigFile()), everyS * 1000));
+    this.timers.push(
+      setInterval(() => {
+        this.alerts.tick();
+        void this.writeState();
+      }, 1000),
+    );
+    void this.writeState(true);
+  }
+
+  private restartTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.startTimers();
+  }
+
+  private async writeState(force = false): Promise<void> {
+    if (!force && !this.stateDirty) return;
+    this.stateDirty = false;
+    try {
+      await writeStateFile(this.statePath, {
+        version: 1,
+        pid: process.pid,
+        config: this.o.configPath,
+        writtenAt: Date.now(),
+        status: this.status,
+        snapshot: this.director.snapshot(),
+      });
+    } catch {
+      /* the run directory may not be writable (-d as a user): show then says stopped */
+    }
+  }
+
+  private digest(): string | undefined {
+    try {
+      return createHash('md5').update(readFileSync(this.o.configReadPath)).digest('hex');
+    } catch {
+      return undefined;
+    }
+  }
+
+  private recordConfigFile(): void {
+    try {
+      this.cfgMtime = statSync(this.o.configReadPath).mtimeMs;
+    } catch {
+      this.cfgMtime = undefined;
+    }
+    this.cfgDigest = this.digest();
+  }
+
+  /** The original's check_cfgfile: only a changed mtime leads to hashing; a changed digest acts. */
+  private async checkConfigFile(): Promise<void> {
+    const { logger } = this.o;
+    let mtime: number;
+    try {
+      mtime = statSync(this.o.configReadPath).mtimeMs;
+    } catch {
+      logger.warn(`Warning [${process.pid}]: can not open file ${this.o.configPath} for checking`);
+      return;
+    }
+    if (mtime === this.cfgMtime) return;
+    this.cfgMtime = mtime;
+    const d = this.digest();
+    if (d === undefined) {
+      logger.warn(`Warning [${process.pid}]: can not open file ${this.o.configPath} for checking`);
+      return;
+    }
+    if (this.cfgDigest !== undefined && d !== this.cfgDigest) {
+      logger.info(`Configuration file '${this.o.configPath}' has changed on disk`);
+      const cb = this.config.global.callback;
+      if (this.config.global.autoreload) {
+        logger.info(' - reread new configuration');
+        this.cfgDigest = d;
+        await this.reload();
+      } else {
+        logger.info(' - ignore new configuration');
+      }
+      if (cb) this.runCallback(cb);
+    }
+    this.cfgDigest = d;
+  }
+
+  /** callback=: run with the config path as its only argument, without a shell, if executable. */
+  private runCallback(cb: string): void {
+    try {
+      accessSync(cb, fsc.X_OK);
+    } catch {
+      return;
+    }
+    if (this.o.debug) this.o.logger.info(`Running system(${cb} ${this.o.configPath})`);
+    const c = spawn(cb, [this.o.configPath], { stdio: 'ignore' });
+    c.on('error', (e) => this.o.logger.info(`system(${cb} ${this.o.configPath}) failed: ${e.message}`));
+    c.on('exit', (code) => {
+      if (code !== 0) this.o.logger.info(`system(${cb} ${this.o.configPath}) failed: exit status ${code}`);
+    });
+  }
+
+  private onEvent(e: EngineEvent): void {
+    const { logger } = this.o;
+    this.stateDirty = true;
+    switch (e.type) {
+      case 'log':
+        logger[e.level](e.message);
+        break;
+      case 'real-state':
+      case 'fallback':
+        logger.info(e.message);
+        break;
+      case 'fallback-command': {
+        // The original runs it through the shell: `<command> start|stop <vserver>:<vport> <protocol>`.
+        const line = `${e.command} ${e.args.join(' ')}`;
+        if (this.o.debug) logger.info(`Running system(${line})`);
+        const c = spawn('/bin/sh', ['-c', line], { stdio: 'ignore' });
+        c.on('error', (err) => logger.info(`system(${line}) failed: ${err.message}`));
+        c.on('exit', (code) => {
+          if (code !== 0) logger.info(`system(${line}) failed: exit status ${code}`);
+        });
+        break;
+      }
+      case 'monitor':
+        void this.monitor.write(e.file, e.line);
+        break;
+    }
+    try {
+      this.alerts.onEvent(e);
+    } catch (err) {
+      logger.error(`emailalert: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
