@@ -225,7 +225,7 @@ async function run(argv: string[]): Promise<number | undefined> {
 
   let config: Config;
   try {
-    config = await parseConfig(configPath);
+    config = await parseConfig(configPath, { debug: opts.debug });
   } catch (e) {
     if (!(e instanceof ConfigError) && !(e instanceof Error && 'format' in e)) throw e;
     const text = (e as ConfigError).format();

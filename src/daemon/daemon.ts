@@ -190,7 +190,7 @@ export class Daemon {
     try {
       let next: Config;
       try {
-        next = await parseConfig(this.o.configReadPath);
+        next = await parseConfig(this.o.configReadPath, { debug: this.o.debug });
       } catch (e) {
         if (e instanceof ConfigError || (e instanceof Error && 'format' in e)) {
           logger.error(`Error [${process.pid}] ${(e as ConfigError).format()} (the running configuration is kept)`);

@@ -19,7 +19,7 @@ async function load<T>(spec: string, name: string): Promise<T> {
 }
 
 /** Parses a config file (throws ConfigError with FILE:LINE). */
-export async function parseConfig(path: string, opts: { hostname?: string } = {}): Promise<Config> {
+export async function parseConfig(path: string, opts: { hostname?: string; debug?: boolean } = {}): Promise<Config> {
   const m = await load<{ parseConfigFile: (p: string, o?: unknown) => Config | Promise<Config> }>('../config/parse.js', 'parseConfigFile');
   return await m.parseConfigFile(path, opts);
 }

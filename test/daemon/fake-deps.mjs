@@ -7,6 +7,9 @@ import { ConfigError } from '../../dist/util/errors.js';
 const GLOBAL = new Set(['logfile', 'autoreload', 'callback', 'execute', 'supervised', 'fork', 'checkinterval', 'quiescent']);
 
 export function parseConfigFile(file) {
+  if (process.env.LDIRECTORD_FAKE_FAIL_CHILD && process.env.LDIRECTORD_DAEMON_CHILD === '1') {
+    throw new ConfigError(file, 7, 'scripted failure in the daemon child');
+  }
   const text = readFileSync(file, 'utf8');
   const g = {
     checkinterval: 10, checkcount: 1, failurecount: 1, autoreload: false, logfile: { kind: 'file', path: '/var/log/ldirectord.log' },

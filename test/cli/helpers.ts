@@ -1,0 +1,85 @@
+// Helpers for the tests that run the built `ldirectord` command as a process.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+
+export const ROOT = resolve(__dirname, '../..');
+export const BIN = join(ROOT, 'bin/ldirectord.js');
+export const FAKE_DEPS = join(ROOT, 'test/daemon/fake-deps.mjs');
+
+let built = false;
+/** Builds dist/ once per test file (errors in others' in-progress files do not stop the emit). */
+export function build(): void {
+  if (built) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+  } catch {
+    /* tsc exits non-zero on type errors elsewhere but still emits */
+  }
+  built = true;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/ldirectord.js ...args` and waits for it. */
+export async function ld(args: string[], o: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunResult> {
+  const r = await execa(process.execPath, [BIN, ...args], {
+    cwd: o.cwd,
+    env: o.env,
+    extendEnv: true,
+    reject: false,
+    timeout: 30_000,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+export function tmp(prefix = 'ldts-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Polls until f() is true or the deadline passes. */
+export async function until(f: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function read(p: string): string {
+  return existsSync(p) ? readFileSync(p, 'utf8') : '';
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills a daemon left over by a failed test. */
+export function killPidFile(p: string): void {
+  const pid = Number(read(p).trim());
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(p, { force: true });
+}
+
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
