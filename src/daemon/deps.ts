@@ -24,10 +24,10 @@ export async function parseConfig(path: string, opts: { hostname?: string; debug
   return await m.parseConfigFile(path, opts);
 }
 
-/** The resolved model as JSON-able data (`dump`). */
+/** The resolved model as JSON-able data (`dump`): the parser's dumpConfig, else the model itself. */
 export async function dumpConfig(config: Config): Promise<unknown> {
-  const m = await load<{ dumpConfig: (c: Config) => unknown }>('../config/parse.js', 'dumpConfig');
-  return m.dumpConfig(config);
+  const m = await load<{ dumpConfig?: (c: Config) => unknown }>('../config/parse.js', 'dumpConfig');
+  return typeof m.dumpConfig === 'function' ? m.dumpConfig(config) : config;
 }
 
 /** Finds ipvsadm as the original does; throws when there is none. */

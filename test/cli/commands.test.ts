@@ -1,0 +1,90 @@
+// Our additions to the command line (configtest, dump, show, -h), through the built command and the
+// real parser.
+import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
+import { writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, ld, tmp, until, read, killPidFile, FAKE_DEPS, ROOT } from './helpers.js';
+
+let dir: string;
+beforeAll(() => build());
+beforeEach(() => {
+  dir = tmp();
+});
+
+const good = (log: string) => `logfile="${log}"\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate 3\n\tservice=http\n`;
+
+describe('configtest', () => {
+  it('says "syntax OK" for a valid file, touches no pid file and needs no daemon', async () => {
+    writeFileSync(join(dir, 'a.cf'), good(join(dir, 'ld.log')));
+    const r = await ld(['./a.cf', 'configtest'], { cwd: dir, env: { LDIRECTORD_RUNDIR: dir } });
+    expect(r).toEqual({ code: 0, stdout: 'syntax OK\n', stderr: '' });
+    expect(existsSync(join(dir, 'ldirectord.a.cf.pid'))).toBe(false);
+  });
+
+  it('accepts the demo config', async () => {
+    const r = await ld([join(ROOT, 'examples/demo.cf'), 'configtest'], { cwd: dir });
+    expect(r.stdout).toBe('syntax OK\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('prints FILE:LINE: message on stderr and exits 2 for a bad file', async () => {
+    writeFileSync(join(dir, 'bad.cf'), good(join(dir, 'ld.log')) + '\tscheduler=wrr\n\nautoreload=maybe\n');
+    const r = await ld(['./bad.cf', 'configtest'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^\.\/bad\.cf:7: .+\n$/);
+  });
+
+  it('a missing file: "Config file X not found", status 1', async () => {
+    const r = await ld(['./none.cf', 'configtest'], { cwd: dir });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Config file ./none.cf not found\n' });
+  });
+});
+
+describe('dump', () => {
+  it('prints the resolved model as JSON, with defaults applied', async () => {
+    writeFileSync(join(dir, 'a.cf'), good(join(dir, 'ld.log')));
+    const r = await ld(['./a.cf', 'dump'], { cwd: dir });
+    expect(r.code).toBe(0);
+    const text = JSON.stringify(JSON.parse(r.stdout));
+    expect(text).toContain('127.0.0.2');
+    expect(text).toContain('wrr'); // the default scheduler
+  });
+});
+
+describe('show', () => {
+  const env = () => ({ LDIRECTORD_RUNDIR: dir, LDIRECTORD_TEST_DEPS: FAKE_DEPS });
+  afterEach(() => killPidFile(join(dir, 'ldirectord.s.cf.pid')));
+
+  it('reads the running daemon\'s state (--json for scripts) and says stopped otherwise', async () => {
+    writeFileSync(join(dir, 's.cf'), `logfile="${join(dir, 'ld.log')}"\ncheckinterval=1\nvirtual=10.0.0.1:80\n    real=10.0.0.2:80 gate\n`);
+    let r = await ld(['./s.cf', 'show'], { cwd: dir, env: env() });
+    expect(r).toEqual({ code: 3, stdout: 'ldirectord is stopped for ./s.cf\n', stderr: '' });
+    expect((await ld(['./s.cf', 'start'], { cwd: dir, env: env() })).code).toBe(0);
+    const pid = Number(read(join(dir, 'ldirectord.s.cf.pid')));
+    await until(() => existsSync(join(dir, 'ldirectord.s.cf.state.json')), 10_000, 'state file');
+    await until(() => read(join(dir, 'ldirectord.s.cf.state.json')).includes('"running"'), 10_000, 'running state');
+    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env() });
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pid).toBe(pid);
+    expect(j.status).toBe('running');
+    expect(j.virtuals.map((v: { virtual: string }) => v.virtual)).toEqual(['tcp:10.0.0.1:80']);
+    r = await ld(['./s.cf', 'show'], { cwd: dir, env: env() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('tcp:10.0.0.1:80');
+    expect((await ld(['./s.cf', 'stop'], { cwd: dir, env: env() })).code).toBe(0);
+    await until(() => !existsSync(join(dir, 'ldirectord.s.cf.pid')), 10_000, 'stopped');
+    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env() });
+    expect(r.code).toBe(3);
+  });
+});
+
+describe('help', () => {
+  it('-h prints the synopsis and exits 0', async () => {
+    const r = await ld(['-h'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('SYNOPSIS');
+    expect(r.stdout).toContain('ldirectord [-d|--debug] [--] [configfile]');
+  });
+});
