@@ -18,6 +18,9 @@ import { parseConfig, makeDirector, makeIpvsadmDriver, makeSimDriver, type SimDr
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { stateFilePath, writeStateFile } from '../observe/show.js';
+import { renderMetrics, serveMetrics, writeMetricsFile } from '../observe/metrics.js';
+import { LagMonitor, SystemdNotifier, isAlive } from '../observe/watchdog.js';
+import type { Server } from 'node:http';
 
 /** Signals that stop the daemon (those of the original that Node can catch). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ'];
@@ -79,6 +82,12 @@ export class Daemon {
   private readonly hostname: string;
   private readonly statePath: string;
   private stateDirty = false;
+  private readonly lag = new LagMonitor(500);
+  private readonly systemd = new SystemdNotifier();
+  private metricsServer?: Server;
+  private lastCycleCount = -1;
+  private lastCycleAt?: number;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -125,7 +134,44 @@ export class Daemon {
       this.setStatus('running');
     });
     this.startTimers();
+    await this.startObservers();
     return await done;
+  }
+
+  /** Metrics (opt-in by environment), the lag monitor and the systemd watchdog. */
+  private async startObservers(): Promise<void> {
+    const { logger } = this.o;
+    this.lag.start();
+    const spec = process.env.LDIRECTORD_METRICS;
+    if (spec) {
+      try {
+        this.metricsServer = await serveMetrics(spec, () => this.metricsText());
+        logger.info(`Serving metrics on http://${spec}/metrics`);
+      } catch (e) {
+        logger.error(`Can not serve metrics on ${spec}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (this.systemd.enabled) {
+      void this.systemd.ready();
+      this.systemd.start(() => {
+        const g = this.config.global;
+        const longest = Math.max(g.checkinterval, ...this.config.virtuals.map((v) => v.checkinterval + Math.max(v.checktimeout, v.negotiatetimeout)));
+        return isAlive(
+          { lagMs: this.lag.lastLagMs, lastCycleAt: this.lastCycleAt, cycleDeadlineMs: 2 * longest * 1000 + 5000 },
+          Date.now(),
+          10_000,
+          this.startedAt,
+        );
+      });
+    }
+  }
+
+  private metricsText(): string {
+    return renderMetrics(this.director.snapshot(), {
+      schedulerLagMs: this.lag.lastLagMs,
+      mailsSent: this.alerts.counters.sent,
+      mailsFailed: this.alerts.counters.failed,
+    });
   }
 
   private setStatus(s: DaemonStatus): void {
@@ -144,6 +190,7 @@ export class Daemon {
     const { logger } = this.o;
     this.setStatus('stopping');
     for (const t of this.timers) clearInterval(t);
+    void this.systemd.stopping();
     await this.instances('stop', this.config.global.execute);
     try {
       await this.director.stop();
@@ -168,6 +215,9 @@ export class Daemon {
 
   private async exit(code: number): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.lag.stop();
+    this.systemd.stop();
+    this.metricsServer?.close();
     if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
     try {
       unlinkSync(this.statePath);
@@ -252,7 +302,10 @@ export class Daemon {
     this.timers.push(
       setInterval(() => {
         this.alerts.tick();
-        void this.writeState();
+        this.noteCycle();
+        void this.writeState(true);
+        const textfile = process.env.LDIRECTORD_METRICS_TEXTFILE;
+        if (textfile) void writeMetricsFile(textfile, this.metricsText()).catch(() => {});
       }, 1000),
     );
     void this.writeState(true);
@@ -262,6 +315,20 @@ export class Daemon {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.startTimers();
+  }
+
+  /** Notes when the director completed a check cycle (for the watchdog). */
+  private noteCycle(): void {
+    try {
+      const n = this.director.snapshot().cycle.count;
+      if (n !== this.lastCycleCount) {
+        this.lastCycleCount = n;
+        this.lastCycleAt = Date.now();
+        this.stateDirty = true;
+      }
+    } catch {
+      /* no snapshot yet */
+    }
   }
 
   private async writeState(force = false): Promise<void> {

@@ -250,6 +250,20 @@ describe('execute=', () => {
   });
 });
 
+describe('observability wiring', () => {
+  it('LDIRECTORD_METRICS serves the Prometheus text of the running daemon', async () => {
+    cfg('a.cf', base(join(dir, 'ld.log')));
+    const port = 20000 + (process.pid % 20000);
+    const e = { ...env, LDIRECTORD_METRICS: `127.0.0.1:${port}` };
+    expect((await ld(['./a.cf', 'start'], { cwd: dir, env: e })).code).toBe(0);
+    await until(() => read(join(dir, 'ld.log')).includes('Serving metrics'), 10_000, 'metrics server');
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^# TYPE \w+ (gauge|counter)$/m);
+    expect((await ld(['./a.cf', 'stop'], { cwd: dir, env: e })).code).toBe(0);
+  });
+});
+
 describe('foreground modes and log targets', () => {
   it('-d logs to stderr and writes no pid file; TERM ends it with status 0', async () => {
     cfg('a.cf', base(join(dir, 'never.log')));
