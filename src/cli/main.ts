@@ -11,7 +11,7 @@ import { ConfigError } from '../util/errors.js';
 import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
 import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
-import { parseConfig, dumpConfig, locateIpvsadm } from '../daemon/deps.js';
+import { parseConfig, dumpConfig, formatWarning, locateIpvsadm } from '../daemon/deps.js';
 
 /** The original's commands. */
 export const COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
@@ -240,7 +240,7 @@ async function run(argv: string[]): Promise<number | undefined> {
     if (readPidFile(pidFile).runningPid === undefined) removePidFile(pidFile);
     ldExit(logger, opts.debug, 2, 'config_error: Configuration Error');
   }
-  if (!isDaemonChild) for (const w of config.warnings) err(`${w.file}:${w.line}: warning: ${w.message}\n`);
+  if (!isDaemonChild) for (const w of config.warnings) err(`${await formatWarning(w)}\n`);
 
   if (inv.cmd === 'configtest') {
     out('syntax OK\n');

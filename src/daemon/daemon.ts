@@ -14,7 +14,7 @@ import { ConfigError } from '../util/errors.js';
 import { systemClock } from '../util/clock.js';
 import { destinationFor, type LdLogger } from '../log/logger.js';
 import { removeOwnPidFile, runDir } from './pidfile.js';
-import { parseConfig, makeDirector, makeIpvsadmDriver, makeSimDriver, type SimDriverLike } from './deps.js';
+import { parseConfig, formatWarning, makeDirector, makeIpvsadmDriver, makeSimDriver, type SimDriverLike } from './deps.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { stateFilePath, writeStateFile } from '../observe/show.js';
@@ -248,7 +248,7 @@ export class Daemon {
         }
         throw e;
       }
-      for (const w of next.warnings) logger.warn(`Warning: ${w.file}:${w.line}: ${w.message}`);
+      for (const w of next.warnings) logger.warn(await formatWarning(w));
       const old = new Set(this.config.global.execute);
       const neu = new Set(next.global.execute);
       await this.instances('stop', [...old].filter((n) => !neu.has(n)));

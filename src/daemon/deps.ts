@@ -3,7 +3,7 @@
  * daemon code do not depend on their module layout.
  */
 import { accessSync, statSync, constants as fsc } from 'node:fs';
-import type { Config } from '../model/config.js';
+import type { Config, ConfigWarning } from '../model/config.js';
 import type { Director } from '../engine/types.js';
 import type { IpvsDriver } from '../ipvs/types.js';
 
@@ -24,10 +24,16 @@ export async function parseConfig(path: string, opts: { hostname?: string; debug
   return await m.parseConfigFile(path, opts);
 }
 
-/** The resolved model as JSON-able data (`dump`): the parser's dumpConfig, else the model itself. */
+/** The resolved model as JSON-able data (`dump`). */
 export async function dumpConfig(config: Config): Promise<unknown> {
-  const m = await load<{ dumpConfig?: (c: Config) => unknown }>('../config/parse.js', 'dumpConfig');
-  return typeof m.dumpConfig === 'function' ? m.dumpConfig(config) : config;
+  const m = await load<{ dumpConfig: (c: Config) => unknown }>('../config/dump.js', 'dumpConfig');
+  return m.dumpConfig(config);
+}
+
+/** A parser warning as `FILE:LINE: warning: message`. */
+export async function formatWarning(w: ConfigWarning): Promise<string> {
+  const m = await load<{ formatWarning: (w: ConfigWarning) => string }>('../config/dump.js', 'formatWarning');
+  return m.formatWarning(w);
 }
 
 /** Finds ipvsadm as the original does; throws when there is none. */

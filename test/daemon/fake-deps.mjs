@@ -49,6 +49,10 @@ export function parseConfigFile(file) {
   return { file, global: g, virtuals, warnings };
 }
 
+export function formatWarning(w) {
+  return `${w.file}:${w.line}: warning: ${w.message}`;
+}
+
 export function dumpConfig(config) {
   return { file: config.file, global: config.global, virtuals: config.virtuals.map((v) => v.vid) };
 }
