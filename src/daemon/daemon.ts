@@ -108,6 +108,13 @@ export class Daemon {
     for (const s of STOP_SIGNALS) process.on(s, () => this.onStopSignal(s.replace(/^SIG/, '')));
     process.on('SIGHUP', () => this.enqueue(() => this.onHup()));
     process.on('SIGPIPE', () => {});
+    process.on('unhandledRejection', (e) => logger.error(`Internal error: ${e instanceof Error ? e.stack : String(e)}`));
+    process.on('uncaughtException', (e) => {
+      // The kernel table is left as it is (traffic keeps flowing); the pid file goes, so status says stopped.
+      logger.error(`Internal error, exiting: ${e instanceof Error ? e.stack : String(e)}`);
+      if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
+      process.exit(1);
+    });
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
     this.director = this.o.director ?? (await makeDirector({
