@@ -11,15 +11,20 @@ import { describe, expect, it } from 'vitest';
 
 import { parseConfigFile } from '../../../src/config/parse.js';
 import { hostsFileResolver } from '../../../src/config/resolver.js';
+import type { Config, VirtualService } from '../../../src/model/config.js';
 import { ConfigError } from '../../../src/util/errors.js';
 // @ts-expect-error plain ESM helper without types
 import { originalUnavailableReason, runOriginal } from './original.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const corpus = join(here, 'corpus');
-const expected = JSON.parse(readFileSync(join(here, 'expected.json'), 'utf8')) as {
-  configs: Record<string, { verdict: 'accept' | 'reject'; line?: number; message?: string }>;
-};
+interface Recorded {
+  verdict: 'accept' | 'reject';
+  line?: number;
+  message?: string;
+  ipvsadm?: string[];
+}
+const expected = JSON.parse(readFileSync(join(here, 'expected.json'), 'utf8')) as { configs: Record<string, Recorded> };
 const files = readdirSync(corpus).filter((f) => f.endsWith('.cf')).sort();
 
 // The original was recorded in a network namespace without a name server: only literals and the
@@ -49,6 +54,66 @@ describe('config parser agrees with the recorded original', () => {
       verdict: want.verdict,
       line: want.line,
     });
+  });
+});
+
+// What the original runs at start-up against an empty table, predicted from our model: one -A per
+// virtual (flags of ld_setup), an -a per fallback (fallback_on), and, unless readdquiescent=yes, an
+// -a per real (forced up once). Reals are queued by "ip:port" across virtuals (last one wins), so for
+// a real whose ip:port occurs in several places only "one of them" can be asserted.
+const PROTO_FLAG = { tcp: '-t', udp: '-u', fwm: '-f' } as const;
+const FWD_FLAG = { gate: '-g', masq: '-m', ipip: '-i' } as const;
+const norm = (cmd: string): string => cmd.trim().split(/\s+/).join(' ').replace(/:0+(?=\d+(?: |$))/g, ':');
+
+function vopt(v: VirtualService): string {
+  const base = v.vid.slice(v.vid.indexOf(':') + 1);
+  return `${PROTO_FLAG[v.protocol]} ${base}${v.protocol === 'fwm' && v.family === 6 ? ' -6' : ''}`;
+}
+
+function predict(c: Config): { add: Set<string>; must: Set<string>; may: Set<string> } {
+  const add = new Set<string>();
+  const must = new Set<string>();
+  const may = new Set<string>();
+  const byKey = new Map<string, string[]>();
+  for (const v of c.virtuals) {
+    let flags = `-A ${vopt(v)} `;
+    if (v.protocol === 'udp' && v.ops) flags += '-o ';
+    flags += `-s ${v.scheduler} `;
+    if (v.persistent !== undefined) flags += `-p ${v.persistent} ` + (v.netmask !== undefined ? `-M ${v.netmask} ` : '');
+    if (v.schedflags !== undefined) flags += `-b ${v.schedflags} `;
+    add.add(norm(flags));
+    if (v.fallback) {
+      const fb = v.fallback;
+      const server = fb.ip === '' ? '' : fb.family === 6 ? `[${fb.ip}]` : fb.ip;
+      const fwd = fb.ip === '' ? '' : FWD_FLAG[fb.forward];
+      const line = norm(`-a ${vopt(v)} -x 0 -y 0 -r ${server}:${fb.port} ${fwd} -w 1`);
+      must.add(line);
+      may.add(line);
+    }
+    if (c.global.readdquiescent) continue;
+    for (const r of v.reals) {
+      const server = r.family === 6 ? `[${r.ip}]` : r.ip;
+      const line = norm(`-a ${vopt(v)} -x ${r.upperThreshold} -y ${r.lowerThreshold} -r ${server}:${r.port} ${FWD_FLAG[r.forward]} -w ${r.weight}`);
+      may.add(line);
+      const key = `${server}:${r.port}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), line]);
+    }
+  }
+  for (const lines of byKey.values()) if (lines.length === 1) must.add(lines[0]);
+  return { add, must, may };
+}
+
+describe('start-up ipvsadm commands of accepted configs agree with the original', () => {
+  const accepted = files.filter((f) => expected.configs[f]?.ipvsadm !== undefined);
+  it.each(accepted)('%s', async (file) => {
+    const c = await parseConfigFile(join(corpus, file), { resolver, debug: true, hostname: 'ldirectord-test' });
+    const recorded = (expected.configs[file].ipvsadm as string[]).map(norm);
+    const { add, must, may } = predict(c);
+    expect(new Set(recorded.filter((l) => l.startsWith('-A ')))).toEqual(add);
+    const real = new Set(recorded.filter((l) => l.startsWith('-a ')));
+    for (const l of real) expect(may, `original ran ipvsadm ${l}`).toContain(l);
+    for (const l of must) expect(real, `predicted ipvsadm ${l}`).toContain(l);
+    expect(recorded.filter((l) => !/^-[Aa] /.test(l))).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@
 // (rejection: "Error [...] reading file <cfg> at line N: ...") or logged "Invoking ldirectord invoked
 // as", which it does right after read_config() succeeded (acceptance).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ const STUB_IPVSADM = `#!/bin/sh
 echo "IP Virtual Server version 1.2.1 (size=4096)"
 echo "Prot LocalAddress:Port Scheduler Flags"
 echo "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
+case "$1" in -A|-E|-a|-e|-d|-D) echo "$*" >> ./ipvsadm.log ;; esac
 exit 0
 `;
 
@@ -31,10 +32,13 @@ export function originalUnavailableReason() {
 }
 
 /**
- * runOriginal(cfgAbsPath) → { verdict: 'accept'|'reject'|'unknown', line?, message?, warnings, output }
+ * runOriginal(cfgAbsPath) → { verdict: 'accept'|'reject'|'unknown', line?, message?, warnings, output, ipvsadm? }
  * Bounded to timeoutMs; the process group it started is killed by pid in every case.
+ * With { ipvsadm: true }, an accepted config is left running until its output has been quiet for
+ * quietMs (the start-up table sync is done by then), and the ipvsadm commands that change the table
+ * (-A -E -a -e -d -D, as logged by the stub) are returned.
  */
-export async function runOriginal(cfg, { timeoutMs = 15000 } = {}) {
+export async function runOriginal(cfg, { timeoutMs = 15000, ipvsadm = false, quietMs = 1200 } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'ldcfg-'));
   try {
     await writeFile(join(dir, 'ipvsadm'), STUB_IPVSADM);
@@ -57,11 +61,16 @@ export async function runOriginal(cfg, { timeoutMs = 15000 } = {}) {
         }
       };
       const timer = setTimeout(kill, timeoutMs);
+      let quiet;
       const onData = (b) => {
         output += b.toString('latin1');
         if (!accepted && /^Invoking ldirectord invoked as/m.test(output)) {
           accepted = true;
-          kill();
+          if (!ipvsadm) kill();
+        }
+        if (accepted && ipvsadm) {
+          clearTimeout(quiet);
+          quiet = setTimeout(kill, quietMs);
         }
       };
       child.stdout.on('data', onData);
@@ -70,11 +79,20 @@ export async function runOriginal(cfg, { timeoutMs = 15000 } = {}) {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(quiet);
         const warnings = [...output.matchAll(/^Warning \[\d+\](?: reading file .* at line (\d+))?: (.*)$/gm)].map(
           (m) => ({ line: m[1] ? Number(m[1]) : 0, message: m[2] }),
         );
         const err = /^Error \[\d+\](?: reading file .* at line (\d+))?: (.*)$/m.exec(output);
-        if (accepted) resolve({ verdict: 'accept', warnings, output });
+        let commands;
+        if (accepted && ipvsadm) {
+          try {
+            commands = readFileSync(join(dir, 'ipvsadm.log'), 'latin1').split('\n').filter(Boolean);
+          } catch {
+            commands = [];
+          }
+        }
+        if (accepted) resolve({ verdict: 'accept', warnings, output, ...(commands ? { ipvsadm: commands } : {}) });
         else if (err && code === 2) resolve({ verdict: 'reject', line: err[1] ? Number(err[1]) : 0, message: err[2], warnings, output });
         else resolve({ verdict: 'unknown', exit: code, signal, warnings, output: output.slice(-2000) });
       });

@@ -18,14 +18,14 @@ if (reason) {
 }
 const files = (await readdir(corpus)).filter((f) => f.endsWith('.cf')).sort();
 const results = {};
-const parallel = 8;
+const parallel = 12;
 let next = 0;
 const started = Date.now();
 await Promise.all(
   Array.from({ length: parallel }, async () => {
     while (next < files.length) {
       const f = files[next++];
-      const r = await runOriginal(join(corpus, f));
+      const r = await runOriginal(join(corpus, f), { ipvsadm: true });
       if (r.verdict === 'unknown') {
         console.error(`${f}: no verdict (exit ${r.exit}, signal ${r.signal})\n${r.output}`);
         process.exitCode = 1;
@@ -34,6 +34,8 @@ await Promise.all(
         verdict: r.verdict,
         ...(r.verdict === 'reject' ? { line: r.line, message: r.message } : {}),
         ...(r.warnings.length ? { warnings: r.warnings } : {}),
+        // Start-up table changes of an accepted config (set semantics: order and repeats dropped).
+        ...(r.ipvsadm ? { ipvsadm: [...new Set(r.ipvsadm.map((c) => c.trim().split(/\s+/).join(' ')))].sort() } : {}),
       };
       console.log(`${f}: ${r.verdict}${r.verdict === 'reject' ? ` at line ${r.line}: ${r.message}` : ''}`);
     }
