@@ -297,6 +297,9 @@ class Parser {
   lookupHost(name: string, family: AddressFamily): Promise<string | undefined> {
     const m = R.brackets.exec(name);
     const bare = m ? m[1] : name;
+    // Original's behaviour: getaddrinfo with an empty host name yields the loopback address, so an
+    // empty fallback= means the local host.
+    if (bare === '') return Promise.resolve(family === 6 ? '::1' : '127.0.0.1');
     const key = `${family}|${bare}`;
     let p = this.hostCache.get(key);
     if (!p) {

@@ -408,3 +408,10 @@ describe('duplicates', () => {
     expect(await rejectLine('virtual=127.0.0.1:80')).toBe(1);
   });
 });
+
+describe('empty fallback', () => {
+  it('an empty fallback= is the loopback address (getaddrinfo of an empty name), on the virtual port', async () => {
+    const v = await virtual('virtual=127.0.0.1:80', ['real=127.0.0.2:80 gate', 'fallback=']);
+    expect(v.fallback).toMatchObject({ ip: '127.0.0.1', port: 80, forward: 'gate' });
+  });
+});
