@@ -184,6 +184,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dests = (t: IpvsTable) => t.services.flatMap((s) => s.dests);
   const has = (t: IpvsTable, ip: string) => dests(t).some((d) => d.rs.startsWith(`${ip}:`) && d.weight > 0);
 
+  // Ctrl-C: give the terminal its cursor back and stop the servers.
+  const onInt = () => {
+    if (tty) write('\x1b[?25h\n');
+    void Promise.all([...servers.map(stop), close(sorry)]).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onInt);
   try {
     await startAll();
     sim = await makeSimDriver();
@@ -196,6 +202,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     });
     director.onEvent(onEvent);
     if (tty) write('\x1b[?25l');
+    else write(`ldirectord demo: web servers on 127.0.0.2-4:${port}, sorry server ${SORRY}:${port}, simulated IPVS table\n\n== Starting the director: the first checks put the web servers in the table\n`);
+    phase = 'Starting the director: the first checks put the web servers in the table';
     await director.start(config);
     await waitFor('All three web servers are up: each is in the table with its weight', (t) => REALS.every((ip) => has(t, ip)));
     await new Promise((r) => setTimeout(r, 1500));
@@ -211,6 +219,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await new Promise((r) => setTimeout(r, 1000));
     await draw();
   } finally {
+    process.off('SIGINT', onInt);
     phase = 'stopping';
     if (director) await director.stop().catch(() => {});
     if (tty) write('\x1b[?25h');
