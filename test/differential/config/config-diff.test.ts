@@ -23,6 +23,7 @@ interface Recorded {
   line?: number;
   message?: string;
   ipvsadm?: string[];
+  warnings?: { line: number; message: string }[];
 }
 const expected = JSON.parse(readFileSync(join(here, 'expected.json'), 'utf8')) as { configs: Record<string, Recorded> };
 const files = readdirSync(corpus).filter((f) => f.endsWith('.cf')).sort();
@@ -114,6 +115,18 @@ describe('start-up ipvsadm commands of accepted configs agree with the original'
     for (const l of real) expect(may, `original ran ipvsadm ${l}`).toContain(l);
     for (const l of must) expect(real, `predicted ipvsadm ${l}`).toContain(l);
     expect(recorded.filter((l) => !/^-[Aa] /.test(l))).toEqual([]);
+  });
+});
+
+describe('every warning of the original is a warning of ours', () => {
+  const warned = files.filter((f) => expected.configs[f]?.warnings !== undefined);
+  it.each(warned)('%s', async (file) => {
+    const c = await parseConfigFile(join(corpus, file), { resolver, debug: true, hostname: 'ldirectord-test' });
+    for (const w of expected.configs[file].warnings ?? []) {
+      // The original gives no line for some warnings (line 0 here); ours always have one.
+      if (w.line > 0) expect(c.warnings.map((x) => x.line), w.message).toContain(w.line);
+      else expect(c.warnings.length, w.message).toBeGreaterThan(0);
+    }
   });
 });
 
