@@ -46,6 +46,12 @@ const KNOWN_SCHEDULERS = new Set([
   'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos',
 ]);
 
+/** Syslog facilities (logfile= without a leading "/"); others are accepted but fail when logging. */
+const SYSLOG_FACILITIES = new Set([
+  'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+]);
+
 const SERVICE_SET = new Set<string>([
   'dns', 'ftp', 'http', 'https', 'http_proxy', 'imap', 'imaps', 'ldap', 'ldaps', 'nntp', 'mysql',
   'none', 'oracle', 'pop', 'pops', 'radius', 'pgsql', 'sip', 'smtp', 'submission', 'simpletcp',
@@ -905,6 +911,9 @@ async function parseGlobalDirective(p: Parser, g: GlobalDraft, raw: string, line
     // ld_openlog: not tried under -d or once supervised=yes was read (original's behaviour).
     if (target.kind === 'file' && p.checkFiles && !p.debug && !g.supervised) {
       await testAppend(p, line, value, 'logfile');
+    }
+    if (target.kind === 'syslog' && !SYSLOG_FACILITIES.has(value)) {
+      p.warn(line, `logfile "${value}" is neither a path nor a syslog facility: logging will fail at runtime`);
     }
     g.logfile = target;
   } else if ((m = G.execute.exec(raw))) {

@@ -107,6 +107,9 @@ describe('string globals', () => {
     expect(g.callback).toBe('/usr/local/bin/cb');
     expect(g.logfile).toEqual({ kind: 'syslog', facility: 'local0' });
     expect(await rejectLine('\ncallback=/bin/cb\n')).toBe(2);
+    const odd = await parse('\nlogfile="syslog:local0"\n');
+    expect(odd.global.logfile).toEqual({ kind: 'syslog', facility: 'syslog:local0' });
+    expect(odd.warnings).toEqual([expect.objectContaining({ line: 2 })]);
     expect(await rejectLine('\n\nlogfile=/var/log/x\n')).toBe(3);
   });
 
