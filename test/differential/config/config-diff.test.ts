@@ -24,6 +24,7 @@ interface Recorded {
   message?: string;
   ipvsadm?: string[];
   warnings?: { line: number; message: string }[];
+  realIds?: string[];
 }
 const expected = JSON.parse(readFileSync(join(here, 'expected.json'), 'utf8')) as { configs: Record<string, Recorded> };
 const files = readdirSync(corpus).filter((f) => f.endsWith('.cf')).sort();
@@ -115,6 +116,50 @@ describe('start-up ipvsadm commands of accepted configs agree with the original'
     for (const l of real) expect(may, `original ran ipvsadm ${l}`).toContain(l);
     for (const l of must) expect(real, `predicted ipvsadm ${l}`).toContain(l);
     expect(recorded.filter((l) => !/^-[Aa] /.test(l))).toEqual([]);
+  });
+});
+
+// The original's real id string (get_real_id_str), logged by service_set for every real at start-up:
+// it carries the check, service, protocol, address, port, virtualhost, checkport, weight, forwarding,
+// request and receive as the original resolved them.
+const quotemeta = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '\\$&');
+const normIds = (s: string): string => s.replace(/:0+(?=\d)/g, ':');
+
+function predictIds(c: Config): { must: Set<string>; may: Set<string> } {
+  const may = new Set<string>();
+  const byKey = new Map<string, string[]>();
+  for (const v of c.virtuals) {
+    const check =
+      v.checktype === 'negotiate' || v.checktype === 'combined'
+        ? `${v.checktype}:${v.service}`
+        : v.checktype === 'external' || v.checktype === 'external-perl'
+          ? `${v.checktype}:${v.checkcommand}`
+          : v.checktype;
+    for (const r of v.reals) {
+      const server = r.family === 6 ? `[${r.ip}]` : r.ip;
+      const id = [
+        check, v.protocol, server, r.port, v.virtualhost ?? '', v.checkport ?? '', r.weight, r.forward,
+        quotemeta(r.request ?? v.request), quotemeta(r.receive ?? v.receive),
+      ].join(':');
+      const entry = normIds(`${v.vid} ${id}`);
+      may.add(entry);
+      const key = `${server}:${r.port}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), entry]);
+    }
+  }
+  const must = new Set<string>();
+  for (const entries of byKey.values()) if (entries.length === 1) must.add(entries[0]);
+  return { must, may };
+}
+
+describe('real ids (check, service, request, receive, ...) of accepted configs agree with the original', () => {
+  const accepted = files.filter((f) => expected.configs[f]?.realIds !== undefined);
+  it.each(accepted)('%s', async (file) => {
+    const c = await parseConfigFile(join(corpus, file), { resolver, debug: true, hostname: 'ldirectord-test' });
+    const recorded = new Set((expected.configs[file].realIds as string[]).map(normIds));
+    const { must, may } = predictIds(c);
+    for (const id of recorded) expect(may, `original logged ${id}`).toContain(id);
+    for (const id of must) expect(recorded, `predicted ${id}`).toContain(id);
   });
 });
 

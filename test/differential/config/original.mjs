@@ -92,7 +92,12 @@ export async function runOriginal(cfg, { timeoutMs = 15000, ipvsadm = false, qui
             commands = [];
           }
         }
-        if (accepted) resolve({ verdict: 'accept', warnings, output, ...(commands ? { ipvsadm: commands } : {}) });
+        // service_set's debug lines name each real by the original's real id string (check, protocol,
+        // address, port, virtualhost, checkport, weight, forwarding, request, receive).
+        const realIds = [...output.matchAll(/^DEBUG2: (?:Enabled |Disabled) real server=(.*) \(virtual=([^()]*)\)$/gm)].map(
+          (m) => `${m[2]} ${m[1]}`,
+        );
+        if (accepted) resolve({ verdict: 'accept', warnings, output, ...(commands ? { ipvsadm: commands, realIds } : {}) });
         else if (err && code === 2) resolve({ verdict: 'reject', line: err[1] ? Number(err[1]) : 0, message: err[2], warnings, output });
         else resolve({ verdict: 'unknown', exit: code, signal, warnings, output: output.slice(-2000) });
       });

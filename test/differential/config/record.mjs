@@ -35,6 +35,7 @@ await Promise.all(
         ...(r.verdict === 'reject' ? { line: r.line, message: r.message } : {}),
         ...(r.warnings.length ? { warnings: r.warnings } : {}),
         // Start-up table changes of an accepted config (set semantics: order and repeats dropped).
+        ...(r.realIds ? { realIds: [...new Set(r.realIds)].sort() } : {}),
         ...(r.ipvsadm ? { ipvsadm: [...new Set(r.ipvsadm.map((c) => c.trim().split(/\s+/).join(' ')))].sort() } : {}),
       };
       console.log(`${f}: ${r.verdict}${r.verdict === 'reject' ? ` at line ${r.line}: ${r.message}` : ''}`);
