@@ -39,6 +39,11 @@ export interface ParseOptions {
   checkFiles?: boolean;
   /** As under the original's -d: the logfile is not test-opened. Default false. */
   debug?: boolean;
+  /**
+   * Translator of receive= patterns (Perl syntax) to RegExp; a throw rejects the line. Default: the
+   * checks' translatePerlRegex (src/checks/perl-regex.ts) when that module exists, else none.
+   */
+  regexTranslator?: (src: string) => RegExp;
 }
 
 /** Schedulers the kernel knows (for a warning only: the original accepts any [a-z]+). */
@@ -1103,7 +1108,7 @@ function loadTranslator(): Promise<RegexTranslator | undefined> {
  */
 export async function parseConfigText(text: string, file: string, opts: ParseOptions = {}): Promise<Config> {
   const p = new Parser(file, opts);
-  p.translateRegex = await loadTranslator();
+  p.translateRegex = opts.regexTranslator ?? (await loadTranslator());
   const g = defaultGlobals();
   const lines = splitLines(text);
   const resolved: ResolvedVirtual[] = [];

@@ -415,3 +415,20 @@ describe('empty fallback', () => {
     expect(v.fallback).toMatchObject({ ip: '127.0.0.1', port: 80, forward: 'gate' });
   });
 });
+
+describe('receive patterns go through the Perl-regex translator', () => {
+  const translator = (src: string): RegExp => {
+    if (src.includes('(?{')) throw new Error('code blocks are not supported');
+    return new RegExp(src);
+  };
+
+  it('a pattern the translator refuses is rejected at its line (virtual and per-real receive)', async () => {
+    const ok = await parse('virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\treceive="OK|ready"\n', { regexTranslator: translator });
+    expect(ok.virtuals[0].receive).toBe('OK|ready');
+    const e = await parse('virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\treceive="a(?{ 1 })"\n', { regexTranslator: translator }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ line: 3, message: expect.stringContaining('code blocks are not supported') });
+    expect(
+      await rejectLine('virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate "x", "(?{ 1 })"\n', { regexTranslator: translator }),
+    ).toBe(2);
+  });
+});
