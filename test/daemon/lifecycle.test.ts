@@ -2,7 +2,7 @@
 // so that only the daemon's own behaviour is under test: pid files, detaching, signals, reload,
 // autoreload, callback, execute and the log lines.
 import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
-import { writeFileSync, existsSync, chmodSync, readFileSync } from 'node:fs';
+import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build, ld, tmp, until, read, alive, killPidFile, FAKE_DEPS, BIN, have } from '../cli/helpers.js';
@@ -190,6 +190,19 @@ describe('reload', () => {
     expect(r.code).toBe(2); // the file on disk is bad now
     process.kill(pid, 'SIGTERM');
     await until(() => !alive(pid), 10_000, 'stopped');
+  });
+
+  it('after logrotate moves the logfile, HUP and later lines go to a new file at the configured path', async () => {
+    const log = join(dir, 'ld.log');
+    cfg('a.cf', base(log));
+    expect((await ld(['./a.cf', 'start'], { cwd: dir, env })).code).toBe(0);
+    const pid = Number(read(pidOf('a.cf')));
+    await until(() => read(log).includes('fake director: start'), 10_000, 'start');
+    renameSync(log, `${log}.1`);
+    process.kill(pid, 'SIGHUP');
+    await until(() => read(log).includes('Reloading Linux Director Daemon config on signal'), 10_000, 'line in the new file');
+    expect(read(`${log}.1`)).not.toContain('Reloading');
+    expect(read(log)).toContain('fake director: reload');
   });
 
   it('autoreload=yes rereads a changed file and runs the callback with the config path', async () => {
