@@ -1,6 +1,6 @@
 // Helpers for the tests that run the built `ldirectord` command as a process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -10,9 +10,27 @@ export const BIN = join(ROOT, 'bin/ldirectord.js');
 export const FAKE_DEPS = join(ROOT, 'test/daemon/fake-deps.mjs');
 
 let built = false;
-/** Builds dist/ once per test file (errors in others' in-progress files do not stop the emit). */
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * Builds dist/ unless it is newer than every source file (the test scripts build first), once per
+ * test file; errors in others' in-progress files do not stop tsc's emit.
+ */
 export function build(): void {
   if (built) return;
+  const main = join(ROOT, 'dist/cli/main.js');
+  if (existsSync(main) && statSync(main).mtimeMs >= newest(join(ROOT, 'src'))) {
+    built = true;
+    return;
+  }
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
   } catch {
