@@ -545,6 +545,11 @@ async function resolveReal(p: Parser, v: VirtualDraft, out: RealServer[], text: 
   const m = R.real.exec(text);
   if (!m) p.error(line, 'invalid real server address (expected host[->host][:port] gate|masq|ipip ...)', text);
   const [, ip1, , ip2, , portM, flags] = m;
+  if (m.index > 0) {
+    // Original's behaviour: the pattern is unanchored, so leading text is skipped silently
+    // (e.g. "192.0.2.2::5060 gate" is read as host "5060", i.e. 0.0.19.196).
+    p.warn(line, `real server "${text}": like the original, "${text.slice(0, m.index)}" is skipped and "${ip1}" is taken as the address`);
+  }
   const port = portM ?? '0';
   const r1 = await p.lookupHost(ip1, v.family);
   if (r1 === undefined) p.error(line, `real server address "${ip1}" is invalid or cannot be resolved`, ip1);

@@ -133,3 +133,11 @@ describe('ranges', () => {
     expect(c.virtuals[0].reals).toHaveLength(10000);
   });
 });
+
+describe('unanchored real= pattern', () => {
+  it('skips leading text like the original (the Debian sample "ip::port") and warns', async () => {
+    const c = await parse('virtual=127.0.0.1:5060\n\treal=192.0.2.2::5060 gate\n');
+    expect(c.virtuals[0].reals[0]).toMatchObject({ ip: '0.0.19.196', port: 0, forward: 'gate' });
+    expect(c.warnings).toEqual([expect.objectContaining({ line: 2, message: expect.stringContaining('skipped') })]);
+  });
+});
