@@ -665,6 +665,10 @@ function parseVirtualHeader(p: Parser, keyword: 'virtual' | 'virtual6', value: s
   } else {
     p.error(line, `invalid address for virtual service: "${value}"`, value);
   }
+  const rest = m ? value.slice(m[0].length) : '';
+  if (NON_BLANK.test(rest) && !perlRe('^\\s*#').test(rest)) {
+    p.warn(line, `text after the virtual service address is ignored: "${rest.trim()}"`);
+  }
   if (v.hostPort !== undefined) {
     if (port === '53' || port === 'domain') v.protocol = 'udp';
     v.typedPort = port;

@@ -432,3 +432,11 @@ describe('receive patterns go through the Perl-regex translator', () => {
     ).toBe(2);
   });
 });
+
+describe('virtual= trailing text', () => {
+  it('is ignored like the original, with a warning unless it is a comment', async () => {
+    const c = await parse('virtual=127.0.0.1:80.5\n\treal=127.0.0.2:80 gate\nvirtual=127.0.0.1:81 # web\n\treal=127.0.0.2:81 masq\n');
+    expect(c.virtuals.map((v) => v.port)).toEqual([80, 81]);
+    expect(c.warnings).toEqual([expect.objectContaining({ line: 1, message: expect.stringContaining('".5"') })]);
+  });
+});
