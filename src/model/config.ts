@@ -118,6 +118,7 @@ export interface VirtualService {
   /** Seconds, after the original's mutual defaulting (5 and 30 when nothing is set). */
   readonly checktimeout: number;
   readonly negotiatetimeout: number;
+  /** Effective: the virtual's own with fork=yes (the original ignores it with fork=no), else global. */
   readonly checkinterval: number;
   readonly checkcount: number;
   readonly failurecount: number;
@@ -138,6 +139,11 @@ export interface VirtualService {
   readonly schedflags?: string;
   readonly ops: boolean;
 
+  /**
+   * Effective values: the virtual's own setting, else the global one (the original reads the global
+   * at use time). `fallback` is the original's fallback_find: the virtual's, else the global one of
+   * its family and protocol, on the virtual's port when the global has none.
+   */
   readonly fallback?: FallbackServer;
   readonly fallbackcommand?: string;
   readonly quiescent: boolean;
