@@ -333,7 +333,8 @@ class Parser {
     try {
       this.translateRegex(receive);
     } catch (e) {
-      this.error(line, `receive pattern cannot be used: ${(e as Error).message}`, receive);
+      const msg = (e as Error).message;
+      this.error(line, msg.startsWith('receive pattern') ? msg : `receive pattern cannot be used: ${msg}`, receive);
     }
   }
 }
