@@ -1,0 +1,191 @@
+/**
+ * http, https, http_proxy: the original's check_http (LWP::UserAgent).
+ *
+ * - method httpmethod, URL from checkTarget (ld_setup's rules), one fresh connection per request;
+ * - Host header = virtualhost, else the real's address as the original writes it (`[v6]` bracketed);
+ *   http_proxy sends the absolute URL to the real at its check port, with the URL's own Host;
+ * - redirects followed as LWP does for GET/HEAD (301/302/303/307/308, at most 7, Host dropped);
+ * - up iff the final status is 2xx and receive is empty (or only newlines) or matches the body, as
+ *   Perl matches it (translatePerlRegex on the body's bytes);
+ * - the whole exchange runs under negotiatetimeout; the body read is capped (MAX_HTTP_BODY_BYTES);
+ * - TLS without certificate or name verification (project decision: reals are addressed by IP).
+ */
+import { STATUS_CODES } from 'node:http';
+import type net from 'node:net';
+import { Client } from 'undici';
+import { connectTcp, connectTls, NetError } from './net.js';
+import { perlSubject, translatePerlRegex } from './perl-regex.js';
+import { errText, hostPort, Stopwatch } from './result.js';
+import { serverString } from './target.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
+
+/** MAX_HTTP_BODY_BYTES caps the body read for the receive match (LWP has no cap; a real answering endlessly must not cost memory). */
+export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
+/** LWP's default max_redirect. */
+export const MAX_REDIRECTS = 7;
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+const USER_AGENT = 'libwww-perl/6.68';
+
+interface Exchange {
+  readonly statusCode: number;
+  readonly location?: string;
+  readonly body: Buffer;
+  readonly capped: boolean;
+}
+
+/** Tracks whether a TCP connection was made, to tell l4 from l7 timeouts. */
+interface Stage {
+  connected: boolean;
+}
+
+class HttpFailure extends Error {
+  constructor(
+    readonly status: CheckStatus,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function exchange(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  proxy: { ip: string; port: number } | undefined,
+  signal: AbortSignal,
+  deadline: number,
+  stage: Stage,
+): Promise<Exchange> {
+  const tlsWanted = !proxy && url.protocol === 'https:';
+  const host = proxy ? proxy.ip : url.hostname.replace(/^\[|\]$/g, '');
+  const port = proxy ? proxy.port : Number(url.port || (tlsWanted ? 443 : 80));
+  const origin = `${tlsWanted ? 'https' : 'http'}://${hostPort(host, port)}`;
+  const left = (): number => Math.max(1, deadline - Date.now());
+  const connector = (_opts: unknown, cb: (err: Error | null, sock: net.Socket | null) => void): void => {
+    const servername = headers.host?.replace(/:\d+$/, '').replace(/^\[.*\]$/, '');
+    const p = tlsWanted
+      ? connectTls({ host, port, timeoutMs: left(), signal, servername })
+      : connectTcp({ host, port, timeoutMs: left(), signal });
+    p.then(
+      (s) => {
+        stage.connected = true;
+        cb(null, s);
+      },
+      (err: unknown) => cb(err as Error, null),
+    );
+  };
+  const client = new Client(origin, {
+    connect: connector as never,
+    headersTimeout: left(),
+    bodyTimeout: left(),
+    keepAliveTimeout: 1,
+    pipelining: 1,
+  });
+  try {
+    const res = await client.request({
+      path: proxy ? url.href : `${url.pathname}${url.search}`,
+      method: method as 'GET',
+      headers,
+      signal,
+    });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let capped = false;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      const room = MAX_HTTP_BODY_BYTES - total;
+      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      total += Math.min(chunk.length, room);
+      if (total >= MAX_HTTP_BODY_BYTES) {
+        capped = true;
+        break;
+      }
+    }
+    if (capped) res.body.destroy();
+    const loc = res.headers.location;
+    return {
+      statusCode: res.statusCode,
+      location: Array.isArray(loc) ? loc[0] : loc,
+      body: Buffer.concat(chunks),
+      capped,
+    };
+  } finally {
+    client.destroy().catch(() => {});
+  }
+}
+
+function classify(err: unknown, stage: Stage, timedOut: boolean): HttpFailure {
+  if (err instanceof NetError) {
+    if (err.status === 'l7-timeout' || err.status === 'l4-timeout') {
+      return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', err.message);
+    }
+    return new HttpFailure(err.status, err.message);
+  }
+  if (timedOut) return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', 'timed out');
+  const code = (err as { code?: string })?.code ?? '';
+  if (/TIMEOUT/.test(code)) return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', 'timed out');
+  const text = errText(err);
+  if (/SSL|TLS|CERT/i.test(text) && !stage.connected) return new HttpFailure('tls', text);
+  return new HttpFailure(stage.connected ? 'l7-bad-response' : 'l4-refused', text);
+}
+
+function statusLine(code: number): string {
+  return `${code} ${STATUS_CODES[code] ?? ''}`.trim();
+}
+
+/** httpModule serves http, https and http_proxy (the service comes from the target's virtual). */
+export const httpModule: CheckModule = {
+  name: 'http',
+  async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
+    const sw = new Stopwatch();
+    const v = target.virtual;
+    const isProxy = v.service === 'http_proxy';
+    const deadline = Date.now() + ctx.timeoutMs;
+    const own = AbortSignal.timeout(Math.max(1, ctx.timeoutMs));
+    const signal = AbortSignal.any([ctx.signal, own]);
+    const trail: string[] = [];
+    let url: URL;
+    try {
+      url = new URL(target.url);
+    } catch {
+      return sw.down('l7-bad-response', `${v.service} ${target.url}: invalid URL`);
+    }
+    let hostHeader: string | undefined = isProxy ? undefined : (v.virtualhost ?? serverString(target.real.ip, target.real.family));
+    const stage: Stage = { connected: false };
+    try {
+      for (let hop = 0; ; hop++) {
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+          throw new HttpFailure('l7-bad-response', `${url.href}: protocol ${url.protocol} not supported`);
+        }
+        const viaProxy = isProxy && url.protocol === 'http:' ? { ip: target.ip, port: target.port } : undefined;
+        const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+        headers.host = hostHeader ?? url.host;
+        stage.connected = false;
+        const res = await exchange(url, v.httpmethod, headers, viaProxy, signal, deadline, stage);
+        trail.push(`${v.httpmethod} ${url.href}${viaProxy ? ` via ${hostPort(viaProxy.ip, viaProxy.port)}` : ''}: ${statusLine(res.statusCode)}`);
+        if (REDIRECT_CODES.has(res.statusCode) && res.location !== undefined && hop < MAX_REDIRECTS) {
+          url = new URL(res.location, url);
+          hostHeader = undefined; // LWP drops the Host header of a redirected request
+          continue;
+        }
+        if (res.statusCode < 200 || res.statusCode > 299) {
+          return sw.down('l7-bad-status', trail.join('; '));
+        }
+        const receive = target.receive;
+        if (!/[^\n]/.test(receive)) return sw.up(trail.join('; '));
+        let re: RegExp;
+        try {
+          re = translatePerlRegex(receive);
+        } catch (err) {
+          return sw.down('internal', `${trail.join('; ')}; ${(err as Error).message}`);
+        }
+        const n = `${res.body.length}${res.capped ? ' (capped)' : ''} bytes`;
+        if (re.test(perlSubject(res.body))) return sw.up(`${trail.join('; ')}; receive matched in ${n}`);
+        return sw.down('l7-no-match', `${trail.join('; ')}; receive not matched in ${n}`);
+      }
+    } catch (err) {
+      if (err instanceof HttpFailure) return sw.down(err.status, [...trail, err.message].join('; '));
+      const f = classify(err, stage, own.aborted || ctx.signal.aborted);
+      return sw.down(f.status, [...trail, `${v.httpmethod} ${url.href}: ${f.message}`].join('; '));
+    }
+  },
+};

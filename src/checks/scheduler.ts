@@ -1,0 +1,60 @@
+/**
+ * runCycle: one check pass. Every job of the cycle is started at once up to a bound on concurrent
+ * checks (each holds at most one socket or child), and each result is delivered as soon as it arrives,
+ * so a fast real's recovery is never held up by a slow one. Jobs are the deduplicated reals (one per
+ * real id, as the original checks a shared real once per pass).
+ */
+import { hostname as osHostname } from 'node:os';
+import type { CheckJob, CheckResult } from './types.js';
+
+/** DEFAULT_CONCURRENCY: checks in flight at once. */
+export const DEFAULT_CONCURRENCY = 256;
+
+export type RunCheckFn = (
+  job: CheckJob,
+  opts: { signal: AbortSignal; hostname: string; combinedState?: Map<string, number> },
+) => Promise<CheckResult>;
+
+export interface RunCycleOptions {
+  /** The check runner (default: runCheck of ./index.js). */
+  readonly runCheck?: RunCheckFn;
+  /** Bound on checks in flight (default DEFAULT_CONCURRENCY). */
+  readonly concurrency?: number;
+  /** Called once per job, as results arrive. An exception thrown here does not stop the cycle; the first one is rethrown when the cycle ends. */
+  readonly onResult: (job: CheckJob, result: CheckResult) => void;
+  /** Aborting stops starting new jobs and cancels those in flight (each still reports a result). */
+  readonly signal?: AbortSignal;
+  readonly hostname?: string;
+  /** Counters of combined checks across cycles (pass the same map every cycle). */
+  readonly combinedState?: Map<string, number>;
+}
+
+/** runCycle resolves when every started job has reported its result. */
+export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions): Promise<void> {
+  const run: RunCheckFn = opts.runCheck ?? (await import('./index.js')).runCheck;
+  const limit = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
+  const signal = opts.signal ?? new AbortController().signal;
+  const hostname = opts.hostname ?? osHostname();
+  let next = 0;
+  let firstError: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length && !signal.aborted) {
+      const job = jobs[next++];
+      let result: CheckResult;
+      try {
+        result = await run(job, { signal, hostname, combinedState: opts.combinedState });
+      } catch (err) {
+        result = { ok: false, status: 'internal', message: `check crashed: ${err instanceof Error ? err.message : String(err)}`, durationMs: 0 };
+      }
+      try {
+        opts.onResult(job, result);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < Math.min(limit, jobs.length); i++) workers.push(worker());
+  await Promise.all(workers);
+  if (firstError !== undefined) throw firstError;
+}

@@ -1,0 +1,77 @@
+/**
+ * simpletcp: the original's check_simpletcp — connect to the check port, send the request minus its
+ * first character (the "/" the parser adds) with every literal `\n` turned into a newline, half-close,
+ * then read lines; up at the first line matching receive (as Perl matches `$_ =~ /$receive/`, the line
+ * with its "\n"). EOF without a match = down. All under negotiatetimeout; lines and the total read are
+ * capped. An empty receive (Perl would reuse the last successful pattern, unpredictable) matches any
+ * line.
+ */
+import { connectTcp, destroySocket, halfClose, NetError, SocketReader, writeAll } from './net.js';
+import { perlSubject, translatePerlRegex } from './perl-regex.js';
+import { errText, hostPort, Stopwatch } from './result.js';
+import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
+
+/** MAX_LINE_BYTES caps one line; a longer one is matched on its first MAX_LINE_BYTES bytes. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** MAX_TOTAL_BYTES caps everything read from the peer in one check. */
+export const MAX_TOTAL_BYTES = 1024 * 1024;
+
+/** simpletcpRequest: the bytes the original sends for a request= value. */
+export function simpletcpRequest(request: string): string {
+  return request.slice(1).replace(/\\n/g, '\n');
+}
+
+export const simpletcpModule: CheckModule = {
+  name: 'simpletcp',
+  async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
+    const sw = new Stopwatch();
+    const where = hostPort(target.ip, target.port);
+    let re: RegExp | undefined;
+    try {
+      re = target.receive === '' ? undefined : translatePerlRegex(target.receive);
+    } catch (err) {
+      return sw.down('internal', `simpletcp ${where}: ${(err as Error).message}`);
+    }
+    const deadline = Date.now() + ctx.timeoutMs;
+    const left = (): number => Math.max(1, deadline - Date.now());
+    let sock;
+    try {
+      sock = await connectTcp({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal });
+    } catch (err) {
+      const e = err instanceof NetError ? err : new NetError('internal', errText(err));
+      return sw.down(e.status, `simpletcp ${where}: ${e.message}`);
+    }
+    const reader = new SocketReader(sock);
+    let lines = 0;
+    try {
+      const req = simpletcpRequest(target.request);
+      if (req.length > 0) await writeAll(sock, Buffer.from(req, 'utf8'));
+      halfClose(sock);
+      for (;;) {
+        if (reader.received > MAX_TOTAL_BYTES) {
+          return sw.down('l7-no-match', `simpletcp ${where}: no line matched in the first ${MAX_TOTAL_BYTES} bytes`);
+        }
+        const r = await reader.readLine({ timeoutMs: left(), signal: ctx.signal, maxBytes: MAX_LINE_BYTES });
+        if (r.data.length === 0 && r.ended) break;
+        lines++;
+        if (re === undefined || re.test(perlSubject(r.data))) {
+          return sw.up(`simpletcp ${where}: line ${lines} matched`);
+        }
+        if (r.capped) {
+          // Skip the rest of an over-long line.
+          for (;;) {
+            const rest = await reader.readLine({ timeoutMs: left(), signal: ctx.signal, maxBytes: MAX_LINE_BYTES });
+            if (rest.matched || rest.ended || reader.received > MAX_TOTAL_BYTES) break;
+          }
+        }
+        if (r.ended) break;
+      }
+      return sw.down('l7-no-match', `simpletcp ${where}: ${lines} line(s) received, none matched`);
+    } catch (err) {
+      const e = err instanceof NetError ? err : new NetError('l7-bad-response', errText(err));
+      return sw.down(e.status, `simpletcp ${where}: ${lines} line(s); ${e.message}`);
+    } finally {
+      destroySocket(sock);
+    }
+  },
+};
