@@ -41,7 +41,7 @@ async function runChild(
   ctx: CheckContext,
   runner: ProcessRunner,
 ): Promise<CheckResult> {
-  const r = await runner(file, args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, maxBuffer: 64 * 1024 });
+  const r = await runner(file, args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, discardOutput: true });
   const cmd = `${label} ${[file, ...args].join(' ')}`;
   if (r.spawnError !== undefined) return sw.down('proc-error', `${cmd}: cannot run: ${r.spawnError}`);
   if (r.timedOut) return sw.down('proc-timeout', `${cmd}: killed after ${ctx.timeoutMs} ms`);

@@ -257,12 +257,16 @@ export function halfClose(sock: net.Socket): void {
   sock.end();
 }
 
-/** destroySocket closes a socket at once, whatever its state (no linger). */
-export function destroySocket(sock: net.Socket | undefined): void {
-  if (!sock) return;
-  try {
-    sock.resetAndDestroy();
-  } catch {
-    sock.destroy();
+/** destroySocket closes a socket at once, whatever its state; `reset` sends RST instead of FIN. */
+export function destroySocket(sock: net.Socket | undefined, reset = false): void {
+  if (!sock || sock.destroyed) return;
+  if (reset) {
+    try {
+      sock.resetAndDestroy();
+      return;
+    } catch {
+      // not connected yet: a plain destroy
+    }
   }
+  sock.destroy();
 }

@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Cap on captured stdout/stderr bytes each. */
   readonly maxBuffer?: number;
+  /** Send the child's stdout and stderr to /dev/null instead of capturing them (external checks). */
+  readonly discardOutput?: boolean;
 }
 
 /**
@@ -46,6 +48,8 @@ export const execaRunner: ProcessRunner = async (file, args, opts = {}) => {
       stripFinalNewline: false,
       maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
       stdin: opts.input === undefined ? 'ignore' : 'pipe',
+      stdout: opts.discardOutput ? 'ignore' : 'pipe',
+      stderr: opts.discardOutput ? 'ignore' : 'pipe',
       detached: true,
       cleanup: true,
     });
