@@ -64,8 +64,8 @@ export function createExternalModule(runner: ProcessRunner = execaRunner): Check
   };
 }
 
-/** createExternalPerlModule: external-perl, run with the perl found on PATH (proc-error without perl). */
-export function createExternalPerlModule(runner: ProcessRunner = execaRunner, perl: string | undefined = findPerl()): CheckModule {
+/** createExternalPerlModule: external-perl, run with `perl` (default: found on PATH; null = none, proc-error). */
+export function createExternalPerlModule(runner: ProcessRunner = execaRunner, perl: string | null = findPerl() ?? null): CheckModule {
   return {
     name: 'external-perl',
     async run(target, ctx) {
