@@ -1,0 +1,223 @@
+/**
+ * runCheck (the original's _check_real dispatch, timeouts, checkport, combined, hard deadline) and
+ * runCycle (concurrency bound, results as they arrive, abort).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { COMBINED_START, runCheck } from '../../src/checks/index.js';
+import { runCycle } from '../../src/checks/scheduler.js';
+import { realIdString } from '../../src/checks/target.js';
+import type { CheckJob, CheckModule, CheckResult } from '../../src/checks/types.js';
+import type { RealServer, VirtualService } from '../../src/model/config.js';
+import { closedPort, listen, makeReal, makeVirtual, synDroppers } from './helpers.js';
+
+const closers: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+});
+
+function job(v: Partial<VirtualService>, r: Partial<RealServer> = {}): CheckJob {
+  const virtual = makeVirtual(v);
+  const real = makeReal(r);
+  return { key: realIdString(virtual, real), virtual, real };
+}
+
+const opts = (extra: Partial<Parameters<typeof runCheck>[1]> = {}) => ({
+  signal: new AbortController().signal,
+  hostname: 'director',
+  ...extra,
+});
+
+function recorder(ok: boolean): CheckModule & { calls: number } {
+  const m = {
+    name: 'rec',
+    calls: 0,
+    async run(): Promise<CheckResult> {
+      m.calls++;
+      return { ok, status: ok ? 'ok' : 'l7-bad-response', message: 'rec', durationMs: 0 };
+    },
+  };
+  return m;
+}
+
+const havePerl = spawnSync('perl', ['-e', '1']).status === 0;
+
+describe('runCheck dispatch', () => {
+  it('on is up, off is never up, service none is up', async () => {
+    expect((await runCheck(job({ checktype: 'on' }), opts())).ok).toBe(true);
+    expect((await runCheck(job({ checktype: 'off' }), opts())).ok).toBe(false);
+    expect((await runCheck(job({ checktype: 'negotiate', service: 'none' }), opts())).ok).toBe(true);
+  });
+
+  it('negotiate goes to the service module with negotiatetimeout', async () => {
+    let seen = 0;
+    const m: CheckModule = {
+      name: 'x',
+      run: async (_t, ctx) => {
+        seen = ctx.timeoutMs;
+        return { ok: true, status: 'ok', message: 'x', durationMs: 0 };
+      },
+    };
+    const r = await runCheck(job({ checktype: 'negotiate', service: 'smtp', negotiatetimeout: 7, checktimeout: 3 }), opts({ services: { smtp: m } }));
+    expect(r.ok).toBe(true);
+    expect(seen).toBe(7000);
+  });
+
+  it('connect uses checkport over the real port', async () => {
+    const l = await listen((s) => s.end());
+    closers.push(l.close);
+    const closed = await closedPort();
+    expect((await runCheck(job({ checktype: 'connect', checkport: l.port }, { port: closed }), opts())).ok).toBe(true);
+    expect((await runCheck(job({ checktype: 'connect' }, { port: closed }), opts())).ok).toBe(false);
+  });
+
+  it.skipIf(!havePerl)('connect is bounded by checktimeout, not negotiatetimeout', async () => {
+    const d = await synDroppers(1);
+    closers.push(d.close);
+    const r = await runCheck(job({ checktype: 'connect', checktimeout: 1, negotiatetimeout: 30 }, { port: d.ports[0] }), opts());
+    expect(r).toMatchObject({ ok: false, status: 'l4-timeout' });
+    expect(r.durationMs).toBeLessThan(3000);
+  });
+
+  it('simpletcp is bounded by negotiatetimeout', async () => {
+    const l = await listen(() => {});
+    closers.push(l.close);
+    const r = await runCheck(
+      job({ checktype: 'negotiate', service: 'simpletcp', receive: 'x', checktimeout: 30, negotiatetimeout: 1 }, { port: l.port }),
+      opts(),
+    );
+    expect(r).toMatchObject({ ok: false, status: 'l7-timeout' });
+    expect(r.durationMs).toBeLessThan(3000);
+  });
+
+  it('hard deadline: a module that ignores its abort signal is abandoned at timeout + grace', async () => {
+    const stuck: CheckModule = { name: 'stuck', run: () => new Promise<CheckResult>(() => {}) };
+    const r = await runCheck(job({ checktype: 'negotiate', service: 'ldap', negotiatetimeout: 1, checktimeout: 1 }), opts({ services: { ldap: stuck }, graceMs: 100 }));
+    expect(r).toMatchObject({ ok: false, status: 'l7-timeout' });
+    expect(r.message).toContain('abandoned');
+    expect(r.durationMs).toBeGreaterThanOrEqual(1000);
+    expect(r.durationMs).toBeLessThan(3000);
+  });
+
+  it('a module that throws yields an internal failure, not an exception', async () => {
+    const bad: CheckModule = { name: 'bad', run: async () => { throw new Error('boom'); } };
+    const r = await runCheck(job({ checktype: 'negotiate', service: 'sip' }), opts({ services: { sip: bad } }));
+    expect(r).toMatchObject({ ok: false, status: 'internal' });
+    expect(r.message).toContain('boom');
+  });
+
+  it('combined N: negotiate first, then N connects, then negotiate again; a connect failure forces negotiate', async () => {
+    const l = await listen((s) => s.end());
+    closers.push(l.close);
+    const neg = recorder(true);
+    const state = new Map<string, number>();
+    const j = job({ checktype: 'combined', combinedCount: 2, service: 'smtp' }, { port: l.port });
+    const o = opts({ services: { smtp: neg }, combinedState: state });
+    const seq: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = neg.calls;
+      expect((await runCheck(j, o)).ok).toBe(true);
+      seq.push(neg.calls - before);
+    }
+    expect(seq).toEqual([1, 0, 0, 1, 0]); // negotiate every N+1 passes
+    // connect failure: counter back to 999999, so the next pass negotiates
+    const down = { ...j, real: makeReal({ port: await closedPort() }) };
+    expect((await runCheck(down, o)).ok).toBe(false);
+    expect(state.get(j.key)).toBe(COMBINED_START);
+  });
+
+  it('connect on a udp virtual is a ping (as _check_real)', async () => {
+    const r = await runCheck(job({ checktype: 'connect', protocol: 'udp', checktimeout: 1 }, { ip: '127.0.0.1', port: 53 }), opts());
+    expect(r.message).toContain('ping');
+    if (process.getuid?.() === 0) expect(r.ok).toBe(true);
+  });
+});
+
+describe('runCycle', () => {
+  const jobs = (n: number): CheckJob[] => Array.from({ length: n }, (_, i) => job({ checktype: 'on' }, { ip: `127.0.0.${i + 1}` }));
+
+  it('bounds concurrency and delivers every result once', async () => {
+    let inFlight = 0;
+    let max = 0;
+    const seen: string[] = [];
+    await runCycle(jobs(50), {
+      concurrency: 7,
+      runCheck: async () => {
+        inFlight++;
+        max = Math.max(max, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return { ok: true, status: 'ok', message: '', durationMs: 5 };
+      },
+      onResult: (j) => seen.push(j.real.ip),
+    });
+    expect(max).toBe(7);
+    expect(new Set(seen).size).toBe(50);
+    expect(seen).toHaveLength(50);
+  });
+
+  it('delivers a fast result before a slow one finishes', async () => {
+    const order: string[] = [];
+    const [slow, fast] = jobs(2);
+    let fastDeliveredWhileSlowRunning = false;
+    let slowDone = false;
+    await runCycle([slow, fast], {
+      runCheck: async (j) => {
+        if (j === slow) {
+          await new Promise((r) => setTimeout(r, 200));
+          slowDone = true;
+        }
+        return { ok: true, status: 'ok', message: '', durationMs: 0 };
+      },
+      onResult: (j) => {
+        order.push(j === slow ? 'slow' : 'fast');
+        if (j === fast && !slowDone) fastDeliveredWhileSlowRunning = true;
+      },
+    });
+    expect(order).toEqual(['fast', 'slow']);
+    expect(fastDeliveredWhileSlowRunning).toBe(true);
+  });
+
+  it('real checks: up and down reals of one cycle, all reported', async () => {
+    const l = await listen((s) => s.end());
+    closers.push(l.close);
+    const closed = await closedPort();
+    const js = [job({ checktype: 'connect' }, { port: l.port }), job({ checktype: 'connect' }, { port: closed })];
+    const got = new Map<CheckJob, CheckResult>();
+    await runCycle(js, { onResult: (j, r) => got.set(j, r) });
+    expect(got.get(js[0])?.ok).toBe(true);
+    expect(got.get(js[1])?.ok).toBe(false);
+  });
+
+  it('abort: no new jobs start; jobs in flight still report', async () => {
+    const ac = new AbortController();
+    let started = 0;
+    const results: CheckResult[] = [];
+    await runCycle(jobs(10), {
+      concurrency: 2,
+      signal: ac.signal,
+      runCheck: async (_j, o) => {
+        started++;
+        if (started === 2) ac.abort();
+        return { ok: !o.signal.aborted, status: 'ok', message: '', durationMs: 0 };
+      },
+      onResult: (_j, r) => results.push(r),
+    });
+    expect(started).toBe(2);
+    expect(results).toHaveLength(2);
+  });
+
+  it('an exception in onResult does not stop the cycle and is rethrown at its end', async () => {
+    let n = 0;
+    await expect(
+      runCycle(jobs(5), {
+        runCheck: async () => ({ ok: true, status: 'ok', message: '', durationMs: 0 }),
+        onResult: () => {
+          n++;
+          if (n === 1) throw new Error('engine bug');
+        },
+      }),
+    ).rejects.toThrow('engine bug');
+    expect(n).toBe(5);
+  });
+});
