@@ -13,7 +13,10 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execaRunner, type ProcessRunner } from '../util/process.js';
+import type { ProcessRunner } from '../util/process.js';
+
+/** lazyRunner: the execa runner, loaded on first use (execa costs memory a daemon without external checks need not pay). */
+const lazyRunner: ProcessRunner = async (file, args, opts) => (await import('../util/process.js')).execaRunner(file, args, opts);
 import { Stopwatch } from './result.js';
 import { serverString } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
@@ -54,7 +57,7 @@ async function runChild(
 }
 
 /** createExternalModule: the external check with an injectable ProcessRunner. */
-export function createExternalModule(runner: ProcessRunner = execaRunner): CheckModule {
+export function createExternalModule(runner: ProcessRunner = lazyRunner): CheckModule {
   return {
     name: 'external',
     run(target, ctx) {
@@ -65,7 +68,7 @@ export function createExternalModule(runner: ProcessRunner = execaRunner): Check
 }
 
 /** createExternalPerlModule: external-perl, run with `perl` (default: found on PATH; null = none, proc-error). */
-export function createExternalPerlModule(runner: ProcessRunner = execaRunner, perl: string | null = findPerl() ?? null): CheckModule {
+export function createExternalPerlModule(runner: ProcessRunner = lazyRunner, perl: string | null = findPerl() ?? null): CheckModule {
   return {
     name: 'external-perl',
     async run(target, ctx) {

@@ -12,7 +12,11 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
-import { Client } from 'undici';
+import type { Client as UndiciClient } from 'undici';
+
+/** undici is loaded on the first HTTP check (it costs ~20 MB of RSS that a daemon without HTTP checks need not pay). */
+let undiciLoad: Promise<typeof import('undici')> | undefined;
+const loadUndici = (): Promise<typeof import('undici')> => (undiciLoad ??= import('undici'));
 import { connectTcp, connectTls, NetError } from './net.js';
 import { perlSubject, translatePerlRegex } from './perl-regex.js';
 import { errText, hostPort, Stopwatch } from './result.js';
@@ -74,7 +78,8 @@ async function exchange(
       (err: unknown) => cb(err as Error, null),
     );
   };
-  const client = new Client(origin, {
+  const { Client } = await loadUndici();
+  const client: UndiciClient = new Client(origin, {
     connect: connector as never,
     headersTimeout: left(),
     bodyTimeout: left(),

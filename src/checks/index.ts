@@ -180,44 +180,51 @@ export async function runCheck(job: CheckJob, opts: RunCheckOptions): Promise<Ch
   return result;
 }
 
-/** runWithDeadline runs a module with its own signal (aborted at its budget) and a hard deadline after the grace. */
-async function runWithDeadline(plan: Plan, target: CheckTarget, opts: RunCheckOptions): Promise<CheckResult> {
+/**
+ * runWithDeadline runs a module with its own signal, aborted at the module's budget or when the caller
+ * aborts; if the module has not answered `grace` ms later it is abandoned and the check is down. One
+ * timer and one listener per check (this path runs for every real of every cycle).
+ */
+function runWithDeadline(plan: Plan, target: CheckTarget, opts: RunCheckOptions): Promise<CheckResult> {
   const sw = new Stopwatch();
   const ac = new AbortController();
-  const onOuter = (): void => ac.abort(opts.signal.reason);
-  if (opts.signal.aborted) ac.abort(opts.signal.reason);
-  else opts.signal.addEventListener('abort', onOuter, { once: true });
-  const budget = setTimeout(() => ac.abort(new Error('check timeout')), plan.budgetMs);
-  let hard: NodeJS.Timeout | undefined;
-  let onStop: (() => void) | undefined;
   const ctx: CheckContext = { timeoutMs: plan.timeoutMs, signal: ac.signal, hostname: opts.hostname };
   const grace = opts.graceMs ?? GRACE_MS;
-  try {
-    const run = Promise.resolve()
-      .then(() => plan.module.run(target, ctx))
-      .catch((err: unknown) => sw.down('internal', `${plan.module.name}: ${err instanceof Error ? err.message : String(err)}`));
-    const deadline = new Promise<CheckResult>((resolve) => {
-      hard = setTimeout(
-        () =>
-          resolve(
-            sw.down(plan.timeoutStatus, `${plan.module.name}: no result ${plan.budgetMs} ms + ${grace} ms grace after start; abandoned`),
-          ),
-        plan.budgetMs + grace,
-      );
-    });
-    const stopped = new Promise<CheckResult>((resolve) => {
-      onStop = (): void => {
-        // The caller stopped the cycle: give the module the grace to end, then abandon it.
-        setTimeout(() => resolve(sw.down(plan.timeoutStatus, `${plan.module.name}: cancelled`)), grace).unref();
-      };
-      if (opts.signal.aborted) onStop();
-      else opts.signal.addEventListener('abort', onStop, { once: true });
-    });
-    return await Promise.race([run, deadline, stopped]);
-  } finally {
-    clearTimeout(budget);
-    if (hard) clearTimeout(hard);
-    opts.signal.removeEventListener('abort', onOuter);
-    if (onStop) opts.signal.removeEventListener('abort', onStop);
-  }
+  return new Promise<CheckResult>((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (r: CheckResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal.removeEventListener('abort', onOuter);
+      resolve(r);
+    };
+    const abandon = (why: string): void => {
+      timer = setTimeout(() => settle(sw.down(plan.timeoutStatus, `${plan.module.name}: ${why}; abandoned`)), grace);
+    };
+    const onBudget = (): void => {
+      ac.abort(new Error('check timeout'));
+      abandon(`no result ${plan.budgetMs} ms + ${grace} ms grace after start`);
+    };
+    function onOuter(): void {
+      clearTimeout(timer);
+      ac.abort(opts.signal.reason);
+      abandon('cancelled');
+    }
+    if (opts.signal.aborted) onOuter();
+    else {
+      opts.signal.addEventListener('abort', onOuter, { once: true });
+      timer = setTimeout(onBudget, plan.budgetMs);
+    }
+    let run: Promise<CheckResult>;
+    try {
+      run = plan.module.run(target, ctx);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(settle, (err: unknown) =>
+      settle(sw.down('internal', `${plan.module.name}: ${err instanceof Error ? err.message : String(err)}`)),
+    );
+  });
 }

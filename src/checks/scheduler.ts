@@ -4,11 +4,12 @@
  * so a fast real's recovery is never held up by a slow one. Jobs are the deduplicated reals (one per
  * real id, as the original checks a shared real once per pass).
  */
+import { setMaxListeners } from 'node:events';
 import { hostname as osHostname } from 'node:os';
 import type { CheckJob, CheckResult } from './types.js';
 
-/** DEFAULT_CONCURRENCY: checks in flight at once. */
-export const DEFAULT_CONCURRENCY = 256;
+/** DEFAULT_CONCURRENCY: checks in flight at once (node raises the fd soft limit to the hard one at start). */
+export const DEFAULT_CONCURRENCY = 1024;
 
 export type RunCheckFn = (
   job: CheckJob,
@@ -33,7 +34,13 @@ export interface RunCycleOptions {
 export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions): Promise<void> {
   const run: RunCheckFn = opts.runCheck ?? (await import('./index.js')).runCheck;
   const limit = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
-  const signal = opts.signal ?? new AbortController().signal;
+  // One listener per check in flight hangs on the cycle's signal: a signal of our own, linked to the caller's.
+  const cycleAc = new AbortController();
+  setMaxListeners(0, cycleAc.signal);
+  const signal = cycleAc.signal;
+  const onOuter = (): void => cycleAc.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onOuter();
+  else opts.signal?.addEventListener('abort', onOuter, { once: true });
   const hostname = opts.hostname ?? osHostname();
   let next = 0;
   let firstError: unknown;
@@ -56,5 +63,6 @@ export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions)
   const workers: Promise<void>[] = [];
   for (let i = 0; i < Math.min(limit, jobs.length); i++) workers.push(worker());
   await Promise.all(workers);
+  opts.signal?.removeEventListener('abort', onOuter);
   if (firstError !== undefined) throw firstError;
 }
