@@ -4,8 +4,10 @@
  * then read lines; up at the first line matching receive (as Perl matches `$_ =~ /$receive/`, the line
  * with its "\n"). EOF without a match = down. All under negotiatetimeout; lines and the total read are
  * capped. An empty receive (Perl would reuse the last successful pattern, unpredictable) matches any
- * line.
+ * line. On a udp virtual the original uses a datagram socket: the request is one datagram, replies are
+ * read as lines until a match, an ICMP refusal, or the timeout (UDP has no end of stream).
  */
+import dgram from 'node:dgram';
 import { connectTcp, destroySocket, halfClose, NetError, SocketReader, writeAll } from './net.js';
 import { perlSubject, translatePerlRegex } from './perl-regex.js';
 import { errText, hostPort, Stopwatch } from './result.js';
@@ -21,6 +23,49 @@ export function simpletcpRequest(request: string): string {
   return request.slice(1).replace(/\\n/g, '\n');
 }
 
+function udpCheck(target: CheckTarget, ctx: CheckContext, re: RegExp | undefined, sw: Stopwatch): Promise<CheckResult> {
+  const where = `udp ${hostPort(target.ip, target.port)}`;
+  if (!(target.port > 0 && target.port < 65536)) return Promise.resolve(sw.down('l4-refused', `simpletcp ${where}: no port`));
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    let pending = Buffer.alloc(0);
+    let lines = 0;
+    let received = 0;
+    let done = false;
+    const finish = (r: CheckResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      sock.close();
+      resolve(r);
+    };
+    const onAbort = (): void => finish(sw.down('l7-timeout', `simpletcp ${where}: ${lines} line(s), none matched in time`));
+    const timer = setTimeout(onAbort, Math.max(1, ctx.timeoutMs));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const test = (line: Buffer): boolean => {
+      lines++;
+      return re === undefined || re.test(perlSubject(line.subarray(0, MAX_LINE_BYTES)));
+    };
+    sock.on('error', (err) => finish(sw.down(lines ? 'l7-bad-response' : 'l4-refused', `simpletcp ${where}: ${errText(err)}`)));
+    sock.on('message', (msg: Buffer) => {
+      received += msg.length;
+      pending = Buffer.concat([pending, msg]);
+      let i;
+      while ((i = pending.indexOf(0x0a)) >= 0) {
+        const line = pending.subarray(0, i + 1);
+        pending = pending.subarray(i + 1);
+        if (test(line)) return finish(sw.up(`simpletcp ${where}: line ${lines} matched`));
+      }
+      if (received > MAX_TOTAL_BYTES) finish(sw.down('l7-no-match', `simpletcp ${where}: no line matched in the first ${MAX_TOTAL_BYTES} bytes`));
+    });
+    sock.connect(target.port, target.ip, () => {
+      const req = Buffer.from(simpletcpRequest(target.request), 'utf8');
+      if (req.length > 0) sock.send(req);
+    });
+  });
+}
+
 export const simpletcpModule: CheckModule = {
   name: 'simpletcp',
   async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
@@ -32,6 +77,7 @@ export const simpletcpModule: CheckModule = {
     } catch (err) {
       return sw.down('internal', `simpletcp ${where}: ${(err as Error).message}`);
     }
+    if (target.virtual.protocol === 'udp') return udpCheck(target, ctx, re, sw);
     const deadline = Date.now() + ctx.timeoutMs;
     const left = (): number => Math.max(1, deadline - Date.now());
     let sock;

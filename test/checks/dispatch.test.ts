@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { COMBINED_START, runCheck } from '../../src/checks/index.js';
+import { COMBINED_START, runCheck, serviceRegistry } from '../../src/checks/index.js';
+import { SERVICES } from '../../src/model/config.js';
 import { runCycle } from '../../src/checks/scheduler.js';
 import { realIdString } from '../../src/checks/target.js';
 import type { CheckJob, CheckModule, CheckResult } from '../../src/checks/types.js';
@@ -43,6 +44,12 @@ function recorder(ok: boolean): CheckModule & { calls: number } {
 const havePerl = spawnSync('perl', ['-e', '1']).status === 0;
 
 describe('runCheck dispatch', () => {
+  it('the registry has a module for every service of the original', async () => {
+    const reg = await serviceRegistry();
+    for (const s of SERVICES) expect(typeof reg[s]?.run, s).toBe('function');
+    expect(Object.keys(reg).sort()).toEqual([...SERVICES].sort());
+  });
+
   it('on is up, off is never up, service none is up', async () => {
     expect((await runCheck(job({ checktype: 'on' }), opts())).ok).toBe(true);
     expect((await runCheck(job({ checktype: 'off' }), opts())).ok).toBe(false);

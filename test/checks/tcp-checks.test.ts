@@ -127,3 +127,23 @@ describe('simpletcp', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+describe('simpletcp on a udp virtual (datagram socket, as ld_open_socket)', () => {
+  it('up on a matching reply line, timeout on silence, refused on a closed port', async () => {
+    const dgram = await import('node:dgram');
+    const srv = dgram.createSocket('udp4');
+    await new Promise<void>((r) => srv.bind(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise<void>((r) => srv.close(() => r())));
+    srv.on('message', (m, rinfo) => {
+      if (m.toString() === 'STATUS\n') srv.send('x\nSTATE ok\n', rinfo.port, rinfo.address);
+    });
+    const port = (srv.address() as { port: number }).port;
+    const up = await simpletcpModule.run(target(port, { protocol: 'udp', request: '/STATUS\\n', receive: 'ok$' }), ctx(1000));
+    expect(up).toMatchObject({ ok: true });
+    expect(up.message).toContain('line 2');
+    const silent = await simpletcpModule.run(target(port, { protocol: 'udp', request: '/OTHER', receive: 'ok' }), ctx(300));
+    expect(silent).toMatchObject({ ok: false, status: 'l7-timeout' });
+    const closed = await simpletcpModule.run(target(await closedPort(), { protocol: 'udp', request: '/X', receive: 'ok' }), ctx(1000));
+    expect(closed.ok).toBe(false);
+  });
+});
