@@ -162,7 +162,8 @@ export const httpModule: CheckModule = {
           throw new HttpFailure('l7-bad-response', `${url.href}: protocol ${url.protocol} not supported`);
         }
         const viaProxy = isProxy && url.protocol === 'http:' ? { ip: target.ip, port: target.port } : undefined;
-        const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+        // LWP sends "Connection: TE, close": one request per connection.
+        const headers: Record<string, string> = { 'user-agent': USER_AGENT, connection: 'close' };
         headers.host = hostHeader ?? url.host;
         stage.connected = false;
         const res = await exchange(url, v.httpmethod, headers, viaProxy, signal, deadline, stage);

@@ -17,7 +17,7 @@ import type { CheckContext, CheckJob, CheckModule, CheckResult, CheckStatus, Che
 
 export { checkTarget, realIdString, checkPort } from './target.js';
 export { translatePerlRegex, perlSubject, perlMatch } from './perl-regex.js';
-export { runCycle } from './scheduler.js';
+export { runCycle, buildCheckJobs, DEFAULT_CONCURRENCY } from './scheduler.js';
 
 /** GRACE_MS: how long after its timeout a check that ignores its abort signal may still take. */
 export const GRACE_MS = 1000;

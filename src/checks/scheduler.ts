@@ -6,7 +6,33 @@
  */
 import { setMaxListeners } from 'node:events';
 import { hostname as osHostname } from 'node:os';
+import type { VirtualService } from '../model/config.js';
+import { realIdString } from './target.js';
 import type { CheckJob, CheckResult } from './types.js';
+
+/**
+ * buildCheckJobs lists a cycle's jobs in the original's order (virtuals, then reals, as configured).
+ * With dedupe (the original's fork=no pass, _ld_main_check_all) a real id already listed is skipped:
+ * the first virtual listing it is the one whose settings check it, and the engine applies the result
+ * to every virtual with the same key. Without dedupe (fork=yes: one child per virtual) every real of
+ * every virtual is a job.
+ */
+export function buildCheckJobs(virtuals: readonly VirtualService[], opts: { dedupe?: boolean } = {}): CheckJob[] {
+  const dedupe = opts.dedupe ?? true;
+  const seen = new Set<string>();
+  const jobs: CheckJob[] = [];
+  for (const virtual of virtuals) {
+    for (const real of virtual.reals) {
+      const key = realIdString(virtual, real);
+      if (dedupe) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      jobs.push({ key, virtual, real });
+    }
+  }
+  return jobs;
+}
 
 /** DEFAULT_CONCURRENCY: checks in flight at once (node raises the fd soft limit to the hard one at start). */
 export const DEFAULT_CONCURRENCY = 1024;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { COMBINED_START, runCheck, serviceRegistry } from '../../src/checks/index.js';
 import { SERVICES } from '../../src/model/config.js';
-import { runCycle } from '../../src/checks/scheduler.js';
+import { buildCheckJobs, runCycle } from '../../src/checks/scheduler.js';
 import { realIdString } from '../../src/checks/target.js';
 import type { CheckJob, CheckModule, CheckResult } from '../../src/checks/types.js';
 import type { RealServer, VirtualService } from '../../src/model/config.js';
@@ -226,5 +226,22 @@ describe('runCycle', () => {
       }),
     ).rejects.toThrow('engine bug');
     expect(n).toBe(5);
+  });
+});
+
+describe('buildCheckJobs', () => {
+  it('one job per real id in config order; without dedupe one per real of every virtual', () => {
+    const r1 = makeReal({ ip: '10.0.0.1', port: 80 });
+    const r2 = makeReal({ ip: '10.0.0.2', port: 80 });
+    const a = makeVirtual({ ip: '192.0.2.1', service: 'http', reals: [r1, r2] });
+    const b = makeVirtual({ ip: '192.0.2.2', service: 'http', reals: [r2, makeReal({ ip: '10.0.0.1', port: 80, weight: 2 })] });
+    const jobs = buildCheckJobs([a, b]);
+    // r2 is shared (same id); the weight-2 real of b has another id (weight is part of it)
+    expect(jobs.map((j) => [j.virtual.ip, j.real.ip, j.real.weight])).toEqual([
+      ['192.0.2.1', '10.0.0.1', 1],
+      ['192.0.2.1', '10.0.0.2', 1],
+      ['192.0.2.2', '10.0.0.1', 2],
+    ]);
+    expect(buildCheckJobs([a, b], { dedupe: false })).toHaveLength(4);
   });
 });
