@@ -49,8 +49,15 @@ export function loadNegotiateModules(): Promise<Partial<Record<ServiceName, Chec
   return negotiateLoad;
 }
 
-/** serviceRegistry: every service= of the original mapped to its CheckModule. */
-export async function serviceRegistry(): Promise<Record<ServiceName, CheckModule>> {
+let registry: Promise<Record<ServiceName, CheckModule>> | undefined;
+
+/** serviceRegistry: every service= of the original mapped to its CheckModule (built once). */
+export function serviceRegistry(): Promise<Record<ServiceName, CheckModule>> {
+  registry ??= buildRegistry();
+  return registry;
+}
+
+async function buildRegistry(): Promise<Record<ServiceName, CheckModule>> {
   const neg = await loadNegotiateModules();
   const pick = (s: ServiceName): CheckModule => neg[s] ?? missingModule(s);
   return {

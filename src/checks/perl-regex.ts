@@ -236,7 +236,10 @@ class Translator {
       this.fail('possessive quantifier', this.pos);
     }
     const nxt = this.peek();
-    if (nxt === '*' || nxt === '+' || nxt === '?' ) this.fail('nested quantifier', this.pos);
+    if (nxt === '*' || nxt === '+' || nxt === '?') this.fail('nested quantifier', this.pos);
+    if (nxt === '{' && /^\{\s*(?:\d+\s*(?:,\s*\d*\s*)?|,\s*\d+\s*)\}/.test(this.s.slice(this.pos))) {
+      this.fail('nested quantifier', this.pos);
+    }
     return `(?:${atom.src})${q}`;
   }
 

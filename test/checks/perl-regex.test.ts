@@ -87,6 +87,8 @@ const REJECT: Array<[string, RegExp]> = [
   ['\\8', /nonexistent group/],
   ['[z-a]', /invalid range/],
   ['\\x{100}', /above 0xFF/],
+  ['a{2}{3}', /nested quantifier/],
+  ['a**', /nested quantifier/],
 ];
 
 describe('translatePerlRegex', () => {
