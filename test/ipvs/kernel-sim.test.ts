@@ -1,0 +1,112 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { emptyState, formatSave, runIpvsadm, setEtcServicesLoader, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
+import { loadTranscripts } from './transcripts.js';
+
+const haveEtcServices = existsSync('/etc/services');
+setEtcServicesLoader(() => (haveEtcServices ? readFileSync('/etc/services', 'utf8') : ''));
+
+describe('kernel-sim reproduces the captured ipvsadm 1.31 transcripts byte for byte', () => {
+  for (const session of loadTranscripts()) {
+    describe(session.name, () => {
+      const state = emptyState();
+      session.steps.forEach((step, i) => {
+        // Listings that print service names need /etc/services as the capture machine had it.
+        const needsNames = (step.argv.length === 0 || (step.argv.includes('-S') && !step.argv.includes('-n')));
+        it.skipIf(needsNames && !haveEtcServices)(`#${i} ipvsadm ${step.cmd}`, () => {
+          const r = runIpvsadm(state, step.argv, { stdin: step.stdin });
+          expect({ stdout: r.stdout, stderr: r.stderr, rc: r.exitCode }).toEqual({
+            stdout: step.stdout,
+            stderr: step.stderr,
+            rc: step.rc,
+          });
+        });
+      });
+    });
+  }
+});
+
+function run(state: ReturnType<typeof emptyState>, line: string, stdin?: string) {
+  return runIpvsadm(state, line.split(' ').filter(Boolean), { stdin });
+}
+
+describe('kernel-sim semantics beyond the transcripts', () => {
+  it('-p without a value is ipvsadm 1.31 IPVS_SVC_PERSISTENT_TIMEOUT (360) on -A and -E', () => {
+    const s = emptyState();
+    expect(run(s, '-A -t 10.0.0.1:80 -s rr -p').exitCode).toBe(0);
+    expect(formatSave(s)).toBe('-A -t 10.0.0.1:80 -s rr -p 360\n');
+    expect(run(s, '-E -t 10.0.0.1:80 -s rr').exitCode).toBe(0);
+    expect(formatSave(s)).toBe('-A -t 10.0.0.1:80 -s rr\n');
+  });
+
+  it('-R: the exit status is the last line\'s; a refused last line gives 255', () => {
+    const s = emptyState();
+    const r = run(s, '-R', '-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.1:80 -s rr\n');
+    expect(r).toEqual({ stdout: '', stderr: 'Service already exists\n', exitCode: 255 });
+  });
+
+  it('-R: a command-line error inside a line ends the restore with exit 2', () => {
+    const s = emptyState();
+    const r = run(s, '-R', '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w x\n-A -t 10.0.0.3:80 -s rr\n');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe('illegal weight specified\n');
+    expect(formatSave(s)).toBe('-A -t 10.0.0.1:80 -s rr\n');
+  });
+
+  it('-R runs listing lines too (one process can write and read back)', () => {
+    const s = emptyState();
+    const r = run(s, '-R', '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -x 9 -y 3\n-L -n\n-L -n --thresholds\n');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('IP Virtual Server version').length).toBe(3);
+    expect(r.stdout).toContain(`  -> ${'10.0.0.2:80'.padEnd(28)} 9          3          0          0         \n`);
+  });
+
+  it('orders services by fwmark, family, protocol, address (with ipvsadm\'s wrapping int compare), port', () => {
+    const s = emptyState();
+    for (const l of ['-A -f 5 -s rr', '-A -u 10.0.0.1:53 -s rr', '-A -t [::1]:80 -s rr', '-A -t 10.0.0.2:80 -s rr',
+      '-A -t 10.0.0.1:81 -s rr', '-A -t 10.0.0.1:80 -s rr', '-A -f 2 -s rr', '-A -f 2 -6 -s rr']) {
+      expect(run(s, l).exitCode).toBe(0);
+    }
+    expect(formatSave(s)).toBe([
+      '-A -t 10.0.0.1:80 -s rr', '-A -t 10.0.0.1:81 -s rr', '-A -t 10.0.0.2:80 -s rr', '-A -u 10.0.0.1:53 -s rr',
+      '-A -t [::1]:80 -s rr', '-A -f 2 -s rr', '-A -f 2 -6 -s rr', '-A -f 5 -s rr', '',
+    ].join('\n'));
+    // 1.0.0.1 - 200.0.0.1 overflows a C int: ipvsadm lists 200.0.0.1 first.
+    const t = emptyState();
+    run(t, '-A -t 1.0.0.1:80 -s rr');
+    run(t, '-A -t 200.0.0.1:80 -s rr');
+    expect(formatSave(t)).toBe('-A -t 200.0.0.1:80 -s rr\n-A -t 1.0.0.1:80 -s rr\n');
+  });
+
+  it('the first option must be a command; later popt errors print "<opt>: unknown option" exit 255', () => {
+    const s = emptyState();
+    expect(run(s, '-t 10.0.0.1:80 -A')).toEqual({
+      stdout: '', stderr: "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n", exitCode: 255,
+    });
+    expect(run(s, '-A -t 10.0.0.1:80 --bogus')).toEqual({ stdout: '', stderr: '--bogus: unknown option\n', exitCode: 255 });
+    expect(run(s, '-A -t 10.0.0.1:80 -s rr extra')).toEqual({ stdout: '', stderr: 'unexpected argument extra\n', exitCode: 2 });
+    expect(run(s, '-a -t 10.0.0.1:80 -r 10.0.0.2 -g -m').stderr).toBe("multiple 'forwarding-method' options specified\n");
+  });
+
+  it('fwm IPv6 services (-6 after -f), IPv6 canonical addresses, sched flags and ops', () => {
+    const s = emptyState();
+    expect(run(s, '-A -6 -f 7 -s rr').stderr).toBe('-6 used before -f\n\n');
+    expect(run(s, '-A -f 7 -6 -s rr -p 30 -M 64').exitCode).toBe(0);
+    expect(run(s, '-a -f 7 -6 -r [2001:db8:0:0::5]:8080 -m -w 3').exitCode).toBe(0);
+    expect(run(s, '-A -u 10.0.0.1:53 -s sh -b sh-port,sh-fallback -o').exitCode).toBe(0);
+    expect(run(s, '-A -t 10.0.0.1:53 -s rr -b sh-port').stderr).toBe("incompatible scheduler flag `sh-port'\n");
+    expect(run(s, '-L -n').stdout).toBe([
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'UDP  10.0.0.1:53 sh (sh-fallback,sh-port) ops',
+      'FWM  7 IPv6 rr persistent 30 mask 64',
+      '  -> [2001:db8::5]:8080           Masq    3      0          0         ',
+      '',
+    ].join('\n'));
+    expect(formatSave(s)).toBe('-A -u 10.0.0.1:53 -s sh -o -b sh-fallback,sh-port\n-A -f 7 -6 -s rr -p 30 -M 64\n-a -f 7 -6 -r [2001:db8::5]:8080 -m -w 3\n');
+    const table = toIpvsTable(s);
+    expect(table.services[1].service).toEqual({ proto: 'fwm', vaddr: '7', ipv6Fwm: true, scheduler: 'rr', persistent: 30, netmask: '64' });
+    expect(table.services[0].service).toEqual({ proto: 'udp', vaddr: '10.0.0.1:53', scheduler: 'sh', schedflags: 'sh-fallback,sh-port', ops: true });
+  });
+});
