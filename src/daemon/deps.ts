@@ -89,6 +89,6 @@ export interface SimDriverLike extends IpvsDriver {
 }
 
 export async function makeSimDriver(): Promise<SimDriverLike> {
-  const m = await load<{ SimDriver: new (o?: unknown) => SimDriverLike }>('../ipvs/sim.js', 'SimDriver');
+  const m = await load<{ SimDriver: new (o?: unknown) => SimDriverLike }>('../ipvs/sim-driver.js', 'SimDriver');
   return new m.SimDriver();
 }
