@@ -970,6 +970,7 @@ async function parseGlobalDirective(p: Parser, g: GlobalDraft, raw: string, line
     g.maintenancedir = m[1];
     const st = await stat(m[1]).catch(() => undefined);
     if (!st?.isDirectory()) p.warn(line, `maintenance directory ${m[1]} does not exist`);
+    else if (st.mode & 0o002) p.warn(line, `maintenance directory ${m[1]} is world-writable: anyone can put real servers in maintenance`);
   } else if (G.timeout.test(raw)) {
     p.error(line, 'timeout is deprecated: use checktimeout and negotiatetimeout', raw);
   } else {
@@ -1202,5 +1203,10 @@ export async function parseConfigFile(path: string, opts: ParseOptions = {}): Pr
   } catch (e) {
     throw new ConfigError(path, 0, `can not open file: ${(e as NodeJS.ErrnoException).message}`);
   }
-  return parseConfigText(text, path, opts);
+  const config = await parseConfigText(text, path, opts);
+  // Anyone who can write the config controls the director (checkcommand, fallbackcommand, callback).
+  const st = await stat(path).catch(() => undefined);
+  if (!st || !(st.mode & 0o002)) return config;
+  const w: ConfigWarning = { file: path, line: 0, message: `configuration file ${path} is world-writable: anyone can change what the director runs` };
+  return deepFreeze({ ...config, warnings: [w, ...config.warnings] });
 }
