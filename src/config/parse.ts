@@ -970,7 +970,7 @@ async function parseGlobalDirective(p: Parser, g: GlobalDraft, raw: string, line
     g.maintenancedir = m[1];
     const st = await stat(m[1]).catch(() => undefined);
     if (!st?.isDirectory()) p.warn(line, `maintenance directory ${m[1]} does not exist`);
-    else if (st.mode & 0o002) p.warn(line, `maintenance directory ${m[1]} is world-writable: anyone can put real servers in maintenance`);
+    else if (p.checkFiles && st.mode & 0o002) p.warn(line, `maintenance directory ${m[1]} is world-writable: anyone can put real servers in maintenance`);
   } else if (G.timeout.test(raw)) {
     p.error(line, 'timeout is deprecated: use checktimeout and negotiatetimeout', raw);
   } else {

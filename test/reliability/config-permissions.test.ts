@@ -38,9 +38,11 @@ describe('world-writable config and maintenancedir', () => {
     writeFileSync(path, `checktimeout=3\nmaintenancedir=${mdir}\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n`);
     chmodSync(path, 0o600);
     chmodSync(mdir, 0o755);
-    expect((await parseConfigFile(path, opts)).warnings.map((w) => w.message).join('\n')).not.toMatch(/world-writable/);
+    expect((await parseConfigFile(path, { ...opts, checkFiles: true })).warnings.map((w) => w.message).join('\n')).not.toMatch(/world-writable/);
     chmodSync(mdir, 0o1777);
-    const c = await parseConfigFile(path, opts);
+    // Checked with the file checks (checkFiles, the daemon's default), sticky /tmp-like directories included.
+    expect((await parseConfigFile(path, opts)).warnings.filter((w) => /world-writable/.test(w.message))).toEqual([]);
+    const c = await parseConfigFile(path, { ...opts, checkFiles: true });
     const ww = c.warnings.filter((w) => /world-writable/.test(w.message));
     expect(ww).toHaveLength(1);
     expect(formatWarning(ww[0])).toBe(`${path}:2: warning: maintenance directory ${mdir} is world-writable: anyone can put real servers in maintenance`);
