@@ -45,9 +45,9 @@ export interface DaemonOptions {
 }
 
 /** The driver the daemon uses: ipvsadm, or the simulated table when LDIRECTORD_SIM_STATE names a file. */
-async function makeDriver(ipvsadm: string): Promise<IpvsDriver> {
+async function makeDriver(ipvsadm: string, logger: LdLogger): Promise<IpvsDriver> {
   const simState = process.env.LDIRECTORD_SIM_STATE;
-  if (!simState) return await makeIpvsadmDriver(ipvsadm);
+  if (!simState) return await makeIpvsadmDriver(ipvsadm, (level, m) => logger[level](m));
   const sim: SimDriverLike = await makeSimDriver();
   const save = async () => {
     const table = await sim.read();
@@ -118,7 +118,7 @@ export class Daemon {
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
     this.director = this.o.director ?? (await makeDirector({
-      driver: await makeDriver(this.o.ipvsadm),
+      driver: await makeDriver(this.o.ipvsadm, logger),
       hostname: this.hostname,
       clock: systemClock,
       log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),

@@ -78,9 +78,12 @@ export async function makeDirector(opts: Record<string, unknown>): Promise<Direc
 }
 
 /** The real driver running ipvsadm at `path`. */
-export async function makeIpvsadmDriver(path: string): Promise<IpvsDriver> {
-  const m = await load<{ IpvsadmDriver: new (o: unknown) => IpvsDriver }>('../ipvs/ipvsadm.js', 'IpvsadmDriver');
-  return new m.IpvsadmDriver({ path });
+export async function makeIpvsadmDriver(
+  path: string,
+  onLog?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void,
+): Promise<IpvsDriver> {
+  const m = await load<{ IpvsadmDriver: new (o: unknown) => IpvsDriver }>('../ipvs/ipvsadm-driver.js', 'IpvsadmDriver');
+  return new m.IpvsadmDriver({ path, onLog });
 }
 
 /** The simulated kernel table. */
