@@ -13,7 +13,7 @@ import type { ProcessResult, ProcessRunner } from '../util/process.js';
 import { parseListing } from './parse.js';
 import { canonicalAddrPort, kernelDestOf, planChanges, serviceKey, serviceParamsEqual } from './plan.js';
 import { renderArgs, renderRestoreLine } from './render.js';
-import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsProto, IpvsTable } from './types.js';
+import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDest, IpvsDriver, IpvsProto, IpvsTable } from './types.js';
 
 export type IpvsLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -60,24 +60,38 @@ function splitListings(stdout: string): [string, string] | null {
   return [stdout.slice(first, second + 1), stdout.slice(second + 1)];
 }
 
+/** An index of a table by service key and destination, for checking many commands. */
+export class TableIndex {
+  private readonly services = new Map<string, { service: IpvsTable['services'][number]['service']; dests: Map<string, IpvsDest> }>();
+  constructor(table: IpvsTable) {
+    for (const e of table.services) {
+      const dests = new Map<string, IpvsDest>();
+      for (const d of e.dests) dests.set(canonicalAddrPort(d.rs), d);
+      this.services.set(serviceKey(e.service.proto, e.service.vaddr, e.service.ipv6Fwm), { service: e.service, dests });
+    }
+  }
+  service(proto: IpvsProto, vaddr: string, ipv6Fwm?: boolean) {
+    return this.services.get(serviceKey(proto, vaddr, ipv6Fwm));
+  }
+}
+
 /** Whether the effect of a command is visible in the table. */
-export function commandEffective(table: IpvsTable, c: IpvsCommand): boolean {
-  const svcOf = (proto: IpvsProto, vaddr: string, v6?: boolean) =>
-    table.services.find((e) => serviceKey(e.service.proto, e.service.vaddr, e.service.ipv6Fwm) === serviceKey(proto, vaddr, v6));
+export function commandEffective(table: IpvsTable | TableIndex, c: IpvsCommand): boolean {
+  const index = table instanceof TableIndex ? table : new TableIndex(table);
   switch (c.op) {
     case 'add-service':
     case 'edit-service': {
-      const e = svcOf(c.service.proto, c.service.vaddr, c.service.ipv6Fwm);
+      const e = index.service(c.service.proto, c.service.vaddr, c.service.ipv6Fwm);
       return Boolean(e && serviceParamsEqual(e.service, c.service));
     }
     case 'delete-service':
-      return !svcOf(c.proto, c.vaddr, c.ipv6Fwm);
+      return !index.service(c.proto, c.vaddr, c.ipv6Fwm);
     case 'add-dest':
     case 'edit-dest': {
-      const e = svcOf(c.proto, c.vaddr, c.ipv6Fwm);
+      const e = index.service(c.proto, c.vaddr, c.ipv6Fwm);
       if (!e) return false;
       const want = kernelDestOf(c.proto, c.vaddr, c.dest);
-      const d = e.dests.find((x) => canonicalAddrPort(x.rs) === canonicalAddrPort(want.rs));
+      const d = e.dests.get(canonicalAddrPort(want.rs));
       return Boolean(
         d &&
           d.forward === want.forward &&
@@ -87,8 +101,8 @@ export function commandEffective(table: IpvsTable, c: IpvsCommand): boolean {
       );
     }
     case 'delete-dest': {
-      const e = svcOf(c.proto, c.vaddr, c.ipv6Fwm);
-      return !e || !e.dests.some((x) => canonicalAddrPort(x.rs) === canonicalAddrPort(c.rs));
+      const e = index.service(c.proto, c.vaddr, c.ipv6Fwm);
+      return !e || !e.dests.has(canonicalAddrPort(c.rs));
     }
   }
 }
@@ -191,10 +205,11 @@ export class IpvsadmDriver implements IpvsDriver {
       }
     }
 
+    const index = new TableIndex(table);
     const results: IpvsCommandResult[] = [];
     for (const command of commands) {
       const commandLine = this.commandLine(command);
-      if (commandEffective(table, command)) {
+      if (commandEffective(index, command)) {
         results.push({ command, ok: true, commandLine });
         continue;
       }
