@@ -1,0 +1,76 @@
+/**
+ * ldap and ldaps (check_ldap, Net::LDAP): connect (ldaps: TLS without verification), bind with
+ * login/passwd when both are set else anonymously, then a base-scope search of `request` minus its "/"
+ * with filter (objectClass=*); up iff exactly one entry comes back and, when receive is set, its DN
+ * matches receive. The original counted a connect or bind failure twice (it called down twice); a
+ * CheckResult is one failure, so that quirk is not reproduced.
+ */
+import tls from 'node:tls';
+import { Client } from 'ldapts';
+import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
+import { CheckFailure, MAX_BODY_BYTES, describeError, hostPort, meteredSocket, receiveMatches, receiveRegex, runCheck, stripSlash } from './common.js';
+
+function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
+  return {
+    name,
+    run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
+      return runCheck(ctx, async (trail, signal) => {
+        const v = target.virtual;
+        const url = `${name}://${hostPort(target.ip, target.port)}`;
+        trail.add(`connect ${url}`);
+        const client = new Client({
+          url,
+          timeout: ctx.timeoutMs,
+          connectTimeout: ctx.timeoutMs,
+          tlsOptions: { rejectUnauthorized: false, checkServerIdentity: () => undefined },
+          createConnection: ((opts: { host?: string; port?: number }) => {
+            const s = meteredSocket(MAX_BODY_BYTES, trail);
+            s.connect({ host: opts.host ?? target.ip, port: opts.port ?? target.port });
+            return s;
+          }) as never,
+          createSecureConnection: ((opts: tls.ConnectionOptions) => {
+            const raw = meteredSocket(MAX_BODY_BYTES, trail);
+            raw.connect({ host: target.ip, port: target.port });
+            return tls.connect({ ...opts, socket: raw, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+          }) as never,
+        });
+        const onAbort = () => void client.unbind().catch(() => undefined);
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          try {
+            if (v.login !== '' && v.passwd !== '') await client.bind(v.login, v.passwd);
+            else await client.bind('', '');
+          } catch (err) {
+            if (err instanceof CheckFailure) throw err;
+            throw new CheckFailure(trail.connected ? 'l7-bad-status' : 'l4-refused', `bind failed: ${describeError(err)}`);
+          }
+          trail.add(v.login !== '' && v.passwd !== '' ? `bound as ${v.login}` : 'bound anonymously');
+          const base = stripSlash(target.request);
+          let entries;
+          try {
+            ({ searchEntries: entries } = await client.search(base, { scope: 'base', filter: '(objectClass=*)' }));
+          } catch (err) {
+            if (err instanceof CheckFailure) throw err;
+            throw new CheckFailure('l7-bad-response', `search ${JSON.stringify(base)}: ${describeError(err)}`);
+          }
+          if (entries.length !== 1) return trail.down('l7-bad-response', `search ${JSON.stringify(base)}: ${entries.length} entries, want 1`);
+          const dn = entries[0]!.dn;
+          trail.add(`entry ${dn}`);
+          // The original tests receive against /.+/ first: a receive without any non-newline char is "unset".
+          if (!/.+/.test(target.receive)) return trail.up();
+          return receiveMatches(receiveRegex(target.receive), dn)
+            ? trail.up('receive matched')
+            : trail.down('l7-no-match', `DN does not match receive ${JSON.stringify(target.receive)}`);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+          await client.unbind().catch(() => undefined);
+        }
+      });
+    },
+  };
+}
+
+/** ldap negotiate check. */
+export const ldap = ldapModule('ldap');
+/** ldaps negotiate check (LDAP over TLS, no verification). */
+export const ldaps = ldapModule('ldaps');
