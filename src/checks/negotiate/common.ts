@@ -176,6 +176,8 @@ export function openStream(
         return;
       }
       raw.removeListener('error', fail);
+      // Errors of the TCP layer surface on the TLS socket; keep the raw one from throwing them.
+      raw.on('error', () => undefined);
       const secure = tls.connect({ socket: raw, rejectUnauthorized: false, checkServerIdentity: () => undefined });
       sock = secure;
       const tlsFail = (err: Error) => fail(new CheckFailure('tls', `tls: ${describeError(err)}`));
