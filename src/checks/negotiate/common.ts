@@ -84,6 +84,8 @@ export function describeError(err: unknown): string {
 export function classifyError(err: unknown, connected: boolean): CheckStatus {
   if (err instanceof CheckFailure) return err.status;
   const code = String((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+  // ECONNREFUSED after "connect" only happens on UDP (ICMP port unreachable): still layer 4.
+  if (code === 'ECONNREFUSED') return 'l4-refused';
   if (L4_REFUSED_CODES.has(code)) return connected ? 'l7-bad-response' : 'l4-refused';
   if (code === 'ETIMEDOUT') return connected ? 'l7-timeout' : 'l4-timeout';
   if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') return 'tls';
