@@ -1,0 +1,455 @@
+/**
+ * The engine: a pure state machine (no I/O, injected clock) that turns a config, the IPVS table read at
+ * start and a stream of check results into the managed part of the table (a DesiredTable) and the
+ * original's events (log texts, fallback transitions, fallbackcommand runs).
+ *
+ * It mirrors the original's subs: ld_start (start/reload sync), service_set/_service_up/_service_down
+ * (shared failure count, soft failures), _restore_service/_remove_service (Added/Restored/Quiescent/
+ * Deleted), fallback_on/fallback_off/do_fallback_command, ld_stop (cleanstop). The engine keeps its own
+ * model of the managed table (what it decided), which is the desired table; the director applies it
+ * and repairs drift.
+ *
+ * Decisions:
+ * - A real shared by several virtuals (same real id, get_real_id_str) has one failure count, bumped once
+ *   per sharing virtual per result, exactly as the original (so table outcomes match it).
+ * - Destinations are keyed by their kernel form (kernelDest), so gate/ipip reals configured with another
+ *   port neither flap at start nor stay quiesced forever (the original's quirk 9 is not kept).
+ * - Start over an existing table goes straight to the original's final outcome without its
+ *   add-then-remove flap: a missing or weight-0 real is down (quiescent: present at weight 0;
+ *   otherwise absent) until its first check. The original's start-up "down" map keyed by ip:port
+ *   across virtuals (quirk 4) is not kept: each virtual's real is judged on its own entry.
+ * - Reload is a diff: reals whose virtual and kernel destination are unchanged keep their state and
+ *   failure count; the fallbackcommand memory survives reload (no duplicate start/stop).
+ * - A global fallback on a fwm virtual (the original's bogus `-r :0`) is ignored.
+ */
+import type { CheckJob, CheckResult } from '../checks/types.js';
+import { buildCheckJobs } from '../checks/scheduler.js';
+import { realIdString, serverString } from '../checks/target.js';
+import type { Config, FallbackServer, Forward, RealServer, VirtualService } from '../model/config.js';
+import { canonicalAddrPort, serviceKey } from '../ipvs/plan.js';
+import { kernelDest } from '../ipvs/normalize.js';
+import type { DesiredTable, IpvsDest, IpvsProto, IpvsService, IpvsTable } from '../ipvs/types.js';
+import type { Clock } from '../util/clock.js';
+import type { EngineEvent, RealSnapshot } from './types.js';
+
+export interface EngineOptions {
+  readonly clock: Clock;
+  readonly hostname?: string;
+}
+
+/** What one engine step produced. */
+export interface EngineOutput {
+  readonly events: readonly EngineEvent[];
+  /** The managed table after the step. */
+  readonly desired: DesiredTable;
+  /** Whether the desired table changed in this step. */
+  readonly changed: boolean;
+}
+
+export interface EngineSnapshot {
+  readonly reals: readonly RealSnapshot[];
+  readonly fallbacks: readonly { readonly vid: string; readonly active: boolean }[];
+}
+
+interface RealState {
+  readonly real: RealServer;
+  readonly key: string;
+  /** Kernel form of the destination (`ip:port` as ipvsadm -n lists it). */
+  readonly dest: string;
+  /** `<server>:<port>` as the original logs it (configured port). */
+  readonly literal: string;
+  up: boolean;
+  maintenance: boolean;
+  checked: boolean;
+  lastCheck?: number;
+  lastResult?: CheckResult;
+}
+
+interface VirtualState {
+  readonly v: VirtualService;
+  readonly service: IpvsService;
+  readonly skey: string;
+  readonly reals: RealState[];
+  /** The engine's model of this service's destinations in the kernel (= desired). */
+  readonly present: Map<string, IpvsDest>;
+  fallbackActive: boolean;
+  fallbackCommand?: 'start' | 'stop';
+}
+
+interface Shared {
+  failcount: number;
+}
+
+/** ipvsService gives the IPVS service a virtual asks for. */
+export function ipvsService(v: VirtualService): IpvsService {
+  return {
+    proto: v.protocol as IpvsProto,
+    vaddr: v.vaddr,
+    ...(v.protocol === 'fwm' && v.family === 6 ? { ipv6Fwm: true } : {}),
+    scheduler: v.scheduler,
+    ...(v.persistent !== undefined ? { persistent: v.persistent } : {}),
+    ...(v.persistent !== undefined && v.netmask !== undefined ? { netmask: v.netmask } : {}),
+    ...(v.schedflags ? { schedflags: v.schedflags } : {}),
+    ...(v.ops ? { ops: true } : {}),
+  };
+}
+
+function vskey(v: VirtualService): string {
+  return serviceKey(v.protocol as IpvsProto, v.vaddr, v.protocol === 'fwm' && v.family === 6);
+}
+
+function destKey(v: VirtualService, ip: string, port: number, forward: Forward): string {
+  return canonicalAddrPort(kernelDest(v.protocol as IpvsProto, v.vaddr, ip, port, forward));
+}
+
+/** usableFallback: the original's fallback_find, minus the bogus empty server of a global fallback on fwm. */
+function usableFallback(v: VirtualService): FallbackServer | undefined {
+  const fb = v.fallback;
+  if (!fb || fb.ip === '') return undefined;
+  return fb;
+}
+
+export class Engine {
+  private readonly clock: Clock;
+  readonly hostname: string;
+  private config?: Config;
+  private vs: VirtualState[] = [];
+  private shared = new Map<string, Shared>();
+  private removed = new Map<string, { proto: IpvsProto; vaddr: string; ipv6Fwm?: boolean }>();
+  private events: EngineEvent[] = [];
+  private dirty = false;
+  private stopped = false;
+
+  constructor(opts: EngineOptions) {
+    this.clock = opts.clock;
+    this.hostname = opts.hostname ?? 'localhost';
+  }
+
+  /** start: the original's ld_start over the table read at start. */
+  start(config: Config, table: IpvsTable): EngineOutput {
+    this.stopped = false;
+    this.sync(config, table, new Map());
+    return this.output();
+  }
+
+  /** reload: a diff against the running state; unchanged reals keep state and failure count. */
+  reload(config: Config, table: IpvsTable): EngineOutput {
+    const old = new Map(this.vs.map((s) => [s.skey, s]));
+    this.stopped = false;
+    this.sync(config, table, old);
+    return this.output();
+  }
+
+  /** result applies one check result to every virtual listing the real id `key` (service_set). */
+  result(key: string, res: CheckResult): EngineOutput {
+    if (this.stopped) return this.output();
+    const now = this.clock.now();
+    const shared = this.shared.get(key);
+    if (!shared) return this.output();
+    for (const vs of this.vs) {
+      for (const rs of vs.reals) {
+        if (rs.key !== key) continue;
+        rs.checked = true;
+        rs.lastCheck = now;
+        rs.lastResult = res;
+        rs.maintenance = res.status === 'maintenance';
+        if (res.ok) this.serviceUp(vs, rs, shared, false);
+        else this.serviceDown(vs, rs, shared, rs.maintenance);
+      }
+    }
+    return this.output();
+  }
+
+  /** stop: ld_stop; with cleanstop (virtual else global) the managed services leave the table. */
+  stop(): EngineOutput {
+    this.stopped = true;
+    const keep: VirtualState[] = [];
+    for (const vs of this.vs) {
+      if (!vs.v.cleanstop) {
+        keep.push(vs);
+        continue;
+      }
+      for (const rs of vs.reals) {
+        if (!rs.up) continue;
+        rs.up = false;
+        this.log(`Purged real server (stop): ${rs.literal} (${vs.v.vaddr})`);
+      }
+      this.log(`Purged virtual server (stop): ${vs.v.vaddr}`);
+      this.removed.set(vs.skey, { proto: vs.service.proto, vaddr: vs.service.vaddr, ...(vs.service.ipv6Fwm ? { ipv6Fwm: true } : {}) });
+      this.dirty = true;
+    }
+    this.vs = keep;
+    return this.output();
+  }
+
+  /** desired: the managed part of the table as it should be now. */
+  desired(): DesiredTable {
+    return {
+      services: this.vs.map((s) => ({ service: s.service, dests: [...s.present.values()] })),
+      remove: [...this.removed.values()],
+    };
+  }
+
+  /** jobs: one per real id (the original's per-pass dedupe); checktype=off reals are never checked. */
+  jobs(): CheckJob[] {
+    if (!this.config || this.stopped) return [];
+    return buildCheckJobs(this.config.virtuals.filter((v) => v.checktype !== 'off'), { dedupe: true });
+  }
+
+  snapshot(): EngineSnapshot {
+    const reals: RealSnapshot[] = [];
+    for (const vs of this.vs) {
+      for (const rs of vs.reals) {
+        const d = vs.present.get(rs.dest);
+        const state: RealSnapshot['state'] = rs.maintenance
+          ? 'maintenance'
+          : rs.up
+            ? rs.checked
+              ? 'up'
+              : 'unknown'
+            : d
+              ? 'quiescent'
+              : 'down';
+        reals.push({
+          vid: vs.v.vid,
+          rs: rs.literal,
+          state,
+          weight: d?.weight ?? 0,
+          failures: this.shared.get(rs.key)?.failcount ?? 0,
+          ...(rs.lastCheck !== undefined ? { lastCheck: rs.lastCheck } : {}),
+          ...(rs.lastResult ? { lastResult: rs.lastResult } : {}),
+        });
+      }
+    }
+    return { reals, fallbacks: this.vs.filter((s) => usableFallback(s.v)).map((s) => ({ vid: s.v.vid, active: s.fallbackActive })) };
+  }
+
+  // ---- internals ----
+
+  private output(): EngineOutput {
+    const events = this.events;
+    this.events = [];
+    const changed = this.dirty;
+    this.dirty = false;
+    return { events, desired: this.desired(), changed };
+  }
+
+  private log(message: string, level: 'info' | 'warn' | 'error' | 'debug' = 'info'): void {
+    this.events.push({ type: 'log', level, message });
+  }
+
+  private realState(vs: VirtualState, rs: RealState, state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance', message: string): void {
+    this.events.push({ type: 'real-state', id: `${rs.literal} (${vs.v.vaddr})`, vid: vs.v.vid, rs: rs.literal, state, message });
+  }
+
+  private sync(config: Config, table: IpvsTable, old: Map<string, VirtualState>): void {
+    this.config = config;
+    const kernel = new Map<string, Map<string, IpvsDest>>();
+    for (const s of table.services) {
+      const m = new Map<string, IpvsDest>();
+      for (const d of s.dests) m.set(canonicalAddrPort(d.rs), d);
+      kernel.set(serviceKey(s.service.proto, s.service.vaddr, s.service.ipv6Fwm), m);
+    }
+    const oldShared = this.shared;
+    this.shared = new Map();
+    const next: VirtualState[] = [];
+    const queuedDown: [VirtualState, RealState][] = [];
+
+    // Services first (ld_start: -E for an existing one, -A otherwise).
+    for (const v of config.virtuals) {
+      const skey = vskey(v);
+      if (next.some((s) => s.skey === skey)) continue; // a duplicate virtual: the first wins
+      const prev = old.get(skey);
+      const inKernel = kernel.get(skey);
+      const service = ipvsService(v);
+      if (inKernel || prev) this.log(`Changed virtual server: ${v.vaddr}`);
+      else this.log(`Added virtual server: ${v.vaddr}`);
+      this.removed.delete(skey);
+      const present = new Map<string, IpvsDest>(prev ? prev.present : inKernel ?? []);
+      const vs: VirtualState = { v, service, skey, reals: [], present, fallbackActive: prev?.fallbackActive ?? false, fallbackCommand: prev?.fallbackCommand };
+      next.push(vs);
+      this.dirty = true;
+    }
+
+    for (const vs of next) {
+      const v = vs.v;
+      const prev = old.get(vs.skey);
+      const fb = usableFallback(v);
+      const fbDest = fb ? destKey(v, fb.ip, fb.port, fb.forward) : undefined;
+      const prevFb = prev ? usableFallback(prev.v) : undefined;
+      const prevFbDest = prev && prevFb ? destKey(prev.v, prevFb.ip, prevFb.port, prevFb.forward) : undefined;
+      const configured = new Set<string>();
+      for (const real of v.reals) {
+        const key = realIdString(v, real);
+        const dest = destKey(v, real.ip, real.port, real.forward);
+        if (configured.has(dest)) continue; // the kernel holds one destination per address
+        configured.add(dest);
+        const rs: RealState = { real, key, dest, literal: `${serverString(real.ip, real.family)}:${real.port}`, up: false, maintenance: false, checked: false };
+        vs.reals.push(rs);
+        const before = prev?.reals.find((r) => r.dest === dest);
+        if (!this.shared.has(key)) {
+          const carried = oldShared.get(key) ?? (before ? oldShared.get(before.key) : undefined);
+          this.shared.set(key, { failcount: carried?.failcount ?? 0 });
+        }
+        const shared = this.shared.get(key)!;
+        if (before) {
+          // Reload of a kept real: keep its state, apply changed weight, forwarding, thresholds.
+          rs.up = before.up;
+          rs.checked = before.checked;
+          rs.maintenance = before.maintenance;
+          rs.lastCheck = before.lastCheck;
+          rs.lastResult = before.lastResult;
+          if (rs.up) this.restore(vs, rs.literal, rs.dest, real.forward, real.weight, 'real', real.lowerThreshold, real.upperThreshold, rs);
+          else this.remove(vs, rs.literal, rs.dest, real.forward, 'real', rs);
+          continue;
+        }
+        const d = vs.present.get(dest);
+        if (d && d.weight > 0) {
+          this.serviceUp(vs, rs, shared, true);
+        } else {
+          queuedDown.push([vs, rs]);
+        }
+      }
+      // Destinations the config does not list: purged (the fallback's own one excepted).
+      for (const [dest] of [...vs.present]) {
+        if (configured.has(dest)) continue;
+        if (dest === fbDest && (vs.fallbackActive || !prev)) continue; // ld_start drops the fallback from its snapshot
+        if (prev && dest === prevFbDest) {
+          vs.present.delete(dest);
+          vs.fallbackActive = false;
+          this.events.push({ type: 'fallback', vid: v.vid, active: false, message: `Deleted fallback server: ${dest} (${v.vaddr})` });
+          this.dirty = true;
+          continue;
+        }
+        vs.present.delete(dest);
+        this.dirty = true;
+        this.log(`Purged real server (start): ${dest} (${v.vaddr})`);
+      }
+      if (!fb) vs.fallbackActive = false;
+      this.fallbackOn(vs);
+    }
+
+    for (const [vs, rs] of queuedDown) this.serviceDown(vs, rs, this.shared.get(rs.key)!, true);
+
+    // Virtuals of the old config that the new one drops.
+    const keys = new Set(next.map((s) => s.skey));
+    for (const [skey, s] of old) {
+      if (keys.has(skey)) continue;
+      this.removed.set(skey, { proto: s.service.proto, vaddr: s.service.vaddr, ...(s.service.ipv6Fwm ? { ipv6Fwm: true } : {}) });
+      this.log(`Purged virtual server (start): ${s.v.vaddr}`);
+      this.dirty = true;
+    }
+    this.vs = next;
+  }
+
+  private anyUp(vs: VirtualState): boolean {
+    return vs.reals.some((r) => r.up);
+  }
+
+  /** _service_up */
+  private serviceUp(vs: VirtualState, rs: RealState, shared: Shared, force: boolean): void {
+    if (shared.failcount > 0) this.log(`Resetting soft failure count: ${rs.literal} (${vs.v.vid})`);
+    shared.failcount = 0;
+    if (rs.up && !force) return;
+    rs.up = true;
+    rs.maintenance = false;
+    const r = rs.real;
+    this.restore(vs, rs.literal, rs.dest, r.forward, r.weight, 'real', r.lowerThreshold, r.upperThreshold, rs);
+    this.fallbackOff(vs);
+  }
+
+  /** _service_down */
+  private serviceDown(vs: VirtualState, rs: RealState, shared: Shared, force: boolean): void {
+    if (!rs.up && !force) return;
+    shared.failcount++;
+    if (!force && rs.up && shared.failcount < vs.v.failurecount) {
+      this.log(`Soft failure real server: ${rs.literal} (${vs.v.vid}) failure ${shared.failcount}/${vs.v.failurecount}`);
+      return;
+    }
+    rs.up = false;
+    this.remove(vs, rs.literal, rs.dest, rs.real.forward, 'real', rs);
+    this.fallbackOn(vs);
+  }
+
+  /** _restore_service: edit when weight, thresholds or forwarding differ, add when absent. */
+  private restore(
+    vs: VirtualState,
+    literal: string,
+    dest: string,
+    forward: Forward,
+    weight: number,
+    tag: 'real' | 'fallback',
+    lower: number,
+    upper: number,
+    rs?: RealState,
+  ): void {
+    const want: IpvsDest = { rs: dest, forward, weight, upperThreshold: upper, lowerThreshold: lower };
+    const d = vs.present.get(dest);
+    let verb: string;
+    if (d) {
+      if (d.weight === weight && d.forward === forward && d.upperThreshold === upper && d.lowerThreshold === lower) return;
+      verb = 'Restored';
+    } else verb = 'Added';
+    vs.present.set(dest, want);
+    this.dirty = true;
+    const message = `${verb} ${tag} server: ${literal} (${vs.v.vaddr}) (Weight set to ${weight})`;
+    if (tag === 'fallback') this.events.push({ type: 'fallback', vid: vs.v.vid, active: true, message });
+    else if (rs) this.realState(vs, rs, 'up', message);
+    else this.log(message);
+  }
+
+  /** _remove_service: quiesce (weight 0) or delete. */
+  private remove(vs: VirtualState, literal: string, dest: string, forward: Forward, tag: 'real' | 'fallback', rs?: RealState): void {
+    const quiescent = tag !== 'fallback' && vs.v.quiescent;
+    const d = vs.present.get(dest);
+    if (!d && !quiescent) return;
+    if (quiescent && d && d.weight === 0 && d.forward === forward) return;
+    const shown = d && dest !== canonicalAddrPort(literal) ? `${dest} mapped from ${literal}` : literal;
+    const where = `${tag} server: ${shown} (${vs.v.vaddr})`;
+    let message: string;
+    let state: 'quiescent' | 'down' | 'maintenance';
+    if (quiescent) {
+      vs.present.set(dest, { rs: dest, forward, weight: 0, upperThreshold: d?.upperThreshold ?? 0, lowerThreshold: d?.lowerThreshold ?? 0 });
+      message = d || !this.config?.global.readdquiescent ? `Quiescent ${where} (Weight set to 0)` : `Readd Quiescent ${where} (Weight set to 0)`;
+      state = 'quiescent';
+    } else {
+      vs.present.delete(dest);
+      message = `Deleted ${where}`;
+      state = 'down';
+    }
+    this.dirty = true;
+    if (tag === 'fallback') this.events.push({ type: 'fallback', vid: vs.v.vid, active: false, message });
+    else if (rs) this.realState(vs, rs, rs.maintenance ? 'maintenance' : state, message);
+    else this.log(message);
+  }
+
+  /** fallback_on */
+  private fallbackOn(vs: VirtualState): void {
+    const fb = usableFallback(vs.v);
+    if (fb && !this.anyUp(vs) && !vs.fallbackActive) {
+      vs.fallbackActive = true;
+      this.restore(vs, `${serverString(fb.ip, fb.family)}:${fb.port}`, destKey(vs.v, fb.ip, fb.port, fb.forward), fb.forward, 1, 'fallback', 0, 0);
+    }
+    if (!this.anyUp(vs)) this.fallbackCommand(vs, 'start');
+  }
+
+  /** fallback_off */
+  private fallbackOff(vs: VirtualState): void {
+    const fb = usableFallback(vs.v);
+    if (fb && (this.anyUp(vs) || vs.fallbackActive)) {
+      vs.fallbackActive = false;
+      this.remove(vs, `${serverString(fb.ip, fb.family)}:${fb.port}`, destKey(vs.v, fb.ip, fb.port, fb.forward), fb.forward, 'fallback');
+    }
+    if (this.anyUp(vs)) this.fallbackCommand(vs, 'stop');
+  }
+
+  /** do_fallback_command: once per transition, `<cmd> start|stop <vserver>:<vport> <protocol>`. */
+  private fallbackCommand(vs: VirtualState, status: 'start' | 'stop'): void {
+    if (vs.fallbackCommand === status) return;
+    vs.fallbackCommand = status;
+    const cmd = vs.v.fallbackcommand;
+    if (!cmd) return;
+    const server = vs.v.protocol === 'fwm' ? '' : serverString(vs.v.ip, vs.v.family);
+    this.events.push({ type: 'fallback-command', command: cmd, args: [status, `${server}:${vs.v.port}`, vs.v.protocol] });
+  }
+}
