@@ -1,0 +1,353 @@
+/**
+ * The director glues the pure Engine to the outside world: an IpvsDriver (ipvsadm or simulated), a
+ * check runner, a clock, and (optionally) a ProcessRunner for fallbackcommand.
+ *
+ * Loop: each real id is checked every checkinterval (the virtual's effective one); results are fed to
+ * the engine as they arrive; desired-table changes are coalesced and synced through the driver at once
+ * (a fast real's recovery is not held up by a slow check), with at most one sync in flight. Every sync
+ * reads the table first, so what a previous batch failed to do is repaired by the next one.
+ */
+import { existsSync } from 'node:fs';
+import { promises as dnsp } from 'node:dns';
+import { hostname as osHostname } from 'node:os';
+import type { CheckJob, CheckResult } from '../checks/types.js';
+import type { Config, RealServer } from '../model/config.js';
+import { planChanges } from '../ipvs/plan.js';
+import type { DesiredTable, IpvsCommandResult, IpvsDriver } from '../ipvs/types.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { ProcessRunner } from '../util/process.js';
+import { Engine, type EngineOutput } from './engine.js';
+import type { Director, DirectorSnapshot, EngineEvent } from './types.js';
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+
+/** Runs one check; must resolve (never reject) once the signal aborts. */
+export type DirectorRunCheck = (job: CheckJob, signal: AbortSignal) => Promise<CheckResult>;
+
+/** Runs one cycle of jobs, calling onResult as each result arrives; resolves when all reported. */
+export type ScheduleCycle = (
+  jobs: readonly CheckJob[],
+  run: DirectorRunCheck,
+  onResult: (job: CheckJob, result: CheckResult) => void,
+  signal: AbortSignal,
+) => Promise<void>;
+
+/** Tells whether a real is in maintenance (the original's _check_real_for_maintenance). */
+export type MaintenanceLookup = (dir: string, real: RealServer) => Promise<boolean>;
+
+export interface DirectorOptions {
+  readonly driver: IpvsDriver;
+  readonly clock?: Clock;
+  readonly hostname?: string;
+  readonly log?: LogFn;
+  /** The check runner (default: src/checks runCheck with the cycle's signal). */
+  readonly runCheck?: DirectorRunCheck;
+  /** The cycle scheduler (default: src/checks runCycle, bounded concurrency). */
+  readonly scheduleCycle?: ScheduleCycle;
+  /** Bound on checks in flight for the default scheduler. */
+  readonly concurrency?: number;
+  /**
+   * When given, the director runs fallbackcommand itself (argv split on blanks, no shell). Without it
+   * the 'fallback-command' event is only emitted (the daemon runs it).
+   */
+  readonly runner?: ProcessRunner;
+  readonly maintenance?: MaintenanceLookup;
+}
+
+/** defaultMaintenance: files `<ip>:<port>`, `<ip>`, `<name>:<port>`, `<name>`, `<short>:<port>`, `<short>`. */
+export const defaultMaintenance: MaintenanceLookup = async (dir, real) => {
+  const ip = real.family === 6 ? `[${real.ip}]` : real.ip;
+  const candidates = [`${ip}:${real.port}`, ip];
+  if (existsSync(`${dir}/${candidates[0]}`) || existsSync(`${dir}/${candidates[1]}`)) return true;
+  let name = '';
+  try {
+    const r = await Promise.race([
+      dnsp.lookupService(real.ip, 1),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
+    ]);
+    if (r.hostname !== real.ip) name = r.hostname;
+  } catch {
+    /* no name */
+  }
+  if (!name) return false;
+  const short = /^([a-z][a-z0-9-]+)\./.exec(name)?.[1];
+  const more = [`${name}:${real.port}`, name, ...(short ? [`${short}:${real.port}`, short] : [])];
+  return more.some((f) => existsSync(`${dir}/${f}`));
+};
+
+const MAINTENANCE_RESULT: CheckResult = { ok: false, status: 'maintenance', message: 'Server in maintenance', durationMs: 0 };
+
+class DirectorImpl implements Director {
+  private readonly o: DirectorOptions;
+  private readonly clock: Clock;
+  private readonly hostname: string;
+  private readonly engine: Engine;
+  private readonly listeners: ((e: EngineEvent) => void)[] = [];
+  private config?: Config;
+  private running = false;
+  private loopAc?: AbortController;
+  private loopDone?: Promise<void>;
+  private cycleAc?: AbortController;
+  private readonly due = new Map<string, number>();
+  private readonly combinedState = new Map<string, number>();
+  private syncing?: Promise<void>;
+  private syncAgain = false;
+  private needRepair = false;
+  private cycles = 0;
+  private lastDurationMs = 0;
+  private lagMs = 0;
+  private ipvsRuns = 0;
+  private ipvsFailures = 0;
+  /** Serialises start/reload/stop against the loop's own engine updates. */
+  private epoch = 0;
+
+  constructor(o: DirectorOptions) {
+    this.o = o;
+    this.clock = o.clock ?? systemClock;
+    this.hostname = o.hostname ?? osHostname();
+    this.engine = new Engine({ clock: this.clock, hostname: this.hostname });
+  }
+
+  onEvent(listener: (e: EngineEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async start(config: Config): Promise<void> {
+    this.config = config;
+    const table = await this.o.driver.read();
+    this.handle(this.engine.start(config, table));
+    await this.flush();
+    // The original's initial full pass while still "starting".
+    await this.cycle(this.engine.jobs());
+    await this.flush();
+    this.running = true;
+    this.startLoop();
+  }
+
+  async reload(config: Config): Promise<void> {
+    await this.stopLoop();
+    this.config = config;
+    this.epoch++;
+    const table = await this.o.driver.read();
+    this.handle(this.engine.reload(config, table));
+    await this.flush();
+    const keys = new Set(this.engine.jobs().map((j) => j.key));
+    for (const k of [...this.due.keys()]) if (!keys.has(k)) this.due.delete(k);
+    // New reals are due now; kept ones keep their schedule.
+    await this.cycle(this.engine.jobs().filter((j) => !this.due.has(j.key)));
+    await this.flush();
+    this.running = true;
+    this.startLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.stopLoop();
+    this.epoch++;
+    this.handle(this.engine.stop());
+    await this.flush();
+  }
+
+  snapshot(): DirectorSnapshot {
+    const s = this.engine.snapshot();
+    return {
+      reals: s.reals,
+      fallbacks: s.fallbacks,
+      cycle: { count: this.cycles, lastDurationMs: this.lastDurationMs, lagMs: this.lagMs },
+      ipvsadm: { runs: this.ipvsRuns, failures: this.ipvsFailures },
+    };
+  }
+
+  /** The engine's desired table (for tests and `show`). */
+  desired(): DesiredTable {
+    return this.engine.desired();
+  }
+
+  // ---- loop ----
+
+  private startLoop(): void {
+    const ac = new AbortController();
+    this.loopAc = ac;
+    this.loopDone = this.loop(ac.signal).catch((e) => {
+      if (!ac.signal.aborted) this.log('error', `Director loop failed: ${e instanceof Error ? e.stack : String(e)}`);
+    });
+  }
+
+  private async stopLoop(): Promise<void> {
+    this.loopAc?.abort(new Error('stopped'));
+    this.cycleAc?.abort(new Error('stopped'));
+    await this.loopDone;
+    this.loopAc = undefined;
+    this.loopDone = undefined;
+    await this.syncing;
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && this.running) {
+      const jobs = this.engine.jobs();
+      if (jobs.length === 0) {
+        await this.sleep(1000, signal);
+        continue;
+      }
+      const now = this.clock.now();
+      let next = Infinity;
+      for (const j of jobs) next = Math.min(next, this.due.get(j.key) ?? now);
+      if (next > now) await this.sleep(next - now, signal);
+      if (signal.aborted) return;
+      const t = this.clock.now();
+      this.lagMs = Math.max(0, t - next);
+      const dueJobs = jobs.filter((j) => (this.due.get(j.key) ?? t) <= t);
+      await this.cycle(dueJobs);
+      if (this.needRepair) this.requestSync();
+    }
+  }
+
+  /** clock.sleep that also ends (resolves) when the signal aborts, whatever the clock does with it. */
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      this.clock.sleep(ms, signal).then(done, done);
+    });
+  }
+
+  /** Runs one pass over `jobs`; results go to the engine as they arrive. */
+  private async cycle(jobs: readonly CheckJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const started = this.clock.now();
+    const epoch = this.epoch;
+    const ac = new AbortController();
+    this.cycleAc = ac;
+    const maintDir = this.config?.global.maintenancedir;
+    const lookup = this.o.maintenance ?? defaultMaintenance;
+    const base: DirectorRunCheck =
+      this.o.runCheck ??
+      (async (job, signal) => {
+        const m = await import('../checks/index.js');
+        return m.runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState });
+      });
+    const run: DirectorRunCheck = async (job, signal) => {
+      if (maintDir && (await lookup(maintDir, job.real))) return MAINTENANCE_RESULT;
+      return base(job, signal);
+    };
+    const onResult = (job: CheckJob, result: CheckResult): void => {
+      if (epoch !== this.epoch) return; // a reload or stop came in between
+      this.handle(this.engine.result(job.key, result));
+    };
+    try {
+      await (this.o.scheduleCycle ?? this.defaultSchedule)(jobs, run, onResult, ac.signal);
+    } finally {
+      if (this.cycleAc === ac) this.cycleAc = undefined;
+    }
+    const ended = this.clock.now();
+    this.lastDurationMs = ended - started;
+    this.cycles++;
+    // The original sleeps checkinterval after the pass: the period is pass duration + interval.
+    for (const j of jobs) this.due.set(j.key, ended + j.virtual.checkinterval * 1000);
+    await this.syncing;
+  }
+
+  private defaultSchedule: ScheduleCycle = async (jobs, run, onResult, signal) => {
+    const { runCycle } = await import('../checks/scheduler.js');
+    await runCycle(jobs, {
+      runCheck: (job, o) => run(job, o.signal),
+      onResult,
+      signal,
+      hostname: this.hostname,
+      ...(this.o.concurrency ? { concurrency: this.o.concurrency } : {}),
+    });
+  };
+
+  // ---- engine output, table sync ----
+
+  private handle(out: EngineOutput): void {
+    for (const e of out.events) {
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.log('error', `event listener failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (e.type === 'fallback-command' && this.o.runner) void this.runFallbackCommand(e.command, e.args);
+    }
+    if (out.changed) this.requestSync();
+  }
+
+  private async runFallbackCommand(command: string, args: readonly string[]): Promise<void> {
+    const argv = command.trim().split(/\s+/);
+    const r = await this.o.runner!(argv[0], [...argv.slice(1), ...args], { timeoutMs: 60_000 });
+    const line = [command, ...args].join(' ');
+    if (r.spawnError) this.log('info', `system(${line}) failed: ${r.spawnError}`);
+    else if (r.exitCode !== 0) this.log('info', `system(${line}) failed: exit status ${r.exitCode ?? r.signal}`);
+  }
+
+  /** Coalesces sync requests: at most one in flight; one more runs after it when asked meanwhile. */
+  private requestSync(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = (async () => {
+      try {
+        do {
+          this.syncAgain = false;
+          await this.syncOnce();
+        } while (this.syncAgain);
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+  }
+
+  /** Waits until every requested sync is done. */
+  private async flush(): Promise<void> {
+    while (this.syncing) await this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const desired = this.engine.desired();
+    const driver = this.o.driver as IpvsDriver & { sync?: (d: DesiredTable) => Promise<{ commands: readonly IpvsCommandResult[]; error?: string }> };
+    let results: readonly IpvsCommandResult[];
+    try {
+      if (typeof driver.sync === 'function') {
+        const r = await driver.sync(desired);
+        if (r.error) {
+          this.needRepair = true;
+          this.ipvsFailures++;
+          return;
+        }
+        results = r.commands;
+      } else {
+        const cmds = planChanges(await driver.read(), desired);
+        results = cmds.length ? await driver.apply(cmds) : [];
+      }
+    } catch (e) {
+      this.needRepair = true;
+      this.ipvsFailures++;
+      this.log('error', `IPVS sync failed: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (results.length) this.ipvsRuns++;
+    const failed = results.filter((r) => !r.ok);
+    this.needRepair = failed.length > 0;
+    for (const f of failed) {
+      this.ipvsFailures++;
+      this.log('error', `system(${f.commandLine}) failed: ${f.error ?? 'refused'}`);
+    }
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
+    if (this.o.log) this.o.log(level, msg);
+    else for (const l of this.listeners) l({ type: 'log', level, message: msg });
+  }
+}
+
+/** createDirector: the Director the daemon runs (start once, reload on HUP, stop on TERM). */
+export function createDirector(opts: DirectorOptions): Director & { desired(): DesiredTable } {
+  return new DirectorImpl(opts);
+}

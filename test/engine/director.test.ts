@@ -1,0 +1,124 @@
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createDirector } from '../../src/engine/director.js';
+import type { EngineEvent } from '../../src/engine/types.js';
+import { SimDriver } from '../../src/ipvs/sim-driver.js';
+import type { CheckJob, CheckResult } from '../../src/checks/types.js';
+import { ManualClock } from '../../src/util/clock.js';
+import type { ProcessRunner } from '../../src/util/process.js';
+import { cfg, UP, DOWN } from './helpers.js';
+
+async function until(pred: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('director', () => {
+  it('start runs a first full pass, the loop rechecks every checkinterval, results reach the table', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const health: Record<string, CheckResult> = { '10.0.0.1': UP, '10.0.0.2': DOWN };
+    const checked: string[] = [];
+    const d = createDirector({
+      driver: sim,
+      clock,
+      hostname: 'lb1',
+      runCheck: async (job: CheckJob) => {
+        checked.push(job.real.ip);
+        return health[job.real.ip];
+      },
+    });
+    const events: EngineEvent[] = [];
+    d.onEvent((e) => events.push(e));
+    const c = await cfg(`
+checkinterval=5
+quiescent=no
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq
+	checktype=connect
+`);
+    await d.start(c);
+    expect(checked.sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+    health['10.0.0.2'] = UP;
+    clock.advance(4000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(checked.length).toBe(2);
+    clock.advance(1000);
+    await until(() => sim.save().includes('10.0.0.2'), 'real 2 added');
+    expect(sim.save()).toContain('-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 1');
+    expect(events.some((e) => e.type === 'real-state' && e.message === 'Added real server: 10.0.0.2:80 (192.168.6.1:80) (Weight set to 1)')).toBe(true);
+    expect(d.snapshot().reals.map((r) => r.state)).toEqual(['up', 'up']);
+    await d.stop();
+  });
+
+  it('repairs a table changed behind its back on the next sync, cleanstop removes the service', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    let ok = true;
+    const d = createDirector({ driver: sim, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
+    const c = await cfg(`
+checkinterval=1
+failurecount=1
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+`);
+    await d.start(c);
+    expect(sim.save()).toContain('-r 10.0.0.1:80');
+    sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
+    ok = false; // a transition forces a sync, which reads the table and re-plans
+    clock.advance(1000);
+    await until(() => d.snapshot().reals[0].state === 'down', 'down');
+    ok = true;
+    clock.advance(1000);
+    await until(() => sim.save().includes('10.0.0.1'), 'repaired');
+    await d.stop();
+    expect(sim.save()).toBe('');
+  });
+
+  it('maintenance files force a real down; fallbackcommand runs through the runner without a shell', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-maint-'));
+    try {
+      const clock = new ManualClock(0);
+      const sim = new SimDriver();
+      const calls: string[][] = [];
+      const runner: ProcessRunner = async (file, args) => {
+        calls.push([file, ...args]);
+        return { exitCode: 0, signal: null, timedOut: false, durationMs: 0, stdout: '', stderr: '' };
+      };
+      const d = createDirector({ driver: sim, clock, hostname: 'lb1', runCheck: async () => UP, runner });
+      const c = await cfg(`
+checkinterval=1
+maintenancedir=${dir}
+fallbackcommand=/usr/local/bin/sorry --flag
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+	fallback=127.0.0.1:80 masq
+`);
+      await d.start(c);
+      expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+      writeFileSync(join(dir, '10.0.0.1:80'), '');
+      clock.advance(1000);
+      await until(() => sim.save().includes('127.0.0.1'), 'fallback in');
+      expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 127.0.0.1:80 -m -w 1\n');
+      expect(d.snapshot().reals[0].state).toBe('maintenance');
+      await until(() => calls.length >= 2, 'fallback commands');
+      expect(calls).toEqual([
+        ['/usr/local/bin/sorry', '--flag', 'start', '192.168.6.1:80', 'tcp'],
+        ['/usr/local/bin/sorry', '--flag', 'stop', '192.168.6.1:80', 'tcp'],
+        ['/usr/local/bin/sorry', '--flag', 'start', '192.168.6.1:80', 'tcp'],
+      ].slice(0, calls.length));
+      await d.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
