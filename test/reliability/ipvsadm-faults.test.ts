@@ -47,7 +47,7 @@ describe.skipIf(skip)('ipvsadm faults: the daemon logs, re-reads, converges and 
     servers.push(await tcpListen('127.0.0.4', port)); // a change the daemon must apply
     await sleep(3500);
     expect(alive(pid)).toBe(true);
-    expect(r.logText().slice(logBefore)).toMatch(/ipvsadm/i);
+    await until(() => /ipvsadm/i.test(r.logText().slice(logBefore)), 10_000, 'the missing ipvsadm logged');
     expect(r.up().join()).toBe(want(['127.0.0.2', '127.0.0.3'])); // nothing could change meanwhile
     renameSync(`${r.ipvsadm}.gone`, r.ipvsadm);
     await until(() => r.up().join() === want(['127.0.0.2', '127.0.0.3', '127.0.0.4']), 20_000, 'converged after ipvsadm came back');
@@ -76,7 +76,7 @@ describe.skipIf(skip)('ipvsadm faults: the daemon logs, re-reads, converges and 
     await closeServer(servers.shift()); // 127.0.0.2 goes down while reads are garbage
     await until(() => r.invocations().length > calls + 2, 15_000, 'the daemon kept trying');
     expect(alive(pid)).toBe(true);
-    expect(r.logText().slice(logBefore)).toMatch(/ipvsadm/i);
+    await until(() => /ipvsadm/i.test(r.logText().slice(logBefore)), 10_000, 'the garbled read logged');
     r.setFaults({});
     await until(() => r.up().join() === want(['127.0.0.3']), 20_000, 'converged after garbage');
     expect(alive(pid)).toBe(true);

@@ -45,11 +45,13 @@ describe.skipIf(skip)('lifecycle faults through the daemon', () => {
   let mounted: string | undefined;
   beforeAll(() => build());
   afterEach(async () => {
+    const pid = rig?.pid() ?? 0;
+    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+    if (mounted) spawnSync('umount', ['-l', mounted]);
+    mounted = undefined;
     rig?.cleanup();
     rig = undefined;
     await Promise.all(servers.splice(0).map(closeServer));
-    if (mounted) spawnSync('umount', ['-l', mounted]);
-    mounted = undefined;
   });
 
   async function setup(logfile?: string): Promise<Rig> {
