@@ -18,20 +18,24 @@ function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
         const v = target.virtual;
         const url = `${name}://${hostPort(target.ip, target.port)}`;
         trail.add(`connect ${url}`);
+        const noVerify = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
+        // ldapts treats any tlsOptions as "use TLS", so they are given for ldaps only. Both factories
+        // hand ldapts a byte-metered socket to the real (ldapts calls them as (port, host[, tls])).
         const client = new Client({
           url,
           timeout: ctx.timeoutMs,
           connectTimeout: ctx.timeoutMs,
-          tlsOptions: { rejectUnauthorized: false, checkServerIdentity: () => undefined },
-          createConnection: ((opts: { host?: string; port?: number }) => {
+          ...(name === 'ldaps' ? { tlsOptions: noVerify } : {}),
+          createConnection: (() => {
             const s = meteredSocket(MAX_BODY_BYTES, trail);
-            s.connect({ host: opts.host ?? target.ip, port: opts.port ?? target.port });
+            s.connect({ host: target.ip, port: target.port });
             return s;
           }) as never,
-          createSecureConnection: ((opts: tls.ConnectionOptions) => {
+          createSecureConnection: (() => {
             const raw = meteredSocket(MAX_BODY_BYTES, trail);
+            raw.on('error', () => undefined);
             raw.connect({ host: target.ip, port: target.port });
-            return tls.connect({ ...opts, socket: raw, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+            return tls.connect({ socket: raw, ...noVerify });
           }) as never,
         });
         const onAbort = () => void client.unbind().catch(() => undefined);

@@ -1,0 +1,240 @@
+/**
+ * The negotiate checks against real server software from Debian, each started here on its own
+ * 127.0.0.x address in a temp dir with a config of our own: dnsmasq (dns), slapd (ldap, ldaps),
+ * PostgreSQL (pgsql), MariaDB (mysql). A server that is not installed is skipped with the reason.
+ * Packages: test/setup/debian-packages.txt (dnsmasq-base slapd ldap-utils postgresql mariadb-server).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { negotiateModules } from '../../../src/checks/negotiate/index.js';
+import type { CheckModule } from '../../../src/checks/types.js';
+import { ctx, target } from './helpers.js';
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function mod(name: string): CheckModule {
+  return (negotiateModules as Record<string, CheckModule>)[name]!;
+}
+
+function tempDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `neg-${tag}-`));
+  dirs.push(d);
+  return d;
+}
+
+function which(cmd: string): string | undefined {
+  for (const p of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) if (existsSync(join(p, cmd))) return join(p, cmd);
+  return undefined;
+}
+
+/** freePort: a TCP port free on `ip` right now. */
+async function freePort(ip: string): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, ip, r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+/** waitTcp: resolves once ip:port accepts a connection (or throws after `ms`). */
+async function waitTcp(ip: string, port: number, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect({ host: ip, port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${ip}:${port} never accepted`);
+}
+
+function start(cmd: string, args: string[], opts: { asUser?: string } = {}): ChildProcess {
+  const [c, a] = opts.asUser && process.getuid?.() === 0 ? ['runuser', ['-u', opts.asUser, '--', cmd, ...args]] : [cmd, args];
+  const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err = (err + d.toString()).slice(-2000);
+  });
+  child.on('exit', (code) => {
+    if (code) console.warn(`${cmd} exited ${code}: ${err}`);
+  });
+  children.push(child);
+  return child;
+}
+
+// ------------------------------------------------------------------ dnsmasq
+const DNSMASQ = which('dnsmasq');
+if (!DNSMASQ) console.warn('real-servers: dnsmasq not installed (apt-get install dnsmasq-base), dns tests skipped');
+describe.skipIf(!DNSMASQ)('dns against dnsmasq', () => {
+  const ip = '127.0.0.5';
+  let port = 0;
+  beforeAll(async () => {
+    port = await freePort(ip);
+    start(DNSMASQ!, ['-k', '-C', '/dev/null', '--no-resolv', '--no-hosts', `--listen-address=${ip}`, '--bind-interfaces',
+      `--port=${port}`, '--address=/www.example.test/10.1.2.3', '--ptr-record=3.2.1.10.in-addr.arpa,web.example.test',
+      '--user=root', '--pid-file=']);
+    await waitTcp(ip, port);
+  });
+  it('udp A query matching receive → up; not matching → down', async () => {
+    const up = await mod('dns').run(target({ ip, port, protocol: 'udp', request: '/www.example.test', receive: '^10\\.1\\.2\\.3$' }), ctx(3000));
+    expect(up).toMatchObject({ ok: true, status: 'ok' });
+    const down = await mod('dns').run(target({ ip, port, protocol: 'udp', request: '/www.example.test', receive: '^10\\.9' }), ctx(3000));
+    expect(down).toMatchObject({ ok: false, status: 'l7-no-match' });
+  });
+  it('tcp virtual → TCP query; PTR for an address', async () => {
+    const r = await mod('dns').run(target({ ip, port, protocol: 'tcp', request: '/10.1.2.3', receive: 'web\\.example\\.test' }), ctx(3000));
+    expect(r).toMatchObject({ ok: true });
+  });
+  it('unknown name → down', async () => {
+    const r = await mod('dns').run(target({ ip, port, protocol: 'udp', request: '/nope.invalid', receive: '.' }), ctx(3000));
+    expect(r.ok).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------ slapd
+const SLAPD = which('slapd');
+const SLAPADD = which('slapadd');
+const HAVE_SLAPD = !!SLAPD && !!SLAPADD && existsSync('/etc/ldap/schema/core.schema') && !!which('openssl');
+if (!HAVE_SLAPD) console.warn('real-servers: slapd/slapadd/openssl not installed (apt-get install slapd), ldap tests skipped');
+describe.skipIf(!HAVE_SLAPD)('ldap and ldaps against slapd', () => {
+  const ip = '127.0.0.4';
+  let port = 0;
+  let tlsPort = 0;
+  beforeAll(async () => {
+    const d = tempDir('slapd');
+    mkdirSync(join(d, 'db'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=real.example', '-days', '2',
+      '-keyout', join(d, 'k.pem'), '-out', join(d, 'c.pem')], { stdio: 'ignore' });
+    writeFileSync(join(d, 'slapd.conf'), [
+      'include /etc/ldap/schema/core.schema', 'include /etc/ldap/schema/cosine.schema',
+      'modulepath /usr/lib/ldap', 'moduleload back_mdb', `pidfile ${d}/slapd.pid`,
+      `TLSCertificateFile ${d}/c.pem`, `TLSCertificateKeyFile ${d}/k.pem`,
+      'database mdb', 'maxsize 10485760', 'suffix "dc=example,dc=test"', 'rootdn "cn=admin,dc=example,dc=test"',
+      'rootpw secretpw', `directory ${d}/db`, '',
+    ].join('\n'));
+    writeFileSync(join(d, 'data.ldif'), [
+      'dn: dc=example,dc=test', 'objectClass: dcObject', 'objectClass: organization', 'o: Example', 'dc: example', '',
+      'dn: ou=health,dc=example,dc=test', 'objectClass: organizationalUnit', 'ou: health', '',
+    ].join('\n'));
+    execFileSync(SLAPADD!, ['-f', join(d, 'slapd.conf'), '-l', join(d, 'data.ldif')], { stdio: 'ignore' });
+    port = await freePort(ip);
+    tlsPort = await freePort(ip);
+    start(SLAPD!, ['-f', join(d, 'slapd.conf'), '-h', `ldap://${ip}:${port}/ ldaps://${ip}:${tlsPort}/`, '-d', '0']);
+    await waitTcp(ip, port);
+    await waitTcp(ip, tlsPort);
+  });
+  const base = '/ou=health,dc=example,dc=test';
+  it('anonymous bind, one entry, DN matches receive → up (ldap and ldaps)', async () => {
+    expect(await mod('ldap').run(target({ ip, port, request: base, receive: '^ou=health' }), ctx(3000))).toMatchObject({ ok: true });
+    expect(await mod('ldaps').run(target({ ip, port: tlsPort, request: base, receive: 'health' }), ctx(3000))).toMatchObject({ ok: true });
+  });
+  it('bind with login/passwd → up; wrong password → down', async () => {
+    const login = 'cn=admin,dc=example,dc=test';
+    expect((await mod('ldap').run(target({ ip, port, login, passwd: 'secretpw', request: base }), ctx(3000))).ok).toBe(true);
+    const bad = await mod('ldap').run(target({ ip, port, login, passwd: 'wrong', request: base }), ctx(3000));
+    expect(bad).toMatchObject({ ok: false, status: 'l7-bad-status' });
+    expect(bad.message).toContain('bind failed');
+  });
+  it('missing base → down; DN not matching receive → l7-no-match', async () => {
+    expect((await mod('ldap').run(target({ ip, port, request: '/ou=nope,dc=example,dc=test' }), ctx(3000))).ok).toBe(false);
+    expect(await mod('ldap').run(target({ ip, port, request: base, receive: '^cn=' }), ctx(3000))).toMatchObject({ ok: false, status: 'l7-no-match' });
+  });
+  it('ldap check against the ldaps port → down (tls spoken by the server)', async () => {
+    expect((await mod('ldap').run(target({ ip, port: tlsPort, request: base }), ctx(1500))).ok).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------ PostgreSQL
+const PG_BIN = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`).find((b) => existsSync(`${b}/postgres`)) : undefined;
+const PG_USER_OK = process.getuid?.() !== 0 || (() => {
+  try {
+    execFileSync('id', ['postgres'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!PG_BIN || !PG_USER_OK) console.warn('real-servers: postgresql not installed (apt-get install postgresql), pgsql tests skipped');
+describe.skipIf(!PG_BIN || !PG_USER_OK)('pgsql against PostgreSQL', () => {
+  const ip = '127.0.0.2';
+  let port = 0;
+  beforeAll(async () => {
+    const d = tempDir('pg');
+    const asUser = process.getuid?.() === 0 ? 'postgres' : undefined;
+    writeFileSync(join(d, 'pw'), 'secretpw\n');
+    if (asUser) {
+      const uid = Number(execFileSync('id', ['-u', asUser]).toString());
+      chownSync(d, uid, -1);
+      chownSync(join(d, 'pw'), uid, -1);
+    }
+    const run = (cmd: string, args: string[]) =>
+      asUser ? execFileSync('runuser', ['-u', asUser, '--', cmd, ...args], { stdio: 'ignore' }) : execFileSync(cmd, args, { stdio: 'ignore' });
+    run(`${PG_BIN}/initdb`, ['-D', join(d, 'data'), '-U', 'ldir', '--auth=scram-sha-256', `--pwfile=${join(d, 'pw')}`, '-N']);
+    port = await freePort(ip);
+    start(`${PG_BIN}/postgres`, ['-D', join(d, 'data'), '-k', d, '-h', ip, '-p', String(port), '-F'], { asUser });
+    await waitTcp(ip, port);
+  });
+  const base = { login: 'ldir', passwd: 'secretpw', database: 'postgres' };
+  it('query with a row → up; without rows → down', async () => {
+    const up = await mod('pgsql').run(target({ ip, port, ...base, request: '/SELECT 1' }), ctx(5000));
+    expect(up).toMatchObject({ ok: true, status: 'ok' });
+    const none = await mod('pgsql').run(target({ ip, port, ...base, request: '/SELECT 1 WHERE false' }), ctx(5000));
+    expect(none).toMatchObject({ ok: false, status: 'l7-no-match' });
+  });
+  it('wrong password → down; bad SQL → down; unknown database → down', async () => {
+    expect(await mod('pgsql').run(target({ ip, port, ...base, passwd: 'x', request: '/SELECT 1' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-bad-status' });
+    expect(await mod('pgsql').run(target({ ip, port, ...base, request: '/SELEKT 1' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-bad-response' });
+    expect((await mod('pgsql').run(target({ ip, port, ...base, database: 'nope', request: '/SELECT 1' }), ctx(5000))).ok).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------ MariaDB
+const MARIADBD = which('mariadbd') ?? which('mysqld');
+const INSTALL_DB = which('mariadb-install-db') ?? which('mysql_install_db');
+if (!MARIADBD || !INSTALL_DB) console.warn('real-servers: mariadb-server not installed (apt-get install mariadb-server), mysql tests skipped');
+describe.skipIf(!MARIADBD || !INSTALL_DB)('mysql against MariaDB', () => {
+  const ip = '127.0.0.3';
+  let port = 0;
+  beforeAll(async () => {
+    const d = tempDir('mariadb');
+    writeFileSync(join(d, 'init.sql'), [
+      'CREATE DATABASE IF NOT EXISTS checks;',
+      'CREATE TABLE IF NOT EXISTS checks.director (enabled INT);',
+      'INSERT INTO checks.director VALUES (1);',
+      'CREATE TABLE IF NOT EXISTS checks.empty (enabled INT);',
+      "CREATE USER IF NOT EXISTS 'ldir'@'%' IDENTIFIED BY 'secretpw';",
+      "GRANT ALL ON checks.* TO 'ldir'@'%';", '',
+    ].join('\n'));
+    const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+    execFileSync(INSTALL_DB!, ['--no-defaults', `--datadir=${d}/data`, ...user, '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
+    port = await freePort(ip);
+    start(MARIADBD!, ['--no-defaults', `--datadir=${d}/data`, `--socket=${d}/sock`, `--port=${port}`, `--bind-address=${ip}`, ...user,
+      `--init-file=${d}/init.sql`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve', `--pid-file=${d}/pid`]);
+    await waitTcp(ip, port, 30_000);
+  });
+  const base = { login: 'ldir', passwd: 'secretpw', database: 'checks' };
+  it('query with a row → up; empty table → down', async () => {
+    expect(await mod('mysql').run(target({ ip, port, ...base, request: '/SELECT * FROM director WHERE enabled=1' }), ctx(5000))).toMatchObject({ ok: true });
+    expect(await mod('mysql').run(target({ ip, port, ...base, request: '/SELECT * FROM empty' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-no-match' });
+  });
+  it('wrong password → down; missing table → down', async () => {
+    const bad = await mod('mysql').run(target({ ip, port, ...base, passwd: 'x', request: '/SELECT 1' }), ctx(5000));
+    expect(bad).toMatchObject({ ok: false, status: 'l7-bad-status' });
+    expect(bad.message).toMatch(/Access denied/);
+    expect(await mod('mysql').run(target({ ip, port, ...base, request: '/SELECT * FROM missing' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-bad-response' });
+  });
+});
