@@ -5,7 +5,7 @@
  * Packages: test/setup/debian-packages.txt (dnsmasq-base slapd ldap-utils postgresql mariadb-server).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,9 @@ import { ctx, target } from './helpers.js';
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
+const cleanups: (() => void)[] = [];
 afterAll(() => {
+  for (const f of cleanups) f();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -186,6 +188,14 @@ describe.skipIf(!PG_BIN || !PG_USER_OK)('pgsql against PostgreSQL', () => {
     run(`${PG_BIN}/initdb`, ['-D', join(d, 'data'), '-U', 'ldir', '--auth=scram-sha-256', `--pwfile=${join(d, 'pw')}`, '-N']);
     port = await freePort(ip);
     start(`${PG_BIN}/postgres`, ['-D', join(d, 'data'), '-k', d, '-h', ip, '-p', String(port), '-F'], { asUser });
+    // Killing runuser does not reach postgres: stop the postmaster by the pid it recorded.
+    cleanups.push(() => {
+      try {
+        process.kill(Number(readFileSync(join(d, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGQUIT');
+      } catch {
+        /* not running */
+      }
+    });
     await waitTcp(ip, port);
   });
   const base = { login: 'ldir', passwd: 'secretpw', database: 'postgres' };
