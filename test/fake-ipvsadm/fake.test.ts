@@ -74,6 +74,6 @@ describe('fake ipvsadm environment', () => {
     const r = spawnSync(bin, ['-L', '-n'], { encoding: 'utf8' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(r.stdout).not.toContain('IP Virtual Server');
-    expect(readFileSync(state, 'utf8')).toContain('services');
+    expect(readFileSync(state, 'utf8')).toBe(''); // a listing does not write the table back
   });
 });

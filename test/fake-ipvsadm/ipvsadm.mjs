@@ -4,7 +4,7 @@
 // JSON line to FAKE_IPVSADM_LOG (if set). Faults: FAKE_IPVSADM_FAIL_MATCH (regex on the command line,
 // also on each -R line: exit 255 with a message), FAKE_IPVSADM_HANG_MS (sleep first),
 // FAKE_IPVSADM_GARBAGE=1 (print garbage instead of listings). See README.md.
-import { appendFileSync, existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -42,6 +42,7 @@ function loadState() {
 }
 
 function saveState(state) {
+  mkdirSync(dirname(resolve(statePath)), { recursive: true });
   const tmp = `${statePath}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(state, null, 1));
   renameSync(tmp, statePath);
@@ -61,6 +62,7 @@ sim.setEtcServicesLoader(() => (existsSync('/etc/services') ? readFileSync('/etc
 let result;
 const failMatch = process.env.FAKE_IPVSADM_FAIL_MATCH ? new RegExp(process.env.FAKE_IPVSADM_FAIL_MATCH) : null;
 const state = loadState();
+const stateBefore = JSON.stringify(state);
 const schedulers = process.env.FAKE_IPVSADM_SCHEDULERS ? process.env.FAKE_IPVSADM_SCHEDULERS.split(',') : undefined;
 const cmdLine = args.join(' ');
 const injected = 'Operation not permitted (injected by FAKE_IPVSADM_FAIL_MATCH)';
@@ -91,7 +93,8 @@ if (failMatch && failMatch.test(cmdLine)) {
 if (process.env.FAKE_IPVSADM_GARBAGE === '1' && result.stdout !== '') {
   result = { ...result, stdout: 'Segmentation fault?\n\u0000\u0001 garbled listing\n' };
 }
-saveState(state);
+// Only a changed table is written back, so that a concurrent listing cannot undo another's change.
+if (JSON.stringify(state) !== stateBefore || !existsSync(statePath)) saveState(state);
 logInvocation(result);
 process.stdout.write(result.stdout);
 process.stderr.write(result.stderr);
