@@ -1,10 +1,24 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTranscripts } from '../ipvs/transcripts.js';
 import { FAKE_IPVSADM_SCRIPT, fakeList, fakeSave, installFakeIpvsadm, readFakeLog, readFakeTable } from './install.js';
+
+function runAsync(bin: string, argv: readonly string[], input: string): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(bin, [...argv], { cwd: tmp });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolveRun({ stdout, stderr, status }));
+    child.stdin.on('error', () => {}); // a command that does not read stdin may exit first
+    child.stdin.end(input);
+  });
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'fake-ipvsadm-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -15,14 +29,15 @@ describe('the fake ipvsadm executable reproduces the captured transcripts (stdou
     const state = join(dir, 'state.json');
     const log = join(dir, 'log.jsonl');
     let bin = '';
-    it(`${session.name}: ${session.steps.length} commands`, () => {
+    // The sessions run concurrently (each has its own state); steps within one run in order.
+    it.concurrent(`${session.name}: ${session.steps.length} commands`, async () => {
       bin = installFakeIpvsadm(dir, { state, log });
-      session.steps.forEach((step, i) => {
-        const r = spawnSync(bin, [...step.argv], { input: step.stdin ?? '', encoding: 'utf8', cwd: tmp });
+      for (const [i, step] of session.steps.entries()) {
+        const r = await runAsync(bin, step.argv, step.stdin ?? '');
         expect({ i, cmd: step.cmd, stdout: r.stdout, stderr: r.stderr, rc: r.status }).toEqual({
           i, cmd: step.cmd, stdout: step.stdout, stderr: step.stderr, rc: step.rc,
         });
-      });
+      }
       const entries = readFakeLog(log);
       expect(entries.length).toBe(session.steps.length);
       expect(entries.map((e) => e.exitCode)).toEqual(session.steps.map((s) => s.rc));
