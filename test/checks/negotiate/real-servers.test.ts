@@ -5,7 +5,7 @@
  * Packages: test/setup/debian-packages.txt (dnsmasq-base slapd ldap-utils postgresql mariadb-server).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,9 +64,9 @@ async function waitTcp(ip: string, port: number, ms = 20_000): Promise<void> {
   throw new Error(`${ip}:${port} never accepted`);
 }
 
-function start(cmd: string, args: string[], opts: { asUser?: string } = {}): ChildProcess {
+function start(cmd: string, args: string[], opts: { asUser?: string; stdout?: boolean } = {}): ChildProcess {
   const [c, a] = opts.asUser && process.getuid?.() === 0 ? ['runuser', ['-u', opts.asUser, '--', cmd, ...args]] : [cmd, args];
-  const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(c, a, { stdio: ['ignore', opts.stdout ? 'pipe' : 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d) => {
     err = (err + d.toString()).slice(-2000);
@@ -77,6 +77,74 @@ function start(cmd: string, args: string[], opts: { asUser?: string } = {}): Chi
   children.push(child);
   return child;
 }
+
+/** waitOutput: resolves once the child has printed `text` on stdout. */
+function waitOutput(child: ChildProcess, text: string, ms = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`never printed ${text}: ${out.slice(-500)}`)), ms);
+    child.stdout!.on('data', (d) => {
+      out = (out + d.toString()).slice(-5000);
+      if (out.includes(text)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}
+
+async function freeUdpPort(ip: string): Promise<number> {
+  const dgram = await import('node:dgram');
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, ip, r));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+// ------------------------------------------------------------------ FreeRADIUS
+const FREERADIUS = which('freeradius') ?? which('radiusd');
+const RADDB = ['/etc/freeradius/3.0', '/etc/raddb'].find((d) => existsSync(join(d, 'radiusd.conf')));
+if (!FREERADIUS || !RADDB) console.warn('real-servers: freeradius not installed (apt-get install freeradius), radius tests skipped');
+describe.skipIf(!FREERADIUS || !RADDB)('radius against FreeRADIUS', () => {
+  const ip = '127.0.0.7';
+  let port = 0;
+  beforeAll(async () => {
+    const d = tempDir('radius');
+    chmodSync(d, 0o755);
+    const raddb = join(d, 'raddb');
+    cpSync(RADDB!, raddb, { recursive: true, verbatimSymlinks: true });
+    for (const f of readdirSync(join(raddb, 'sites-enabled'))) rmSync(join(raddb, 'sites-enabled', f));
+    rmSync(join(raddb, 'mods-enabled', 'eap'), { force: true });
+    port = await freeUdpPort(ip);
+    writeFileSync(join(raddb, 'sites-enabled', 'check'),
+      `server check {\n listen {\n  type = auth\n  ipaddr = ${ip}\n  port = ${port}\n }\n authorize {\n  files\n  pap\n }\n authenticate {\n  Auth-Type PAP {\n   pap\n  }\n }\n}\n`);
+    writeFileSync(join(raddb, 'clients.conf'), 'client loop {\n ipaddr = 127.0.0.0/8\n secret = s3cret\n}\n');
+    writeFileSync(join(raddb, 'mods-config', 'files', 'authorize'), 'alice Cleartext-Password := "pw"\n');
+    // Debian's radiusd.conf drops to user freerad: the copied tree must stay readable for it.
+    if (process.getuid?.() === 0) {
+      try {
+        execFileSync('chown', ['-R', 'freerad', raddb], { stdio: 'ignore' });
+      } catch {
+        /* no such user: the server keeps running as root */
+      }
+    }
+    const child = start(FREERADIUS!, ['-X', '-d', raddb], { stdout: true });
+    await waitOutput(child, 'Ready to process requests');
+  });
+  it('right user and password → Access-Accept → up', async () => {
+    const r = await mod('radius').run(target({ ip, port, protocol: 'udp', login: 'alice', passwd: 'pw', secret: 's3cret' }), ctx(3000));
+    expect(r).toMatchObject({ ok: true, status: 'ok' });
+  });
+  it('wrong password → Access-Reject → down', async () => {
+    const r = await mod('radius').run(target({ ip, port, protocol: 'udp', login: 'alice', passwd: 'nope', secret: 's3cret' }), ctx(3000));
+    expect(r).toMatchObject({ ok: false, status: 'l7-bad-status' });
+  });
+  it('wrong secret → down', async () => {
+    const r = await mod('radius').run(target({ ip, port, protocol: 'udp', login: 'alice', passwd: 'pw', secret: 'other' }), ctx(1500));
+    expect(r.ok).toBe(false);
+  });
+});
 
 // ------------------------------------------------------------------ dnsmasq
 const DNSMASQ = which('dnsmasq');
