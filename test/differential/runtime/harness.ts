@@ -1,0 +1,183 @@
+/**
+ * Differential runtime harness: the Perl original (/usr/sbin/ldirectord) and our daemon
+ * (`node bin/ldirectord.js -d <cfg> start`), each in its own temp dir with its own copy of the fake
+ * ipvsadm, same config, same real servers (TCP listeners on 127.0.0.0/8 started here). At each
+ * checkpoint both fakes' tables (`ipvsadm -S -n` text) must be equal once both daemons have settled.
+ */
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fakeSave, installFakeIpvsadm } from '../../fake-ipvsadm/install.js';
+
+export const ROOT = resolve(__dirname, '../../..');
+export const ORIGINAL = '/usr/sbin/ldirectord';
+export const OURS = join(ROOT, 'bin/ldirectord.js');
+
+/** Why the suite cannot run here, or undefined. */
+export function skipReason(): string | undefined {
+  if (!existsSync(ORIGINAL)) return `${ORIGINAL} (Debian package ldirectord) is not installed`;
+  try {
+    execFileSync('perl', ['-e', '1']);
+  } catch {
+    return 'perl is missing';
+  }
+  return undefined;
+}
+
+let built = false;
+/** Builds dist/ once (tsc emits even with type errors in files being edited elsewhere). */
+export function buildOnce(): void {
+  if (built) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+  } catch {
+    /* emits anyway */
+  }
+  built = true;
+}
+
+/** A TCP real server on 127.x that can be started and killed. */
+export class Real {
+  private server?: net.Server;
+  private readonly socks = new Set<net.Socket>();
+  constructor(
+    readonly ip: string,
+    readonly port: number,
+  ) {}
+  async listen(): Promise<void> {
+    if (this.server) return;
+    const s = net.createServer((c) => {
+      this.socks.add(c);
+      c.on('close', () => this.socks.delete(c));
+      c.on('error', () => {});
+      c.end();
+    });
+    this.server = s;
+    await new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      s.listen(this.port, this.ip, () => res());
+    });
+  }
+  async kill(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    for (const c of this.socks) c.destroy();
+    await new Promise<void>((res) => s.close(() => res()));
+  }
+}
+
+export interface Side {
+  readonly name: 'orig' | 'ours';
+  readonly dir: string;
+  readonly state: string;
+  child?: ChildProcess;
+  output: string;
+}
+
+export class Pair {
+  readonly root: string;
+  readonly sides: [Side, Side];
+  constructor(readonly cf: string) {
+    this.root = mkdtempSync(join(tmpdir(), 'ld-diff-'));
+    const mk = (name: 'orig' | 'ours'): Side => {
+      const dir = join(this.root, name);
+      mkdirSync(dir);
+      const state = join(dir, 'state.json');
+      installFakeIpvsadm(dir, { state, log: join(dir, 'ipvsadm.log') });
+      writeFileSync(join(dir, 'ld.cf'), cf.replaceAll('@DIR@', dir));
+      return { name, dir, state, output: '' };
+    };
+    this.sides = [mk('orig'), mk('ours')];
+  }
+
+  /** Loads the same table into both fakes (ipvsadm -R), for a restart over an existing table. */
+  preload(restore: string): void {
+    for (const s of this.sides) execFileSync(join(s.dir, 'ipvsadm'), ['-R'], { input: restore, cwd: s.dir });
+  }
+
+  /** Per-side path inside its dir (e.g. its maintenance directory). */
+  path(side: Side, p: string): string {
+    return join(side.dir, p);
+  }
+
+  start(): void {
+    for (const s of this.sides) {
+      const [cmd, args] = s.name === 'orig' ? [ORIGINAL, ['-d', 'ld.cf', 'start']] : [process.execPath, [OURS, '-d', 'ld.cf', 'start']];
+      const c = spawn(cmd, args, { cwd: s.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: process.env.PATH } });
+      c.stdout!.on('data', (b) => (s.output += b));
+      c.stderr!.on('data', (b) => (s.output += b));
+      s.child = c;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.sides.map(
+        (s) =>
+          new Promise<void>((res) => {
+            const c = s.child;
+            if (!c || c.exitCode !== null || c.signalCode !== null) return res();
+            const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+            c.once('exit', () => {
+              clearTimeout(t);
+              res();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  tables(): [string, string] {
+    return [norm(fakeSave(this.sides[0].state)), norm(fakeSave(this.sides[1].state))];
+  }
+
+  /**
+   * Waits at least minMs, then until both tables are equal and unchanged for stableMs (up to
+   * maxMs); returns both tables (the caller asserts equality, so a divergence shows as a diff).
+   */
+  async settle(minMs: number, stableMs = 2500, maxMs = 30_000): Promise<[string, string]> {
+    const t0 = Date.now();
+    await sleep(minMs);
+    let last = '';
+    let since = Date.now();
+    for (;;) {
+      const [a, b] = this.tables();
+      const key = `${a}\u0000${b}`;
+      if (key !== last) {
+        last = key;
+        since = Date.now();
+      }
+      if (a === b && Date.now() - since >= stableMs) return [a, b];
+      if (Date.now() - t0 > maxMs) return [a, b];
+      for (const s of this.sides) if (s.child && s.child.exitCode !== null) return [a, b];
+      await sleep(250);
+    }
+  }
+
+  logs(): string {
+    return this.sides.map((s) => `===== ${s.name}\n${s.output.split('\n').filter((l) => !/^DEBUG|uninitialized value/.test(l)).slice(-40).join('\n')}`).join('\n');
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Sorted `-S -n` lines: the order of entries is the kernel's insertion order, which may differ. */
+export function norm(save: string): string {
+  return save
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .sort()
+    .join('\n');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export { readFileSync };

@@ -1,0 +1,111 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pair, Real, buildOnce, skipReason } from './harness.js';
+
+const reason = skipReason();
+if (reason) console.warn(`differential runtime suite skipped: ${reason}`);
+
+interface Ctx {
+  pair: Pair;
+  real: (i: number) => Real;
+  /** Creates (or removes) a file in each side's maintenance directory. */
+  maint: (file: string, present: boolean) => void;
+}
+interface Step {
+  name: string;
+  act?: (c: Ctx) => Promise<void> | void;
+  /** Time to let both daemons react before waiting for them to agree. */
+  minMs: number;
+}
+interface Case {
+  name: string;
+  /** Config text; `N` in addresses is replaced by the case's own 127.0.N.x block, @DIR@ by the side's dir. */
+  cf: string;
+  /** Real servers `[host byte, port, listening at start]`, on 127.0.N.<host>. */
+  reals: [number, number, boolean][];
+  /** ipvsadm -R text loaded into both fakes before start (restart over an existing table). */
+  pre?: string;
+  steps: Step[];
+}
+
+const G = 'checktimeout=1\ncheckinterval=1\n';
+const kill = (i: number): Step => ({ name: `kill real ${i}`, act: (c) => c.real(i).kill(), minMs: 4000 });
+const revive = (i: number): Step => ({ name: `start real ${i}`, act: (c) => c.real(i).listen(), minMs: 3000 });
+
+const CASES: Case[] = [
+  {
+    name: 'quiescent=no, masq, one real down at start, killed and revived',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq 2\n\treal=127.0.N.3:8000 masq 3\n\tchecktype=connect\n\tscheduler=wrr\n`,
+    reals: [[2, 8000, true], [3, 8000, false]],
+    steps: [kill(2), revive(3), revive(2)],
+  },
+  {
+    name: 'quiescent=yes, failurecount=2',
+    cf: `${G}quiescent=yes\nfailurecount=2\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq 2\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, false]],
+    steps: [kill(2), revive(3), revive(2)],
+  },
+  {
+    name: 'fallback server while every real is down',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tfallback=127.0.N.9:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, false], [3, 8000, false]],
+    steps: [revive(2), kill(2)],
+  },
+];
+
+describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, same fake ipvsadm, same reals', () => {
+  beforeAll(() => buildOnce(), 180_000);
+  const pairs: Pair[] = [];
+  afterAll(() => {
+    for (const p of pairs) p.cleanup();
+  });
+
+  CASES.forEach((k, idx) => {
+    it.concurrent(k.name, { timeout: 240_000 }, async () => {
+      const n = 10 + idx;
+      const cf = k.cf.replaceAll('127.0.N.', `127.0.${n}.`);
+      const pair = new Pair(cf);
+      pairs.push(pair);
+      const reals = new Map<number, Real>();
+      for (const [h, port] of k.reals) reals.set(h, new Real(`127.0.${n}.${h}`, port));
+      const ctx: Ctx = {
+        pair,
+        real: (i) => reals.get(i)!,
+        maint: (file, present) => {
+          for (const s of pair.sides) {
+            const d = join(s.dir, 'maint');
+            mkdirSync(d, { recursive: true });
+            if (present) writeFileSync(join(d, file.replaceAll('127.0.N.', `127.0.${n}.`)), '');
+            else rmSync(join(d, file.replaceAll('127.0.N.', `127.0.${n}.`)), { force: true });
+          }
+        },
+      };
+      for (const s of pair.sides) mkdirSync(join(s.dir, 'maint'), { recursive: true });
+      try {
+        for (const [h, , on] of k.reals) if (on) await reals.get(h)!.listen();
+        if (k.pre) pair.preload(k.pre.replaceAll('127.0.N.', `127.0.${n}.`));
+        pair.start();
+        const seen: string[] = [];
+        const check = async (name: string, minMs: number) => {
+          const [a, b] = await pair.settle(minMs);
+          seen.push(`${name}:\n${a}`);
+          expect(b, `checkpoint "${name}" of "${k.name}"\n${pair.logs()}`).toBe(a);
+        };
+        await check('after start', 6000);
+        for (const st of k.steps) {
+          await st.act?.(ctx);
+          await check(st.name, st.minMs);
+        }
+        await pair.stop();
+        const [a, b] = pair.tables();
+        expect(b, `final table after stop of "${k.name}"\n${pair.logs()}`).toBe(a);
+        // The run must have gone through more than one distinct table (the scenario did something).
+        expect(new Set(seen.map((s) => s.split(':\n')[1])).size, seen.join('\n')).toBeGreaterThan(1);
+      } finally {
+        await pair.stop();
+        for (const r of reals.values()) await r.kill();
+      }
+    });
+  });
+});
