@@ -913,7 +913,6 @@ function portName(port: number, proto: 'tcp' | 'udp'): string {
   if (servicesByPort === null) {
     servicesByPort = new Map();
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const text = loadEtcServices();
       for (const line of text.split('\n')) {
         const m = /^([A-Za-z0-9_.+-]+)\s+(\d+)\/(tcp|udp)/.exec(line);
@@ -994,7 +993,8 @@ function title(f: ListFormat): string {
   return '';
 }
 
-const zero = (f: ListFormat) => (f.exact ? lpad('0', 9) : lpad('0', 9));
+/** A zero counter as print_largenum prints it (the same with and without --exact). */
+const zero = (_f: ListFormat) => lpad('0', 9);
 
 function tunInfo(d: SimDest): string {
   if (d.fwd !== 'ipip') return 'n/a';
