@@ -19,7 +19,7 @@ const dirs: string[] = [];
 const cleanups: (() => void)[] = [];
 afterAll(() => {
   for (const f of cleanups) f();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -144,6 +144,75 @@ describe.skipIf(!FREERADIUS || !RADDB)('radius against FreeRADIUS', () => {
     const r = await mod('radius').run(target({ ip, port, protocol: 'udp', login: 'alice', passwd: 'pw', secret: 'other' }), ctx(1500));
     expect(r.ok).toBe(false);
   });
+});
+
+// ------------------------------------------------------------------ Dovecot
+const DOVECOT = which('dovecot');
+const HAVE_DOVECOT = !!DOVECOT && existsSync('/usr/lib/dovecot/imap') && existsSync('/usr/lib/dovecot/pop3') && !!which('openssl');
+if (!HAVE_DOVECOT) console.warn('real-servers: dovecot-imapd/dovecot-pop3d not installed, pop/imap tests skipped');
+describe.skipIf(!HAVE_DOVECOT)('pop, pops, imap, imaps against Dovecot', () => {
+  const ip = '127.0.0.8';
+  const ports = { imap: 0, imaps: 0, pop: 0, pops: 0 };
+  beforeAll(async () => {
+    const d = tempDir('dovecot');
+    chmodSync(d, 0o755);
+    mkdirSync(join(d, 'home'), { mode: 0o777 });
+    chmodSync(join(d, 'home'), 0o777);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=real.example', '-days', '2',
+      '-keyout', join(d, 'k.pem'), '-out', join(d, 'c.pem')], { stdio: 'ignore' });
+    writeFileSync(join(d, 'users'), 'alice:{PLAIN}pw\n');
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort(ip);
+    writeFileSync(join(d, 'dovecot.conf'), `base_dir = ${d}/run
+state_dir = ${d}/state
+log_path = /dev/stderr
+protocols = imap pop3
+listen = ${ip}
+ssl = yes
+ssl_cert = <${d}/c.pem
+ssl_key = <${d}/k.pem
+auth_mechanisms = plain
+disable_plaintext_auth = no
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${d}/users
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=${d}/home/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = ${ports.imap}
+  }
+  inet_listener imaps {
+    port = ${ports.imaps}
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = ${ports.pop}
+  }
+  inet_listener pop3s {
+    port = ${ports.pops}
+    ssl = yes
+  }
+}
+`);
+    start(DOVECOT!, ['-F', '-c', join(d, 'dovecot.conf')]);
+    for (const p of Object.values(ports)) await waitTcp(ip, p);
+  });
+  for (const name of ['pop', 'pops', 'imap', 'imaps'] as const) {
+    it(`${name}: login alice → up; wrong password → down; no login → greeting only, up`, async () => {
+      const port = ports[name];
+      const up = await mod(name).run(target({ ip, port, login: 'alice', passwd: 'pw' }), ctx(5000));
+      expect(up).toMatchObject({ ok: true, status: 'ok' });
+      const bad = await mod(name).run(target({ ip, port, login: 'alice', passwd: 'nope' }), ctx(5000));
+      expect(bad).toMatchObject({ ok: false, status: 'l7-bad-status' });
+      expect((await mod(name).run(target({ ip, port }), ctx(5000))).ok).toBe(true);
+    });
+  }
 });
 
 // ------------------------------------------------------------------ dnsmasq
