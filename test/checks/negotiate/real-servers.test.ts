@@ -215,6 +215,38 @@ service pop3-login {
   }
 });
 
+// ------------------------------------------------------------------ Pure-FTPd
+const PURE_FTPD = which('pure-ftpd');
+const PURE_PW = which('pure-pw');
+if (!PURE_FTPD || !PURE_PW) console.warn('real-servers: pure-ftpd not installed (apt-get install pure-ftpd), ftp tests skipped');
+describe.skipIf(!PURE_FTPD || !PURE_PW)('ftp against Pure-FTPd', () => {
+  const ip = '127.0.0.9';
+  let port = 0;
+  beforeAll(async () => {
+    const d = tempDir('ftp');
+    chmodSync(d, 0o755);
+    mkdirSync(join(d, 'root'));
+    writeFileSync(join(d, 'root', 'index.html'), 'Hello from pure-ftpd\n');
+    const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString());
+    if (process.getuid?.() === 0) chownSync(join(d, 'root'), nobody, -1);
+    execFileSync(PURE_PW!, ['useradd', 'alice', '-u', 'nobody', '-d', join(d, 'root'), '-f', join(d, 'passwd')], { input: 'pw\npw\n', stdio: ['pipe', 'ignore', 'ignore'] });
+    execFileSync(PURE_PW!, ['mkdb', join(d, 'pdb'), '-f', join(d, 'passwd')], { stdio: 'ignore' });
+    port = await freePort(ip);
+    const pasv = 40000 + Math.floor(Math.random() * 20000);
+    start(PURE_FTPD!, ['-S', `${ip},${port}`, '-l', `puredb:${join(d, 'pdb')}`, '-E', '-p', `${pasv}:${pasv + 50}`]);
+    await waitTcp(ip, port);
+  });
+  it('login, RETR, receive matches → up', async () => {
+    const r = await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/index.html', receive: 'pure-ftpd$' }), ctx(5000));
+    expect(r).toMatchObject({ ok: true, status: 'ok' });
+  });
+  it('receive not matching → l7-no-match; missing file → down; wrong password → down', async () => {
+    expect(await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/index.html', receive: '^Bye' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-no-match' });
+    expect((await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/none.html', receive: '.' }), ctx(5000))).ok).toBe(false);
+    expect((await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'bad', request: '/index.html', receive: '.' }), ctx(8000))).ok).toBe(false);
+  });
+});
+
 // ------------------------------------------------------------------ dnsmasq
 const DNSMASQ = which('dnsmasq');
 if (!DNSMASQ) console.warn('real-servers: dnsmasq not installed (apt-get install dnsmasq-base), dns tests skipped');
