@@ -62,6 +62,14 @@ describe.skipIf(!ready)('daemon over the simulated table', () => {
     await close(b);
     await until(() => up().join() === `127.0.0.2:${port}`, 20_000, 'the stopped real removed');
 
+    // show --json reads the running daemon's state: which real is down, and why.
+    await until(() => read(join(dir, 'ldirectord.i.cf.state.json')).includes('"down"'), 10_000, 'state file updated');
+    const shown = await ld(['./i.cf', 'show', '--json'], { cwd: dir, env });
+    expect(shown.code).toBe(0);
+    const reals = JSON.parse(shown.stdout).virtuals[0].reals as { real: string; state: string; reason: { layer: string } | null }[];
+    expect(reals.find((x) => x.real === `127.0.0.2:${port}`)).toMatchObject({ state: 'up', reason: null });
+    expect(reals.find((x) => x.real === `127.0.0.3:${port}`)).toMatchObject({ state: 'down', reason: { layer: 'l4-refused' } });
+
     // A bad config on reload: logged with FILE:LINE, the table stays as it is.
     const before = read(state);
     writeFileSync(join(dir, 'i.cf'), conf(['127.0.0.2']) + 'bogus=1\n');
