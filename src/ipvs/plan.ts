@@ -71,9 +71,11 @@ function destEqual(a: IpvsDest, b: IpvsDest): boolean {
 /**
  * planChanges diffs `current` against `desired`: deletes the services of desired.remove that exist;
  * adds missing services and edits those whose parameters differ; within each desired service deletes
- * destinations that are not desired, then edits the ones whose forwarding, weight or thresholds differ
- * (sending every field: `-e` resets what it is not given), then adds the missing ones. Deleting before
- * adding makes a fallback switch remove the live reals before the sorry server goes in.
+ * adds the missing destinations, then edits the ones whose forwarding, weight or thresholds differ
+ * (sending every field: `-e` resets what it is not given), then deletes the ones not desired. Adding
+ * before deleting means a service never goes empty in the middle of a switch: on recovery the live
+ * reals are in before the sorry server leaves (keepalived's order); on failure the sorry server is in
+ * before the last live real leaves. All of it is one `ipvsadm -R` batch, milliseconds apart.
  */
 export function planChanges(current: IpvsTable, desired: DesiredTable): IpvsCommand[] {
   const cur = new Map<string, { service: IpvsService; dests: Map<string, IpvsDest> }>();
@@ -115,12 +117,12 @@ export function planChanges(current: IpvsTable, desired: DesiredTable): IpvsComm
       if (!want.has(k.rs)) want.set(k.rs, k);
     }
     const have = c?.dests ?? new Map<string, IpvsDest>();
-    for (const [rs, d] of have) if (!want.has(rs)) out.push({ op: 'delete-dest', ...svcRef, rs: d.rs });
+    for (const [rs, d] of want) if (!have.has(rs)) out.push({ op: 'add-dest', ...svcRef, dest: d });
     for (const [rs, d] of want) {
       const h = have.get(rs);
       if (h && !destEqual(h, d)) out.push({ op: 'edit-dest', ...svcRef, dest: d });
     }
-    for (const [rs, d] of want) if (!have.has(rs)) out.push({ op: 'add-dest', ...svcRef, dest: d });
+    for (const [rs, d] of have) if (!want.has(rs)) out.push({ op: 'delete-dest', ...svcRef, rs: d.rs });
   }
   return out;
 }

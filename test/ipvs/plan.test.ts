@@ -57,10 +57,13 @@ describe('planChanges', () => {
     expect(d.save()).toBe('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.0.0.3:80 -g -w 1\n-A -u 10.0.0.8:53 -s rr\n');
   });
 
-  it('fallback switch: deletes the live reals before adding the sorry server', async () => {
+  it('fallback switch: adds before it deletes, so the service is never empty in between', async () => {
     const d = new SimDriver({ restore: '-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n' });
     const planned = await converge(d, { services: [{ service: svc(), dests: [dest('127.0.0.1:80', { weight: 1 })] }], remove: [] });
-    expect(planned).toEqual(['-d -t 10.0.0.1:80 -r 10.0.0.2:80', '-a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1']);
+    expect(planned).toEqual(['-a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1', '-d -t 10.0.0.1:80 -r 10.0.0.2:80']);
+    // and back: the live real is in before the sorry server leaves
+    const back = await converge(d, { services: [{ service: svc(), dests: [dest('10.0.0.2:80')] }], remove: [] });
+    expect(back).toEqual(['-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1', '-d -t 10.0.0.1:80 -r 127.0.0.1:80']);
   });
 
   it('edits a service whose scheduler or persistence changed (and only then)', async () => {
@@ -82,8 +85,8 @@ describe('planChanges', () => {
     ]);
     // masq keeps the port: 10.0.0.2:8080 masq is another destination
     expect(await converge(d, { services: [{ service: svc(), dests: [dest('10.0.0.2:8080', { forward: 'masq' })] }], remove: [] })).toEqual([
-      '-d -t 10.0.0.1:80 -r 10.0.0.2:80',
       '-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 1',
+      '-d -t 10.0.0.1:80 -r 10.0.0.2:80',
     ]);
   });
 
