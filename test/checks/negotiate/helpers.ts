@@ -49,7 +49,7 @@ export interface Server {
 }
 
 /** tcpServer listens on 127.0.0.1:0 and hands each connection to `onConn`. */
-export async function tcpServer(onConn: (s: net.Socket) => void, secure?: { key: string; cert: string }): Promise<Server> {
+export async function tcpServer(onConn: (s: net.Socket) => void, secure?: { key: string; cert: string }, host = '127.0.0.1'): Promise<Server> {
   const socks = new Set<net.Socket>();
   const handler = (s: net.Socket) => {
     socks.add(s);
@@ -58,7 +58,7 @@ export async function tcpServer(onConn: (s: net.Socket) => void, secure?: { key:
     onConn(s);
   };
   const srv = secure ? tls.createServer(secure, handler) : net.createServer(handler);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => srv.listen(0, host, r));
   return {
     port: (srv.address() as net.AddressInfo).port,
     close: () =>
@@ -70,7 +70,7 @@ export async function tcpServer(onConn: (s: net.Socket) => void, secure?: { key:
 }
 
 /** lineServer: greeting, then `answer(line)` for each received line (undefined = say nothing). */
-export function lineServer(greeting: string | undefined, answer: (line: string, s: net.Socket) => string | undefined, secure?: { key: string; cert: string }): Promise<Server> {
+export function lineServer(greeting: string | undefined, answer: (line: string, s: net.Socket) => string | undefined, secure?: { key: string; cert: string }, host = '127.0.0.1'): Promise<Server> {
   return tcpServer((s) => {
     if (greeting !== undefined) s.write(greeting);
     let buf = '';
@@ -84,7 +84,7 @@ export function lineServer(greeting: string | undefined, answer: (line: string, 
         if (out !== undefined) s.write(out);
       }
     });
-  }, secure);
+  }, secure, host);
 }
 
 /** silentServer accepts and never answers. */

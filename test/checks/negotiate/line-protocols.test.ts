@@ -68,7 +68,8 @@ function imapAnswer(pass: string) {
 }
 
 /** ftpServer: a small RFC 959 server with PASV/EPSV and RETR of in-memory files. */
-function ftpServer(files: Record<string, string>, opts: { pass?: string; greeting?: string } = {}): Promise<Server> {
+function ftpServer(files: Record<string, string>, opts: { pass?: string; greeting?: string; host?: string } = {}): Promise<Server> {
+  const host = opts.host ?? '127.0.0.1';
   return tcpServer((s) => {
     s.write(opts.greeting ?? '220-Welcome\r\n220 ready\r\n');
     let data: net.Server | undefined;
@@ -100,7 +101,7 @@ function ftpServer(files: Record<string, string>, opts: { pass?: string; greetin
           case 'EPSV': {
             data = net.createServer();
             dataSock = new Promise((r) => data!.once('connection', r));
-            await new Promise<void>((r) => data!.listen(0, '127.0.0.1', r));
+            await new Promise<void>((r) => data!.listen(0, host, r));
             const p = (data.address() as net.AddressInfo).port;
             s.write(cmd === 'PASV' ? `227 Entering Passive Mode (127,0,0,1,${p >> 8},${p & 255})\r\n` : `229 Extended (|||${p}|)\r\n`);
             break;
@@ -125,7 +126,7 @@ function ftpServer(files: Record<string, string>, opts: { pass?: string; greetin
         }
       }
     });
-  });
+  }, undefined, host);
 }
 
 describe('smtp and submission', () => {
@@ -303,5 +304,30 @@ describe.each(LINE_SERVICES)('%s failure modes', (name) => {
     const r = await mod(name).run(t(srv.port), ctx(30_000, ac.signal));
     expect(r).toMatchObject({ ok: false });
     expect(r.message).toContain('aborted');
+  });
+});
+
+describe('IPv6 reals', () => {
+  it('smtp over [::1]', async () => {
+    const srv = await keep(lineServer('220 v6\r\n', smtpAnswer('ok'), undefined, '::1'));
+    const r = await mod('smtp').run(target({ ip: '::1', port: srv.port }), ctx());
+    expect(r).toMatchObject({ ok: true });
+    expect(r.message).toContain(`connect [::1]:${srv.port}`);
+  });
+  it('ftp over [::1] uses EPSV, as Net::FTP does on IPv6', async () => {
+    const srv = await keep(ftpServer({ '/f': 'v6 content' }, { host: '::1' }));
+    const r = await mod('ftp').run(target({ ip: '::1', port: srv.port, login: 'anonymous', request: '/f', receive: '^v6' }), ctx());
+    expect(r).toMatchObject({ ok: true });
+    expect(r.message).toContain('sent EPSV');
+  });
+});
+
+describe('registry', () => {
+  it('the checks-core registry picks up every negotiate module of this folder', async () => {
+    const { serviceRegistry } = await import('../../../src/checks/index.js');
+    const reg = await serviceRegistry();
+    for (const name of ['dns', 'ftp', 'imap', 'imaps', 'ldap', 'ldaps', 'mysql', 'nntp', 'oracle', 'pgsql', 'pop', 'pops', 'radius', 'sip', 'smtp', 'submission']) {
+      expect(reg[name as keyof typeof reg]).toBe((negotiateModules as Record<string, CheckModule>)[name]);
+    }
   });
 });
