@@ -52,6 +52,98 @@ const CASES: Case[] = [
     reals: [[2, 8000, false], [3, 8000, false]],
     steps: [revive(2), kill(2)],
   },
+  {
+    name: 'global fallback, quiescent=yes',
+    cf: `${G}quiescent=yes\nfallback=127.0.N.9:8000 masq\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, false], [3, 8000, true]],
+    steps: [kill(3), revive(2)],
+  },
+  {
+    name: 'PFWM: firewall-mark service with persistence and netmask',
+    cf: `${G}quiescent=no\nvirtual=1N\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq 4\n\tchecktype=connect\n\tpersistent=600\n\tnetmask=255.255.255.0\n\tscheduler=wlc\n`,
+    reals: [[2, 8000, true], [3, 8000, true]],
+    steps: [kill(3), revive(3)],
+  },
+  {
+    name: 'PCC: port 0 persistent service, gate reals',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:0\n\treal=127.0.N.2:8000 gate\n\treal=127.0.N.3:8000 gate\n\tchecktype=connect\n\tpersistent=300\n`,
+    reals: [[2, 8000, true], [3, 8000, false]],
+    steps: [revive(3), kill(2)],
+  },
+  {
+    name: 'UDP service (connect = ping on udp), ops and sh with flags',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:53\n\treal=127.0.N.2:53 masq\n\treal=127.0.N.3:5353 masq 3\n\tprotocol=udp\n\tchecktype=connect\n\tscheduler=sh\n\tschedflags=sh-port\n\tops=yes\n`,
+    reals: [],
+    steps: [],
+  },
+  {
+    name: 'shared real across two virtuals (double counted failures), quiescent=yes failurecount=3',
+    cf: `${G}quiescent=yes\nfailurecount=3\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\nvirtual=127.0.N.101:80\n\treal=127.0.N.2:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, true]],
+    steps: [kill(2), revive(2), kill(3)],
+  },
+  {
+    name: 'shared real, quiescent=no, failurecount=2, a third virtual on its own',
+    cf: `${G}quiescent=no\nfailurecount=2\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\tchecktype=connect\nvirtual=127.0.N.101:443\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.4:8000 masq\n\tchecktype=connect\nvirtual=127.0.N.102:80\n\treal=127.0.N.4:8000 masq\n\tchecktype=connect\n\tfailurecount=1\n`,
+    reals: [[2, 8000, true], [4, 8000, true]],
+    steps: [kill(2), kill(4), revive(2)],
+  },
+  {
+    name: 'maintenance file ip:port, quiescent=no',
+    cf: `${G}quiescent=no\nmaintenancedir=@DIR@/maint\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, true]],
+    steps: [
+      { name: 'maintenance 127.0.N.2:8000', act: (c) => c.maint('127.0.N.2:8000', true), minMs: 3000 },
+      { name: 'end of maintenance', act: (c) => c.maint('127.0.N.2:8000', false), minMs: 3000 },
+    ],
+  },
+  {
+    name: 'maintenance file by ip, quiescent=yes, fallback',
+    cf: `${G}quiescent=yes\nmaintenancedir=@DIR@/maint\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\tfallback=127.0.N.9:80 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true]],
+    steps: [
+      { name: 'maintenance 127.0.N.2', act: (c) => c.maint('127.0.N.2', true), minMs: 3000 },
+      { name: 'end of maintenance', act: (c) => c.maint('127.0.N.2', false), minMs: 3000 },
+    ],
+  },
+  {
+    name: 'restart over an existing table: stale real purged, weight-0 and missing reals, unmanaged service kept',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\treal=127.0.N.4:8000 masq\n\tchecktype=connect\n\tscheduler=wlc\n`,
+    pre: '-A -t 127.0.N.100:80 -s wrr\n-a -t 127.0.N.100:80 -r 127.0.N.2:8000 -m -w 1\n-a -t 127.0.N.100:80 -r 127.0.N.3:8000 -m -w 0\n-a -t 127.0.N.100:80 -r 127.0.N.7:8000 -m -w 1\n-A -t 127.0.N.101:80 -s rr\n-a -t 127.0.N.101:80 -r 127.0.N.8:80 -m -w 1\n',
+    reals: [[2, 8000, true], [3, 8000, true], [4, 8000, false]],
+    steps: [kill(2), revive(4)],
+  },
+  {
+    name: 'restart over an existing table with quiescent=yes: a dead real listed at weight 1',
+    cf: `${G}quiescent=yes\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq 2\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    pre: '-A -t 127.0.N.100:80 -s wrr\n-a -t 127.0.N.100:80 -r 127.0.N.2:8000 -m -w 1\n-a -t 127.0.N.100:80 -r 127.0.N.3:8000 -m -w 1\n',
+    reals: [[2, 8000, true], [3, 8000, false]],
+    steps: [revive(3)],
+  },
+  {
+    name: 'gate reals on another port than the service (kernel rewrites the port), quiescent=no',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 gate\n\treal=127.0.N.3:8000 ipip\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, true]],
+    steps: [kill(2), revive(2)],
+  },
+  {
+    name: 'cleanstop=no leaves the table at stop',
+    cf: `${G}quiescent=no\ncleanstop=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, false]],
+    steps: [revive(3)],
+  },
+  {
+    name: 'checktype=on (always up) next to a connect virtual',
+    cf: `${G}quiescent=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=on\nvirtual=127.0.N.101:80\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, false], [3, 8000, false]],
+    steps: [revive(3)],
+  },
+  {
+    name: 'readdquiescent=yes with quiescent=yes, reals coming and going',
+    cf: `${G}quiescent=yes\nreaddquiescent=yes\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq 5\n\tchecktype=connect\n`,
+    reals: [[2, 8000, false], [3, 8000, true]],
+    steps: [revive(2), kill(3)],
+  },
 ];
 
 describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, same fake ipvsadm, same reals', () => {
@@ -64,7 +156,7 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
   CASES.forEach((k, idx) => {
     it.concurrent(k.name, { timeout: 240_000 }, async () => {
       const n = 10 + idx;
-      const cf = k.cf.replaceAll('127.0.N.', `127.0.${n}.`);
+      const cf = k.cf.replaceAll('127.0.N.', `127.0.${n}.`).replace(/^virtual=1N$/m, `virtual=1${n}`);
       const pair = new Pair(cf);
       pairs.push(pair);
       const reals = new Map<number, Real>();
@@ -101,7 +193,8 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
         const [a, b] = pair.tables();
         expect(b, `final table after stop of "${k.name}"\n${pair.logs()}`).toBe(a);
         // The run must have gone through more than one distinct table (the scenario did something).
-        expect(new Set(seen.map((s) => s.split(':\n')[1])).size, seen.join('\n')).toBeGreaterThan(1);
+        if (k.steps.length > 0) expect(new Set(seen.map((s) => s.split(':\n')[1])).size, seen.join('\n')).toBeGreaterThan(1);
+        else expect(seen[0].split(':\n')[1], 'the table is not empty').not.toBe('');
       } finally {
         await pair.stop();
         for (const r of reals.values()) await r.kill();

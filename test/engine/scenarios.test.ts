@@ -1,0 +1,263 @@
+import { describe, expect, it } from 'vitest';
+import { Scenario, cfg, UP, DOWN, MAINT } from './helpers.js';
+
+const V = 'tcp:192.168.6.1:80';
+
+describe('engine scenarios: shared reals', () => {
+  const text = `
+failurecount=3
+quiescent=no
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+virtual=192.168.6.2:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+`;
+  it('one job for a real shared by two virtuals; failures counted once per virtual (1/3, 2/3, then down in both)', async () => {
+    const s = new Scenario();
+    await s.start(await cfg(text));
+    expect(s.engine.jobs().length).toBe(1);
+    await s.check({ '10.0.0.1': UP });
+    expect(s.save()).toBe(
+      '-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-A -t 192.168.6.2:80 -s wrr\n-a -t 192.168.6.2:80 -r 10.0.0.1:80 -m -w 1\n',
+    );
+    expect(await s.check({ '10.0.0.1': DOWN })).toEqual([
+      `Soft failure real server: 10.0.0.1:80 (${V}) failure 1/3`,
+      'Soft failure real server: 10.0.0.1:80 (tcp:192.168.6.2:80) failure 2/3',
+    ]);
+    expect(await s.check({ '10.0.0.1': DOWN })).toEqual([
+      'Deleted real server: 10.0.0.1:80 (192.168.6.1:80)',
+      'Deleted real server: 10.0.0.1:80 (192.168.6.2:80)',
+    ]);
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-A -t 192.168.6.2:80 -s wrr\n');
+  });
+});
+
+describe('engine scenarios: fallback and fallbackcommand', () => {
+  const text = `
+failurecount=1
+quiescent=no
+fallbackcommand=/bin/sorry
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq
+	fallback=10.0.0.99:8080 masq
+	checktype=connect
+virtual=192.168.6.2:80
+	real=10.0.0.3:80 gate
+	fallback=10.0.0.98
+	checktype=connect
+`;
+  it('fallback (weight 1, its own forwarding) while no real is up; removed when one is; command once per transition', async () => {
+    const s = new Scenario();
+    expect(await s.start(await cfg(text))).toEqual([
+      'Added virtual server: 192.168.6.1:80',
+      'Added virtual server: 192.168.6.2:80',
+      'Added fallback server: 10.0.0.99:8080 (192.168.6.1:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.1:80 tcp',
+      'Added fallback server: 10.0.0.98:80 (192.168.6.2:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.2:80 tcp',
+    ]);
+    expect(s.save()).toBe(
+      '-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.99:8080 -m -w 1\n-A -t 192.168.6.2:80 -s wrr\n-a -t 192.168.6.2:80 -r 10.0.0.98:80 -g -w 1\n',
+    );
+    expect(await s.check({ '10.0.0.1': UP, '10.0.0.2': DOWN, '10.0.0.3': DOWN })).toEqual([
+      `Resetting soft failure count: 10.0.0.1:80 (${V})`,
+      'Added real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 1)',
+      'Deleted fallback server: 10.0.0.99:8080 (192.168.6.1:80)',
+      'RUN /bin/sorry stop 192.168.6.1:80 tcp',
+    ]);
+    expect(s.save()).toContain('-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-A');
+    expect(s.save()).not.toContain('10.0.0.99');
+    // a second real coming up: no second stop
+    expect(await s.check({ '10.0.0.2': UP })).toEqual([
+      'Resetting soft failure count: 10.0.0.2:80 (tcp:192.168.6.1:80)',
+      'Added real server: 10.0.0.2:80 (192.168.6.1:80) (Weight set to 1)',
+    ]);
+    await s.check({ '10.0.0.1': DOWN });
+    expect(await s.check({ '10.0.0.2': DOWN })).toEqual([
+      'Deleted real server: 10.0.0.2:80 (192.168.6.1:80)',
+      'Added fallback server: 10.0.0.99:8080 (192.168.6.1:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.1:80 tcp',
+    ]);
+  });
+});
+
+describe('engine scenarios: start over an existing table', () => {
+  const text = `
+quiescent=no
+failurecount=1
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq 2
+	real=10.0.0.2:80 masq
+	real=10.0.0.3:80 masq
+	checktype=connect
+	scheduler=wlc
+`;
+  const table = [
+    '-A -t 192.168.6.1:80 -s wrr',
+    '-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 2',
+    '-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 0',
+    '-a -t 192.168.6.1:80 -r 10.0.0.7:80 -m -w 1',
+    '-A -t 192.168.9.9:80 -s rr',
+    '-a -t 192.168.9.9:80 -r 10.0.0.8:80 -m -w 1',
+    '',
+  ].join('\n');
+  it('adopts present reals (no event, no flap), purges unlisted dests, leaves unmanaged services, edits the service', async () => {
+    const s = new Scenario(table);
+    expect(await s.start(await cfg(text))).toEqual([
+      'Changed virtual server: 192.168.6.1:80',
+      'Purged real server (start): 10.0.0.7:80 (192.168.6.1:80)',
+      'Deleted real server: 10.0.0.2:80 (192.168.6.1:80)',
+    ]);
+    expect(s.save()).toBe(
+      '-A -t 192.168.6.1:80 -s wlc\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 2\n-A -t 192.168.9.9:80 -s rr\n-a -t 192.168.9.9:80 -r 10.0.0.8:80 -m -w 1\n',
+    );
+    const snap = s.engine.snapshot().reals.map((r) => [r.rs, r.state]);
+    expect(snap).toEqual([
+      ['10.0.0.1:80', 'unknown'],
+      ['10.0.0.2:80', 'down'],
+      ['10.0.0.3:80', 'down'],
+    ]);
+    // No add-then-remove flap: the healthy adopted real is never touched.
+    expect(s.sim.history.filter((h) => h.commandLine.includes('10.0.0.1'))).toEqual([]);
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP, '10.0.0.3': DOWN });
+    expect(s.save()).toContain('-r 10.0.0.2:80 -m -w 1');
+    expect(s.sim.history.filter((h) => h.commandLine.includes('10.0.0.1'))).toEqual([]);
+  });
+
+  it('quiescent=yes: a missing real is added at weight 0, a weight-0 real stays', async () => {
+    const s = new Scenario(table);
+    await s.start(await cfg(text.replace('quiescent=no', 'quiescent=yes')));
+    expect(s.save()).toBe(
+      [
+        '-A -t 192.168.6.1:80 -s wlc',
+        '-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 2',
+        '-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 0',
+        '-a -t 192.168.6.1:80 -r 10.0.0.3:80 -m -w 0',
+        '-A -t 192.168.9.9:80 -s rr',
+        '-a -t 192.168.9.9:80 -r 10.0.0.8:80 -m -w 1',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('engine scenarios: services', () => {
+  it('fwm with persistence and netmask (PFWM), PCC port 0, udp with ops and sh flags', async () => {
+    const s = new Scenario();
+    await s.start(
+      await cfg(`
+quiescent=yes
+virtual=42
+	real=10.0.0.1:80 gate
+	checktype=connect
+	persistent=600
+	netmask=255.255.255.0
+virtual=192.168.6.1:0
+	real=10.0.0.2 gate
+	checktype=connect
+	persistent=300
+virtual=192.168.6.1:53
+	real=10.0.0.3:53 masq
+	protocol=udp
+	checktype=connect
+	scheduler=sh
+	schedflags=sh-port
+	ops=yes
+`),
+    );
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP, '10.0.0.3': UP });
+    expect(s.save()).toBe(
+      [
+        '-A -f 42 -s wrr -p 600 -M 255.255.255.0',
+        '-a -f 42 -r 10.0.0.1:80 -g -w 1',
+        '-A -t 192.168.6.1:0 -s wrr -p 300',
+        '-a -t 192.168.6.1:0 -r 10.0.0.2:0 -g -w 1',
+        '-A -u 192.168.6.1:53 -s sh -b sh-port -o',
+        '-a -u 192.168.6.1:53 -r 10.0.0.3:53 -m -w 1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('gate real configured on another port: keyed by the kernel form, quiesced and restored without flapping', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('quiescent=yes\nfailurecount=1\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:8080 gate\n\tchecktype=connect\n'));
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -g -w 0\n');
+    expect(await s.check({ '10.0.0.1': UP })).toContain('Restored real server: 10.0.0.1:8080 (192.168.6.1:80) (Weight set to 1)');
+    expect(await s.check({ '10.0.0.1': DOWN })).toEqual(['Quiescent real server: 10.0.0.1:80 mapped from 10.0.0.1:8080 (192.168.6.1:80) (Weight set to 0)']);
+    await s.check({ '10.0.0.1': UP });
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -g -w 1\n');
+  });
+});
+
+describe('engine scenarios: maintenance, stop', () => {
+  it('a maintenance result forces the real down every pass (count rising), a success brings it back', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('failurecount=3\nquiescent=yes\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n'));
+    await s.check({ '10.0.0.1': UP });
+    expect(await s.check({ '10.0.0.1': MAINT })).toEqual(['Quiescent real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 0)']);
+    expect(s.engine.snapshot().reals[0]).toMatchObject({ state: 'maintenance', failures: 1 });
+    expect(await s.check({ '10.0.0.1': MAINT })).toEqual([]);
+    expect(s.engine.snapshot().reals[0].failures).toBe(2);
+    expect(await s.check({ '10.0.0.1': UP })).toEqual([
+      `Resetting soft failure count: 10.0.0.1:80 (${V})`,
+      'Restored real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 1)',
+    ]);
+  });
+
+  it('cleanstop purges up reals then the service; cleanstop=no leaves the table', async () => {
+    const s = new Scenario();
+    await s.start(
+      await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\tchecktype=connect\nvirtual=192.168.6.2:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n\tcleanstop=no\n'),
+    );
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': DOWN });
+    expect(await s.stop()).toEqual(['Purged real server (stop): 10.0.0.1:80 (192.168.6.1:80)', 'Purged virtual server (stop): 192.168.6.1:80']);
+    expect(s.save()).toBe('-A -t 192.168.6.2:80 -s wrr\n-a -t 192.168.6.2:80 -r 10.0.0.1:80 -m -w 1\n');
+  });
+});
+
+describe('engine scenarios: reload as a diff', () => {
+  const before = `
+failurecount=3
+quiescent=yes
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq
+	real=10.0.0.3:80 masq
+	checktype=connect
+virtual=192.168.6.2:80
+	real=10.0.0.4:80 masq
+	checktype=connect
+`;
+  it('unchanged reals keep state and failure count; removed reals/virtuals leave; weight/forward edited in place', async () => {
+    const s = new Scenario();
+    await s.start(await cfg(before));
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP, '10.0.0.3': DOWN, '10.0.0.4': UP });
+    await s.check({ '10.0.0.1': DOWN });
+    expect(s.engine.snapshot().reals[0].failures).toBe(1);
+    const after = `
+failurecount=3
+quiescent=yes
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq 5
+	checktype=connect
+`;
+    const ev = await s.reload(await cfg(after));
+    expect(ev).toEqual([
+      'Changed virtual server: 192.168.6.1:80',
+      'Restored real server: 10.0.0.2:80 (192.168.6.1:80) (Weight set to 5)',
+      'Purged real server (start): 10.0.0.3:80 (192.168.6.1:80)',
+      'Purged virtual server (start): 192.168.6.2:80',
+    ]);
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 5\n');
+    // the failure count of the unchanged real survived
+    expect(await s.check({ '10.0.0.1': DOWN })).toEqual([`Soft failure real server: 10.0.0.1:80 (${V}) failure 2/3`]);
+    // forwarding changed: edited in place
+    await s.reload(await cfg(after.replace('10.0.0.2:80 masq 5', '10.0.0.2:80 gate 5')));
+    expect(s.save()).toContain('-a -t 192.168.6.1:80 -r 10.0.0.2:80 -g -w 5');
+  });
+});
