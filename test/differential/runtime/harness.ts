@@ -139,7 +139,7 @@ export class Pair {
    * Waits at least minMs, then until both tables are equal and unchanged for stableMs (up to
    * maxMs); returns both tables (the caller asserts equality, so a divergence shows as a diff).
    */
-  async settle(minMs: number, stableMs = 2500, maxMs = 30_000): Promise<[string, string]> {
+  async settle(minMs: number, stableMs = 2500, maxMs = 90_000): Promise<[string, string]> {
     const t0 = Date.now();
     await sleep(minMs);
     let last = '';

@@ -4,6 +4,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pair, Real, buildOnce, skipReason } from './harness.js';
 
 const reason = skipReason();
+
+/**
+ * Cases run a few at a time (LDIRECTORD_DIFF_CONCURRENCY, default 2): the original calls ipvsadm (here a
+ * node process) several times per change, and on a loaded 2-core machine too many at once only
+ * slows every case down.
+ */
+const LIMIT = Math.max(1, Number(process.env.LDIRECTORD_DIFF_CONCURRENCY ?? 2));
+let active = 0;
+const waiting: (() => void)[] = [];
+async function slot(): Promise<() => void> {
+  if (active >= LIMIT) await new Promise<void>((r) => waiting.push(r));
+  active++;
+  return () => {
+    active--;
+    waiting.shift()?.();
+  };
+}
 if (reason) console.warn(`differential runtime suite skipped: ${reason}`);
 
 interface Ctx {
@@ -154,7 +171,8 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
   });
 
   CASES.forEach((k, idx) => {
-    it.concurrent(k.name, { timeout: 240_000 }, async () => {
+    it.concurrent(k.name, { timeout: 900_000 }, async () => {
+      const release = await slot();
       const n = 10 + idx;
       const cf = k.cf.replaceAll('127.0.N.', `127.0.${n}.`).replace(/^virtual=1N$/m, `virtual=1${n}`);
       const pair = new Pair(cf);
@@ -198,6 +216,7 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
       } finally {
         await pair.stop();
         for (const r of reals.values()) await r.kill();
+        release();
       }
     });
   });
