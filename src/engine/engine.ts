@@ -30,11 +30,14 @@ import { canonicalAddrPort, serviceKey } from '../ipvs/plan.js';
 import { kernelDest } from '../ipvs/normalize.js';
 import type { DesiredTable, IpvsDest, IpvsProto, IpvsService, IpvsTable } from '../ipvs/types.js';
 import type { Clock } from '../util/clock.js';
+import { formatMonitorLine } from '../alerts/monitor.js';
 import type { EngineEvent, RealSnapshot } from './types.js';
 
 export interface EngineOptions {
   readonly clock: Clock;
   readonly hostname?: string;
+  /** Pid written in monitorfile lines (default process.pid). */
+  readonly pid?: number;
 }
 
 /** What one engine step produced. */
@@ -102,6 +105,14 @@ function destKey(v: VirtualService, ip: string, port: number, forward: Forward):
   return canonicalAddrPort(kernelDest(v.protocol as IpvsProto, v.vaddr, ip, port, forward));
 }
 
+/** Whether the original writes a monitorfile line for this check (do_log): not for checktype=on, external-perl, nor a ping failure. */
+function logsToMonitor(v: VirtualService, res: CheckResult): boolean {
+  if (res.status === 'maintenance') return true;
+  if (v.checktype === 'on' || v.checktype === 'off' || v.checktype === 'external-perl') return false;
+  const ping = v.checktype === 'ping' || (v.checktype === 'connect' && v.protocol === 'udp');
+  return !(ping && !res.ok);
+}
+
 /** usableFallback: the original's fallback_find, minus the bogus empty server of a global fallback on fwm. */
 function usableFallback(v: VirtualService): FallbackServer | undefined {
   const fb = v.fallback;
@@ -120,8 +131,11 @@ export class Engine {
   private dirty = false;
   private stopped = false;
 
+  private readonly pid: number;
+
   constructor(opts: EngineOptions) {
     this.clock = opts.clock;
+    this.pid = opts.pid ?? process.pid;
     this.hostname = opts.hostname ?? 'localhost';
   }
 
@@ -155,6 +169,10 @@ export class Engine {
         rs.maintenance = res.status === 'maintenance';
         if (res.ok) this.serviceUp(vs, rs, shared, false);
         else this.serviceDown(vs, rs, shared, rs.maintenance);
+        if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
+          const line = formatMonitorLine(now, this.pid, key, res.ok, res.status === 'maintenance' ? 'Server in maintenance' : res.message);
+          this.events.push({ type: 'monitor', file: vs.v.monitorfile, line });
+        }
       }
     }
     return this.output();

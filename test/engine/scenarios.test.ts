@@ -261,3 +261,15 @@ virtual=192.168.6.1:80
     expect(s.save()).toContain('-a -t 192.168.6.1:80 -r 10.0.0.2:80 -g -w 5');
   });
 });
+
+describe('engine scenarios: monitorfile', () => {
+  it('one line per logged check of each virtual with a monitorfile, in the original format', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n\tmonitorfile=/tmp/mon.log\n'));
+    await s.check({ '10.0.0.1': { ok: false, status: 'l4-refused', message: 'refused|x', durationMs: 1 } });
+    const mon = s.events.filter((e) => e.type === 'monitor');
+    expect(mon).toHaveLength(1);
+    expect(mon[0]).toMatchObject({ type: 'monitor', file: '/tmp/mon.log' });
+    expect((mon[0] as { line: string }).line).toMatch(/^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \[\d+\] connect tcp 10\.0\.0\.1 80 1 masq \/  \[down\] refused%7cx\n$/);
+  });
+});
