@@ -121,4 +121,29 @@ virtual=192.168.6.1:80
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('reload keeps the state of unchanged reals (no recheck needed to stay up), checks new ones at once', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const checked: string[] = [];
+    const d = createDirector({
+      driver: sim,
+      clock,
+      hostname: 'lb1',
+      runCheck: async (job: CheckJob) => {
+        checked.push(job.real.ip);
+        return UP;
+      },
+    });
+    await d.start(await cfg('checkinterval=60\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n'));
+    expect(checked).toEqual(['10.0.0.1']);
+    await d.reload(
+      await cfg('checkinterval=60\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\tchecktype=connect\n'),
+    );
+    expect(checked).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 1\n');
+    expect(sim.history.filter((h) => h.commandLine.includes('10.0.0.1:80')).length).toBe(1);
+    expect(d.snapshot().reals.map((r) => r.state)).toEqual(['up', 'up']);
+    await d.stop();
+  });
 });
