@@ -3,15 +3,23 @@
 // daemon (a "running" daemon is a process whose cmdline contains "ldirectord", the original's test).
 // The original's pid directory is fixed at /var/run, so its config names are unique to this run.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { writeFileSync, rmSync, existsSync } from 'node:fs';
+import { writeFileSync, rmSync, existsSync, accessSync, constants } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { build, ld, tmp, read, type RunResult } from './helpers.js';
 
 const ORIGINAL = '/usr/sbin/ldirectord';
-const originalWorks = existsSync(ORIGINAL) && spawnSync(ORIGINAL, ['-v']).status === 0;
-if (!originalWorks) console.warn(`side-by-side tests skipped: the original ${ORIGINAL} is not installed or does not run`);
+function varRunWritable(): boolean {
+  try {
+    accessSync('/var/run', constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const originalWorks = existsSync(ORIGINAL) && spawnSync(ORIGINAL, ['-v']).status === 0 && varRunWritable();
+if (!originalWorks) console.warn(`side-by-side tests skipped: the original ${ORIGINAL} is not installed or does not run, or /var/run (its fixed pid directory) is not writable`);
 
 let dir: string;
 let rundir: string;
