@@ -431,10 +431,13 @@ export class Daemon {
         logger.info(e.message);
         break;
       case 'fallback-command': {
-        // The original runs it through the shell: `<command> start|stop <vserver>:<vport> <protocol>`.
+        // `<command> start|stop <vserver>:<vport> <protocol>` as the original builds it, but never through
+        // a shell: the configured value is split on white space into the program and its own arguments,
+        // so shell metacharacters in it (or in anything appended) are plain text.
+        const [program, ...own] = e.command.trim().split(/\s+/);
         const line = `${e.command} ${e.args.join(' ')}`;
         if (this.o.debug) logger.info(`Running system(${line})`);
-        const c = spawn('/bin/sh', ['-c', line], { stdio: 'ignore' });
+        const c = spawn(program, [...own, ...e.args], { stdio: 'ignore' });
         c.on('error', (err) => logger.info(`system(${line}) failed: ${err.message}`));
         c.on('exit', (code) => {
           if (code !== 0) logger.info(`system(${line}) failed: exit status ${code}`);
