@@ -4,12 +4,12 @@
  * daemon creates are not world-writable (state 0600), even under umask 000.
  */
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { parseConfigText } from '../../src/config/parse.js';
 import { buildCheckJobs, runCheck } from '../../src/checks/index.js';
-import { Rig, alive, build, closeServer, daemonSkipReason, freePort, read, skipNote, tcpListen, tmp, until } from './helpers.js';
+import { Rig, alive, build, closeServer, daemonSkipReason, freePort, read, skipNote, sleep, tcpListen, tmp, until } from './helpers.js';
 
 const PW = 's3cr3t-PW-q7Zx';
 const SEC = 's3cr3t-SEC-k9Wy';
@@ -89,6 +89,9 @@ describe.skipIf(skip)('security through the daemon', () => {
   const servers: net.Server[] = [];
   beforeAll(() => build());
   afterEach(async () => {
+    // Never leave a shell's proof behind, whatever failed.
+    await sleep(500);
+    for (const f of readdirSync('/')) if (f.startsWith(`pwned-${process.pid}-`)) rmSync(join('/', f), { force: true });
     rig?.cleanup();
     rig = undefined;
     await Promise.all(servers.splice(0).map(closeServer));
@@ -109,11 +112,13 @@ describe.skipIf(skip)('security through the daemon', () => {
     // No real answers: the fallback command is run with start.
     const shelled = () => [r.dir, '/', process.cwd()].some((d) => existsSync(join(d, pwned)) || existsSync(join(d, `${pwned}-2`)));
     await until(() => /start/.test(read(fb.ran)) || shelled(), 20_000, 'fallbackcommand ran');
+    await sleep(500); // a shell would still be running its second touch
     expect(pwnedFiles(pwned, [r.dir, '/', process.cwd()]), 'fallbackcommand went through a shell').toEqual([]);
     expect(read(fb.ran)).toContain(`127.0.0.1:${port}`);
     // The config changes on disk: the callback runs with the config path.
     writeFileSync(r.cfg, conf('# changed\n'));
     await until(() => read(cb.ran).trim() !== '' || shelled(), 20_000, 'callback ran');
+    await sleep(500);
     expect(pwnedFiles(pwned, [r.dir, '/', process.cwd()]), 'callback went through a shell').toEqual([]);
     expect(read(cb.ran).trim()).toBe(r.cfg);
     expect(alive(pid)).toBe(true);
