@@ -13,7 +13,11 @@ for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "install-debian: all packages present"; exit 0; fi
 echo "install-debian: installing$missing"
 apt-get update -qq >/dev/null 2>&1 || echo "install-debian: apt-get update failed"
-for p in $missing; do
-  apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || echo "install-debian: could not install $p (its suite will skip)"
-done
+# All at once first (one dependency resolution); when that fails, one by one so that one package
+# that cannot be had costs only its own suite.
+if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+  for p in $missing; do
+    apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || echo "install-debian: could not install $p (its suite will skip)"
+  done
+fi
 exit 0
