@@ -11,7 +11,7 @@ import type net from 'node:net';
 import { parseConfigText } from '../../src/config/parse.js';
 import { buildCheckJobs, runCheck, GRACE_MS } from '../../src/checks/index.js';
 import type { CheckResult } from '../../src/checks/types.js';
-import { Rig, alive, build, closeServer, daemonSkipReason, freePort, rssKb, skipNote, sleep, tcpListen, until } from './helpers.js';
+import { Rig, alive, build, closeServer, daemonSkipReason, freePort, read, rssKb, skipNote, sleep, tcpListen, until } from './helpers.js';
 
 const GB = 1024 ** 3;
 
@@ -142,6 +142,11 @@ describe.skipIf(skip)('hostile real servers through the daemon', () => {
     }
     samples.push(rssKb(pid));
     expect(alive(pid)).toBe(true);
+    // Every check the daemon ran ended within checktimeout (3 s) + grace, as its state file shows.
+    const st = JSON.parse(read(r.stateFile)) as { snapshot: { reals: { rs: string; lastResult?: { durationMs: number; message: string } }[] } };
+    const results = st.snapshot.reals.filter((x) => x.lastResult);
+    expect(results.length).toBeGreaterThan(0);
+    for (const x of results) expect(x.lastResult!.durationMs, `${x.rs}: ${x.lastResult!.message}`).toBeLessThan(3000 + GRACE_MS + 1500);
     const first = samples[0];
     const last = Math.max(...samples.slice(-3));
     expect(last - first, `RSS samples (kB): ${samples.join(' ')}`).toBeLessThan(Math.max(64 * 1024, first));

@@ -87,6 +87,7 @@ describe.skipIf(skip)('ipvsadm faults: the daemon logs, re-reads, converges and 
     const pid = await r.start();
     await until(() => r.up().join() === want(['127.0.0.2', '127.0.0.3']), 20_000, 'initial table');
     r.setFaults({ FAKE_IPVSADM_HANG_MS: '600000' });
+    const logBefore = r.logText().length;
     await closeServer(servers.shift());
     await until(() => fakeProcesses(r.state, 'FAKE_IPVSADM_HANG_MS=600000').length > 0, 10_000, 'a hanging ipvsadm');
     expect(alive(pid)).toBe(true);
@@ -94,6 +95,7 @@ describe.skipIf(skip)('ipvsadm faults: the daemon logs, re-reads, converges and 
     // The driver's bound (10 s by default) frees the daemon; then the change is made.
     await until(() => r.up().join() === want(['127.0.0.3']), 40_000, 'converged after the hang');
     expect(alive(pid)).toBe(true);
+    expect(r.logText().slice(logBefore)).toMatch(/ipvsadm/i); // the kill was logged
     // No hung ipvsadm is left behind.
     await until(() => fakeProcesses(r.state, 'FAKE_IPVSADM_HANG_MS=600000').length === 0, 15_000, 'hung ipvsadm processes killed');
   });
