@@ -138,7 +138,7 @@ describe.skipIf(!cli.ok || !existsSync(STOCK))('stock ocf:heartbeat:ldirectord d
     expect(bad.out).toContain('has configuration errors');
   }, 90_000);
 
-  it('the daemon'\''s process title holds "<bin> <config> start", which the stock stop fallback pgreps for', async () => {
+  it('the daemon title holds "<bin> <config> start", which the stock stop fallback pgreps for', async () => {
     const p = { configfile: inst.config, ldirectord: BIN };
     expect(agent(STOCK, 'start', inst, p).code).toBe(OCF.SUCCESS);
     const pid = Number(spawnSync('cat', [join(inst.dir, 'ldirectord.ld.cf.pid')], { encoding: 'utf8' }).stdout.trim());
