@@ -23,6 +23,9 @@ async function slot(): Promise<() => void> {
 }
 if (reason) console.warn(`differential runtime suite skipped: ${reason}`);
 
+/** Each case's own /24 inside 127.0.0.0/8, away from the blocks other suites use (127.0.0.x). */
+const net = (n: number): string => `127.${(process.pid % 150) + 100}.${n}`;
+
 interface Ctx {
   pair: Pair;
   real: (i: number) => Real;
@@ -174,11 +177,11 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
     it.concurrent(k.name, { timeout: 900_000 }, async () => {
       const release = await slot();
       const n = 10 + idx;
-      const cf = k.cf.replaceAll('127.0.N.', `127.0.${n}.`).replace(/^virtual=1N$/m, `virtual=1${n}`);
+      const cf = k.cf.replaceAll('127.0.N.', `${net(n)}.`).replace(/^virtual=1N$/m, `virtual=1${n}`);
       const pair = new Pair(cf);
       pairs.push(pair);
       const reals = new Map<number, Real>();
-      for (const [h, port] of k.reals) reals.set(h, new Real(`127.0.${n}.${h}`, port));
+      for (const [h, port] of k.reals) reals.set(h, new Real(`${net(n)}.${h}`, port));
       const ctx: Ctx = {
         pair,
         real: (i) => reals.get(i)!,
@@ -186,15 +189,15 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
           for (const s of pair.sides) {
             const d = join(s.dir, 'maint');
             mkdirSync(d, { recursive: true });
-            if (present) writeFileSync(join(d, file.replaceAll('127.0.N.', `127.0.${n}.`)), '');
-            else rmSync(join(d, file.replaceAll('127.0.N.', `127.0.${n}.`)), { force: true });
+            if (present) writeFileSync(join(d, file.replaceAll('127.0.N.', `${net(n)}.`)), '');
+            else rmSync(join(d, file.replaceAll('127.0.N.', `${net(n)}.`)), { force: true });
           }
         },
       };
       for (const s of pair.sides) mkdirSync(join(s.dir, 'maint'), { recursive: true });
       try {
         for (const [h, , on] of k.reals) if (on) await reals.get(h)!.listen();
-        if (k.pre) pair.preload(k.pre.replaceAll('127.0.N.', `127.0.${n}.`));
+        if (k.pre) pair.preload(k.pre.replaceAll('127.0.N.', `${net(n)}.`));
         pair.start();
         const seen: string[] = [];
         const check = async (name: string, minMs: number) => {
