@@ -113,6 +113,20 @@ export class Pair {
     }
   }
 
+  /** Rewrites both configs and sends SIGHUP to both daemons (reload). */
+  hup(cf: string): void {
+    for (const s of this.sides) {
+      writeFileSync(join(s.dir, 'ld.cf'), cf.replaceAll('@DIR@', s.dir));
+      s.child?.kill('SIGHUP');
+    }
+  }
+
+  /** Stops both daemons and starts them again over the table they left. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
   async stop(): Promise<void> {
     await Promise.all(
       this.sides.map(

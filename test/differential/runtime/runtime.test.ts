@@ -28,6 +28,8 @@ const net = (n: number): string => `127.${(process.pid % 150) + 100}.${n}`;
 
 interface Ctx {
   pair: Pair;
+  /** Rewrites the config (same substitutions as the case's) and HUPs both daemons. */
+  reload: (cf: string) => void;
   real: (i: number) => Real;
   /** Creates (or removes) a file in each side's maintenance directory. */
   maint: (file: string, present: boolean) => void;
@@ -164,6 +166,29 @@ const CASES: Case[] = [
     reals: [[2, 8000, false], [3, 8000, true]],
     steps: [revive(2), kill(3)],
   },
+  {
+    name: 'reload (HUP): a real and a virtual removed, a weight changed, a real added',
+    cf: `${G}quiescent=yes\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tchecktype=connect\nvirtual=127.0.N.101:80\n\treal=127.0.N.4:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, false], [4, 8000, true], [5, 8000, true]],
+    steps: [
+      {
+        name: 'reload',
+        act: (c) => c.reload(`${G}quiescent=yes\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq 7\n\treal=127.0.N.5:8000 masq\n\tchecktype=connect\n`),
+        minMs: 5000,
+      },
+      kill(2),
+    ],
+  },
+  {
+    name: 'restart over the table left by cleanstop=no (quiescent=no, fallback)',
+    cf: `${G}quiescent=no\ncleanstop=no\nvirtual=127.0.N.100:80\n\treal=127.0.N.2:8000 masq\n\treal=127.0.N.3:8000 masq\n\tfallback=127.0.N.9:8000 masq\n\tchecktype=connect\n`,
+    reals: [[2, 8000, true], [3, 8000, true]],
+    steps: [
+      kill(3),
+      { name: 'restart with real 3 back', act: async (c) => { await c.real(3).listen(); await c.pair.restart(); }, minMs: 6000 },
+      { name: 'both down, restart', act: async (c) => { await c.real(2).kill(); await c.real(3).kill(); await c.pair.restart(); }, minMs: 6000 },
+    ],
+  },
 ];
 
 describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, same fake ipvsadm, same reals', () => {
@@ -184,6 +209,7 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
       for (const [h, port] of k.reals) reals.set(h, new Real(`${net(n)}.${h}`, port));
       const ctx: Ctx = {
         pair,
+        reload: (text) => pair.hup(text.replaceAll('127.0.N.', `${net(n)}.`)),
         real: (i) => reals.get(i)!,
         maint: (file, present) => {
           for (const s of pair.sides) {
