@@ -273,3 +273,26 @@ describe('engine scenarios: monitorfile', () => {
     expect((mon[0] as { line: string }).line).toMatch(/^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \[\d+\] connect tcp 10\.0\.0\.1 80 1 masq \/  \[down\] refused%7cx\n$/);
   });
 });
+
+describe('engine scenarios: IPv6 and checktype off', () => {
+  it('virtual6 with a global fallback6, logged with bracketed addresses', async () => {
+    const s = new Scenario();
+    const ev = await s.start(
+      await cfg('quiescent=no\nfailurecount=1\nfallback6=[2001:db8::99]:80 masq\nvirtual6=[2001:db8::1]:80\n\treal6=[2001:db8::10]:80 masq\n\tchecktype=connect\n'),
+    );
+    expect(ev).toEqual(['Added virtual server: [2001:db8::1]:80', 'Added fallback server: [2001:db8::99]:80 ([2001:db8::1]:80) (Weight set to 1)']);
+    expect(await s.check({ '2001:db8::10': UP })).toEqual([
+      'Resetting soft failure count: [2001:db8::10]:80 (tcp:[2001:db8::1]:80)',
+      'Added real server: [2001:db8::10]:80 ([2001:db8::1]:80) (Weight set to 1)',
+      'Deleted fallback server: [2001:db8::99]:80 ([2001:db8::1]:80)',
+    ]);
+    expect(s.save()).toBe('-A -t [2001:db8::1]:80 -s wrr\n-a -t [2001:db8::1]:80 -r [2001:db8::10]:80 -m -w 1\n');
+  });
+
+  it('checktype=off: no jobs; reals keep what start decided', async () => {
+    const s = new Scenario('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+    await s.start(await cfg('quiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\tchecktype=off\n'));
+    expect(s.engine.jobs()).toEqual([]);
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+  });
+});
