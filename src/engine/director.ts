@@ -310,22 +310,15 @@ class DirectorImpl implements Director {
   }
 
   private async syncOnce(): Promise<void> {
-    const desired = this.engine.desired();
-    const driver = this.o.driver as IpvsDriver & { sync?: (d: DesiredTable) => Promise<{ commands: readonly IpvsCommandResult[]; error?: string }> };
+    // Let results of the same tick coalesce, then read the table and plan against the freshest
+    // desired state (changes that arrived while the read was running go in this batch too).
+    await new Promise<void>((r) => setImmediate(r));
+    const driver = this.o.driver;
     let results: readonly IpvsCommandResult[];
     try {
-      if (typeof driver.sync === 'function') {
-        const r = await driver.sync(desired);
-        if (r.error) {
-          this.needRepair = true;
-          this.ipvsFailures++;
-          return;
-        }
-        results = r.commands;
-      } else {
-        const cmds = planChanges(await driver.read(), desired);
-        results = cmds.length ? await driver.apply(cmds) : [];
-      }
+      const current = await driver.read();
+      const cmds = planChanges(current, this.engine.desired());
+      results = cmds.length ? await driver.apply(cmds) : [];
     } catch (e) {
       this.needRepair = true;
       this.ipvsFailures++;

@@ -146,4 +146,29 @@ virtual=192.168.6.1:80
     expect(d.snapshot().reals.map((r) => r.state)).toEqual(['up', 'up']);
     await d.stop();
   });
+
+  it('a cycle in which 200 reals change state is written in one batch', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const batches: number[] = [];
+    const driver = {
+      read: () => sim.read(),
+      apply: async (cmds: Parameters<SimDriver['apply']>[0]) => {
+        batches.push(cmds.length);
+        return sim.apply(cmds);
+      },
+    };
+    let ok = false;
+    const d = createDirector({ driver, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
+    const reals = Array.from({ length: 200 }, (_, i) => `\treal=10.0.${i >> 8}.${(i & 255) + 1}:80 masq`).join('\n');
+    await d.start(await cfg(`checkinterval=1\nfailurecount=1\nquiescent=no\nvirtual=192.168.6.1:80\n${reals}\n\tchecktype=connect\n`));
+    batches.length = 0;
+    ok = true;
+    clock.advance(1000);
+    await until(() => d.snapshot().reals.every((r) => r.state === 'up') && batches.length > 0, 'all up');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([200]);
+    expect(sim.save().split('\n').filter((l) => l.startsWith('-a')).length).toBe(200);
+    await d.stop();
+  });
 });
