@@ -867,7 +867,7 @@ function isContiguousNetmask(q: string): boolean {
 /** The original's open(">>path") test: the file is created if missing (as the original does). */
 async function testAppend(p: Parser, line: number, path: string, what: string): Promise<void> {
   try {
-    const fh = await open(path, 'a');
+    const fh = await open(path, 'a', 0o640);
     await fh.close();
   } catch (e) {
     p.error(line, `unable to open ${what} ${path}: ${(e as NodeJS.ErrnoException).message}`, path);

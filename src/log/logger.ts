@@ -75,7 +75,7 @@ function makeSink(dest: LogDestination, opts: LoggerOptions): Sink {
         write: (msg) => {
           // Open, append, close per line, as the original does: logrotate can move the file at any time.
           try {
-            appendFileSync(dest.path, `[${perlLocaltime(now())}|${opts.cfgName}|${process.pid}] ${msg}\n`);
+            appendFileSync(dest.path, `[${perlLocaltime(now())}|${opts.cfgName}|${process.pid}] ${msg}\n`, { mode: 0o640 });
           } catch {
             try {
               process.stderr.write(`${msg}\n`);
