@@ -54,21 +54,33 @@ export interface DirectorOptions {
   readonly maintenance?: MaintenanceLookup;
 }
 
+const NAME_TTL_MS = 60_000;
+const names = new Map<string, { name: string; at: number }>();
+
+/** The real's name as gethostbyaddr gives it (getnameinfo: /etc/hosts, then DNS), cached a minute; '' if none. */
+async function reverseName(ip: string): Promise<string> {
+  const hit = names.get(ip);
+  if (hit && Date.now() - hit.at < NAME_TTL_MS) return hit.name;
+  let name = '';
+  try {
+    const r = await Promise.race([
+      dnsp.lookupService(ip, 1),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
+    ]);
+    if (r.hostname !== ip) name = r.hostname;
+  } catch {
+    /* no name */
+  }
+  names.set(ip, { name, at: Date.now() });
+  return name;
+}
+
 /** defaultMaintenance: files `<ip>:<port>`, `<ip>`, `<name>:<port>`, `<name>`, `<short>:<port>`, `<short>`. */
 export const defaultMaintenance: MaintenanceLookup = async (dir, real) => {
   const ip = real.family === 6 ? `[${real.ip}]` : real.ip;
   const candidates = [`${ip}:${real.port}`, ip];
   if (existsSync(`${dir}/${candidates[0]}`) || existsSync(`${dir}/${candidates[1]}`)) return true;
-  let name = '';
-  try {
-    const r = await Promise.race([
-      dnsp.lookupService(real.ip, 1),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
-    ]);
-    if (r.hostname !== real.ip) name = r.hostname;
-  } catch {
-    /* no name */
-  }
+  const name = await reverseName(real.ip);
   if (!name) return false;
   const short = /^([a-z][a-z0-9-]+)\./.exec(name)?.[1];
   const more = [`${name}:${real.port}`, name, ...(short ? [`${short}:${real.port}`, short] : [])];

@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createDirector } from '../../src/engine/director.js';
+import { execFileSync } from 'node:child_process';
+import { createDirector, defaultMaintenance } from '../../src/engine/director.js';
+import type { RealServer } from '../../src/model/config.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { SimDriver } from '../../src/ipvs/sim-driver.js';
 import type { CheckJob, CheckResult } from '../../src/checks/types.js';
@@ -171,4 +173,32 @@ virtual=192.168.6.1:80
     expect(sim.save().split('\n').filter((l) => l.startsWith('-a')).length).toBe(200);
     await d.stop();
   });
+
+  it('defaultMaintenance: ip:port, ip, then the name from the hosts file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-maint-'));
+    try {
+      const real = { ip: '127.0.0.1', family: 4, port: 80 } as unknown as RealServer;
+      expect(await defaultMaintenance(dir, real)).toBe(false);
+      writeFileSync(join(dir, '127.0.0.1'), '');
+      expect(await defaultMaintenance(dir, real)).toBe(true);
+      rmSync(join(dir, '127.0.0.1'));
+      writeFileSync(join(dir, '127.0.0.1:81'), '');
+      expect(await defaultMaintenance(dir, real)).toBe(false);
+      const name = lookupName();
+      if (name) {
+        writeFileSync(join(dir, `${name}:80`), '');
+        expect(await defaultMaintenance(dir, real)).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+function lookupName(): string | undefined {
+  try {
+    return execFileSync('getent', ['hosts', '127.0.0.1'], { encoding: 'utf8' }).trim().split(/\s+/)[1];
+  } catch {
+    return undefined;
+  }
+}
