@@ -152,7 +152,7 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null || echo "@@@INSMOD_FAILED $m"; done
 ip link set lo up
 mkdir -p /host
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host; then echo "@@@MOUNT_FAILED"; poweroff -f; fi
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host; then echo "@@@MOUNT_FAILED"; poweroff -f; fi
 mkdir -p /payload
 cp -r /host$payload/. /payload/
 mount -t tmpfs tmpfs /host/tmp
@@ -160,10 +160,13 @@ mount -t tmpfs tmpfs /host/run
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
+echo "nameserver 127.0.0.1" >/resolv.conf
+echo "options timeout:1 attempts:1" >>/resolv.conf
+mount --bind /resolv.conf /host/etc/resolv.conf
 mkdir -p /host/run/payload
 cp -r /payload/. /host/run/payload/
 echo "@@@BOOTED"
-chroot /host /bin/sh -c 'cd /run/payload && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root exec /bin/sh ./run.sh' >/host/run/out.txt 2>/host/run/err.txt </dev/null
+chroot /host /bin/sh -c 'cd /run/payload && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LDTS_IN_VM=1 exec /bin/sh ./run.sh' >/host/run/out.txt 2>/host/run/err.txt </dev/null
 rc=$?
 echo "@@@RC $rc"
 echo "@@@STDOUT_BEGIN"
@@ -210,6 +213,8 @@ export interface VmResult {
   /** The payload's exit status (undefined when the VM did not get that far). */
   exitCode?: number;
   stdout: string;
+  /** The payload's stdout as bytes. */
+  stdoutBytes: Buffer;
   stderr: string;
   /** The whole serial console. */
   console: string;
@@ -220,6 +225,7 @@ export interface VmResult {
   timedOut: boolean;
   /** Modules /init failed to insmod. */
   insmodFailed: string[];
+  kernelVersion: string;
 }
 
 export interface RunVmOptions {
@@ -247,7 +253,7 @@ export function prepareVm(): { kernel: string; initrd: string; version: string }
  * tmpfs). Resolves when qemu exits.
  */
 export async function runVm(payloadDir: string, opts: RunVmOptions = {}): Promise<VmResult> {
-  const { kernel, initrd } = prepareVm();
+  const { kernel, initrd, version } = prepareVm();
   const abs = resolve(payloadDir);
   if (!existsSync(join(abs, 'run.sh'))) throw new Error(`${abs}/run.sh missing`);
   if (/\s/.test(abs)) throw new Error('payload path must not contain spaces');
@@ -287,17 +293,19 @@ export async function runVm(payloadDir: string, opts: RunVmOptions = {}): Promis
   const con = out.replace(/\r\n/g, '\n');
   const section = (name: string) => {
     const m = new RegExp(`@@@${name}_BEGIN\\n([\\s\\S]*?)@@@${name}_END`).exec(con);
-    return m ? Buffer.from(m[1].replace(/\s+/g, ''), 'base64').toString('utf8') : '';
+    return m ? Buffer.from(m[1].replace(/\s+/g, ''), 'base64') : Buffer.alloc(0);
   };
   const rc = /@@@RC (\d+)/.exec(con);
   return {
     exitCode: rc ? Number(rc[1]) : undefined,
-    stdout: section('STDOUT'),
-    stderr: section('STDERR'),
+    stdout: section('STDOUT').toString('utf8'),
+    stdoutBytes: section('STDOUT'),
+    stderr: section('STDERR').toString('utf8'),
     console: con + (qerr ? `\n[qemu stderr]\n${qerr}` : ''),
     bootSeconds,
     totalSeconds,
     timedOut,
+    kernelVersion: version,
     insmodFailed: [...con.matchAll(/@@@INSMOD_FAILED (\S+)/g)].map((m) => m[1]),
   };
 }
