@@ -12,6 +12,10 @@
 #                  the init script, the systemd unit and the logrotate snippet
 #
 # What it does is `npm pack` and `npm install -g ./ldirectord-ts-*.tgz`.
+# npm 11 does not run dependencies' install scripts in a global install unless
+# allowed (npm then prints a warning): for the ping check's raw-socket module,
+# run this script with NPM_CONFIG_ALLOW_SCRIPTS=raw-socket in the environment,
+# or install by hand with `npm install -g --allow-scripts=raw-socket TGZ`.
 set -eu
 PREFIX=""
 LINK=no
@@ -21,20 +25,22 @@ while [ $# -gt 0 ]; do
 	--prefix) PREFIX="$2"; shift 2 ;;
 	--link-sbin) LINK=yes; shift ;;
 	--compat) COMPAT=yes; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-(cd "$HERE" && npm pack --silent --pack-destination "$WORK" >/dev/null)
+# dist/ is built by `npm ci` (the prepare script); build it if it is missing
+[ -f "$HERE/dist/cli/main.js" ] || (cd "$HERE" && npm run --silent build) || true
+(cd "$HERE" && npm pack --silent --ignore-scripts --pack-destination "$WORK" >/dev/null)
 TGZ=$(ls "$WORK"/ldirectord-ts-*.tgz)
 if [ -n "$PREFIX" ]; then
-	npm install -g --prefix "$PREFIX" "$TGZ"
+	npm install -g --no-audit --no-fund --prefix "$PREFIX" "$TGZ"
 	BIN="$PREFIX/bin/ldirectord"
 else
-	npm install -g "$TGZ"
+	npm install -g --no-audit --no-fund "$TGZ"
 	BIN="$(npm prefix -g)/bin/ldirectord"
 fi
 "$BIN" -v >/dev/null

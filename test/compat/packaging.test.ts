@@ -1,7 +1,7 @@
 // systemd-analyze verify accepts the unit; the npm tarball installs globally on a clean prefix and
 // the installed `ldirectord` runs; the install script and logrotate snippet are well-formed.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,21 +65,20 @@ describe.skipIf(!!systemdSkip)('compat/systemd/ldirectord.service', () => {
 });
 
 describe.skipIf(!cli.ok || !NPM)('npm pack and a global install', () => {
-  it('the tarball installs on a clean prefix; the installed ldirectord runs -v and configtest', () => {
+  it('scripts/install.sh packs the tarball and installs it on a clean prefix; the installed ldirectord runs -v and configtest', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ldts-pack-'));
     tmp.push(dir);
-    // dist/ is current (cliWorks built it); skip prepare's second compilation
-    const pack = spawnSync(NPM as string, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    expect(pack.status).toBe(0);
-    const tgz = readdirSync(dir).find((f) => /^ldirectord-ts-.*\.tgz$/.test(f));
-    expect(tgz).toBeDefined();
+    // scripts/install.sh = npm pack (dist/ is current: cliWorks built it) + npm install -g --prefix
     const prefix = join(dir, 'prefix');
-    const inst = spawnSync(NPM as string, ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, tgz as string)], {
+    const inst = spawnSync('sh', [join(ROOT, 'scripts/install.sh'), '--prefix', prefix], {
+      cwd: dir,
+      env: { ...process.env, npm_config_prefer_offline: 'true' },
       encoding: 'utf8',
       timeout: 240_000,
     });
     if (inst.status !== 0) console.warn(inst.stderr);
     expect(inst.status).toBe(0);
+    expect(inst.stdout).toContain(`installed ${prefix}/bin/ldirectord`);
     const bin = join(prefix, 'bin/ldirectord');
     const v = spawnSync(bin, ['-v'], { encoding: 'utf8' });
     expect(v.status).toBe(0);
