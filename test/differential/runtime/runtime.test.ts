@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pair, Real, buildOnce, skipReason } from './harness.js';
+import { readFakeLog } from '../../fake-ipvsadm/install.js';
 
 const reason = skipReason();
 
@@ -237,6 +238,8 @@ describe.skipIf(Boolean(reason))('differential runtime: Perl original vs ours, s
           await check(st.name, st.minMs);
         }
         await pair.stop();
+        const counts = pair.sides.map((sd) => `${sd.name} ${readFakeLog(join(sd.dir, 'ipvsadm.log')).length}`);
+        console.log(`ipvsadm processes for "${k.name}": ${counts.join(', ')}`);
         const [a, b] = pair.tables();
         expect(b, `final table after stop of "${k.name}"\n${pair.logs()}`).toBe(a);
         // The run must have gone through more than one distinct table (the scenario did something).
