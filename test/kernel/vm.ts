@@ -160,7 +160,7 @@ mount -t tmpfs tmpfs /host/run
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
-echo "nameserver 127.0.0.1" >/resolv.conf
+echo "nameserver 127.0.0.53" >/resolv.conf
 echo "options timeout:1 attempts:1" >>/resolv.conf
 mount --bind /resolv.conf /host/etc/resolv.conf
 mkdir -p /host/run/payload
