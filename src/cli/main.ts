@@ -311,6 +311,9 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
       // eslint-disable-next-line no-fallthrough
       case 'stop':
         signal(pid, 'SIGTERM');
+        // Unlike the original, wait (bounded) until the daemon has removed what it manages and exited,
+        // so that a monitor right after stop (pacemaker, systemd) sees it stopped. Same output, same status.
+        await waitGone(pid, Number(process.env.LDIRECTORD_STOP_WAIT ?? 30) * 1000);
         ldExit(logger, opts.debug, 0, exitFrom);
       // eslint-disable-next-line no-fallthrough
       case 'restart':
@@ -363,6 +366,19 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
   // start (or the start half of restart)
   const { startDaemon } = await import('../daemon/start.js');
   return await startDaemon(ctx, isDaemonChild);
+}
+
+/** Resolves when process `pid` no longer exists, or after `ms`. */
+async function waitGone(pid: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
