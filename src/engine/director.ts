@@ -327,9 +327,11 @@ class DirectorImpl implements Director {
     await new Promise<void>((r) => setImmediate(r));
     const driver = this.o.driver;
     let results: readonly IpvsCommandResult[];
+    let desired: DesiredTable;
     try {
       const current = await driver.read();
-      const cmds = planChanges(current, this.engine.desired());
+      desired = this.engine.desired();
+      const cmds = planChanges(current, desired);
       results = cmds.length ? await driver.apply(cmds) : [];
     } catch (e) {
       this.needRepair = true;
@@ -340,6 +342,7 @@ class DirectorImpl implements Director {
     if (results.length) this.ipvsRuns++;
     const failed = results.filter((r) => !r.ok);
     this.needRepair = failed.length > 0;
+    if (!this.needRepair && desired.remove.length) this.engine.forgetRemoved(desired.remove);
     for (const f of failed) {
       this.ipvsFailures++;
       this.log('error', `system(${f.commandLine}) failed: ${f.error ?? 'refused'}`);

@@ -208,6 +208,14 @@ export class Engine {
     };
   }
 
+  /**
+   * forgetRemoved: the services of `remove` are gone from the kernel (the caller applied them); they
+   * leave the desired table's remove list, so a service an admin later adds by hand is left alone.
+   */
+  forgetRemoved(remove: DesiredTable['remove']): void {
+    for (const r of remove) this.removed.delete(serviceKey(r.proto, r.vaddr, r.ipv6Fwm));
+  }
+
   /** jobs: one per real id (the original's per-pass dedupe); checktype=off reals are never checked. */
   jobs(): CheckJob[] {
     if (!this.config || this.stopped) return [];

@@ -296,3 +296,16 @@ describe('engine scenarios: IPv6 and checktype off', () => {
     expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
   });
 });
+
+describe('engine: removed services', () => {
+  it('a dropped virtual stays in remove until forgotten, then a hand-made service of that address is left alone', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\nvirtual=192.168.6.2:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n'));
+    await s.reload(await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n'));
+    const d = s.engine.desired();
+    expect(d.remove).toEqual([{ proto: 'tcp', vaddr: '192.168.6.2:80' }]);
+    expect(s.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n');
+    s.engine.forgetRemoved(d.remove);
+    expect(s.engine.desired().remove).toEqual([]);
+  });
+});
