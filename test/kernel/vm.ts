@@ -54,6 +54,7 @@ export function findKernel(): { version: string; vmlinuz: string; modules: strin
 
 /** Why the harness cannot run here (undefined when it can). */
 export function kernelHarnessMissing(): string | undefined {
+  if (process.env.LDIRECTORD_KERNEL_NO_VM === '1') return 'LDIRECTORD_KERNEL_NO_VM=1';
   if (process.platform !== 'linux' || process.arch !== 'x64') return `needs linux/x64 (this is ${process.platform}/${process.arch})`;
   const missing: string[] = [];
   if (!existsSync(QEMU)) missing.push('qemu-system-x86 (no /usr/bin/qemu-system-x86_64)');
