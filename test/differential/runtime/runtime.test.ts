@@ -7,11 +7,11 @@ import { readFakeLog } from '../../fake-ipvsadm/install.js';
 const reason = skipReason();
 
 /**
- * Cases run a few at a time (LDIRECTORD_DIFF_CONCURRENCY, default 2): the original calls ipvsadm (here a
+ * Cases run a few at a time (LDIRECTORD_DIFF_CONCURRENCY, default 4): the original calls ipvsadm (here a
  * node process) several times per change, and on a loaded 2-core machine too many at once only
  * slows every case down.
  */
-const LIMIT = Math.max(1, Number(process.env.LDIRECTORD_DIFF_CONCURRENCY ?? 2));
+const LIMIT = Math.max(1, Number(process.env.LDIRECTORD_DIFF_CONCURRENCY ?? 4));
 let active = 0;
 const waiting: (() => void)[] = [];
 async function slot(): Promise<() => void> {
