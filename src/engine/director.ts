@@ -52,6 +52,12 @@ export interface DirectorOptions {
    */
   readonly runner?: ProcessRunner;
   readonly maintenance?: MaintenanceLookup;
+  /**
+   * How often the table is read back and repaired even when nothing changed (ms, default 30 000; 0 =
+   * never): an entry an admin deleted or edited by hand in a managed service converges back. The
+   * original never looks again until its next change.
+   */
+  verifyMs?: number;
 }
 
 const NAME_TTL_MS = 60_000;
@@ -105,6 +111,8 @@ class DirectorImpl implements Director {
   private syncing?: Promise<void>;
   private syncAgain = false;
   private needRepair = false;
+  /** When the table was last read and planned (clock ms). */
+  private lastSyncAt = 0;
   private cycles = 0;
   private lastDurationMs = 0;
   private lagMs = 0;
@@ -210,7 +218,8 @@ class DirectorImpl implements Director {
       this.lagMs = Math.max(0, t - next);
       const dueJobs = jobs.filter((j) => (this.due.get(j.key) ?? t) <= t);
       await this.cycle(dueJobs);
-      if (this.needRepair) this.requestSync();
+      const verifyMs = this.o.verifyMs ?? 30_000;
+      if (this.needRepair || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
     }
   }
 
@@ -328,6 +337,7 @@ class DirectorImpl implements Director {
     const driver = this.o.driver;
     let results: readonly IpvsCommandResult[];
     let desired: DesiredTable;
+    this.lastSyncAt = this.clock.now();
     try {
       const current = await driver.read();
       desired = this.engine.desired();

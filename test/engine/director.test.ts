@@ -21,6 +21,30 @@ async function until(pred: () => boolean, what: string): Promise<void> {
 }
 
 describe('director', () => {
+  it('reads the table back every verifyMs and repairs an entry an admin removed by hand', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const d = createDirector({ driver: sim, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => UP });
+    await d.start(await cfg(`
+checkinterval=10
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+`));
+    expect(sim.save()).toContain('-r 10.0.0.1:80');
+    sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
+    expect(sim.save()).not.toContain('-r 10.0.0.1:80');
+    clock.advance(10_000); // a cycle, no change, not yet time to verify
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sim.save()).not.toContain('-r 10.0.0.1:80');
+    for (let i = 0; i < 3; i++) {
+      clock.advance(10_000);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await until(() => sim.save().includes('-r 10.0.0.1:80'), 'the real put back');
+    await d.stop();
+  });
+
   it('start runs a first full pass, the loop rechecks every checkinterval, results reach the table', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
