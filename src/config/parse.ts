@@ -140,6 +140,7 @@ const V = {
   monitorfileQ: d('monitorfile', 'quoted'),
   monitorfile: d('monitorfile'),
   cleanstop: d('cleanstop'),
+  fallbackcommandonstop: d('fallbackcommandonstop'),
   smtp: d('smtp'),
   servicename: d('servicename'),
   comment: d('comment'),
@@ -169,6 +170,7 @@ const G = {
   emailalertstatus: d('emailalertstatus'),
   emailalertfrom: d('emailalertfrom'),
   cleanstop: d('cleanstop'),
+  fallbackcommandonstop: d('fallbackcommandonstop'),
   smtp: d('smtp'),
   maintenancedir: d('maintenancedir'),
   timeout: d('timeout'),
@@ -225,6 +227,7 @@ interface VirtualDraft {
   emailalertstatus?: DaemonStatus[];
   monitorfile?: string;
   cleanstop?: boolean;
+  fallbackcommandonstop?: boolean;
   smtp?: string;
   servicename?: string;
   comment?: string;
@@ -270,6 +273,7 @@ interface GlobalDraft {
   quiescent: boolean;
   readdquiescent: boolean;
   cleanstop: boolean;
+  fallbackcommandonstop: boolean;
   maintenancedir?: string;
   checkintervalLine?: number;
 }
@@ -361,6 +365,7 @@ function defaultGlobals(): GlobalDraft {
     quiescent: false,
     readdquiescent: false,
     cleanstop: true,
+    fallbackcommandonstop: false,
   };
 }
 
@@ -843,6 +848,11 @@ async function parseVirtualDirective(p: Parser, v: VirtualDraft, rcmd: string, r
     const b = yesNo(m[1]);
     if (b === undefined) p.error(line, "cleanstop must be 'yes' or 'no'", raw);
     v.cleanstop = b;
+  } else if ((m = V.fallbackcommandonstop.exec(rcmd))) {
+    // Ours, not the original's: run `fallbackcommand stop ...` when the daemon stops with the fallback on.
+    const b = yesNo(m[1]);
+    if (b === undefined) p.error(line, "fallbackcommandonstop must be 'yes' or 'no'", raw);
+    v.fallbackcommandonstop = b;
   } else if ((m = V.smtp.exec(rcmd))) {
     const s = /^[0-9A-Za-z._+-]+/.exec(m[1]);
     if (!s) p.error(line, 'smtp: invalid SMTP server address', raw);
@@ -961,6 +971,8 @@ async function parseGlobalDirective(p: Parser, g: GlobalDraft, raw: string, line
     g.emailalertfrom = m[1];
   } else if ((m = G.cleanstop.exec(raw))) {
     g.cleanstop = bool(m[1], 'cleanstop');
+  } else if ((m = G.fallbackcommandonstop.exec(raw))) {
+    g.fallbackcommandonstop = bool(m[1], 'fallbackcommandonstop');
   } else if ((m = G.smtp.exec(raw))) {
     const s = /^[0-9A-Za-z._+-]+/.exec(m[1]);
     if (!s) p.error(line, 'smtp: invalid SMTP server address', raw);
@@ -1077,6 +1089,7 @@ function buildVirtual(p: Parser, rv: ResolvedVirtual, g: GlobalDraft): VirtualSe
     ...opt('fallbackcommand', v.fallbackcommand ?? g.fallbackcommand),
     quiescent: v.quiescent ?? g.quiescent,
     cleanstop: v.cleanstop ?? g.cleanstop,
+    fallbackcommandonstop: v.fallbackcommandonstop ?? g.fallbackcommandonstop,
     emailalert: v.emailalert ?? g.emailalert,
     emailalertfreq: v.emailalertfreq ?? g.emailalertfreq,
     emailalertstatus: v.emailalertstatus ?? g.emailalertstatus,
@@ -1189,6 +1202,7 @@ export async function parseConfigText(text: string, file: string, opts: ParseOpt
     quiescent: g.quiescent,
     readdquiescent: g.readdquiescent,
     cleanstop: g.cleanstop,
+    fallbackcommandonstop: g.fallbackcommandonstop,
     ...(g.maintenancedir !== undefined ? { maintenancedir: g.maintenancedir } : {}),
   };
   p.warnings.sort((a, b) => a.line - b.line);

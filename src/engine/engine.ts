@@ -182,6 +182,9 @@ export class Engine {
   stop(): EngineOutput {
     this.stopped = true;
     const keep: VirtualState[] = [];
+    // fallbackcommandonstop (ours, off by default): undo a fallback command still in force, since the
+    // daemon that started it will not be there to stop it (the original never does).
+    for (const vs of this.vs) if (vs.v.fallbackcommandonstop && vs.fallbackCommand === 'start') this.fallbackCommand(vs, 'stop');
     for (const vs of this.vs) {
       if (!vs.v.cleanstop) {
         keep.push(vs);

@@ -148,6 +148,8 @@ export interface VirtualService {
   readonly fallbackcommand?: string;
   readonly quiescent: boolean;
   readonly cleanstop: boolean;
+  /** Ours (off by default): run `fallbackcommand stop ...` at daemon stop while the fallback is on. */
+  readonly fallbackcommandonstop?: boolean;
   readonly emailalert: string;
   readonly emailalertfreq: number;
   readonly emailalertstatus: readonly DaemonStatus[];
@@ -184,6 +186,8 @@ export interface GlobalConfig {
   readonly quiescent: boolean;
   readonly readdquiescent: boolean;
   readonly cleanstop: boolean;
+  /** Ours (off by default): run `fallbackcommand stop ...` at daemon stop while the fallback is on. */
+  readonly fallbackcommandonstop?: boolean;
   readonly maintenancedir?: string;
 }
 

@@ -23,6 +23,7 @@ describe('global defaults', () => {
       quiescent: false,
       readdquiescent: false,
       cleanstop: true,
+      fallbackcommandonstop: false,
     });
     expect(g.checktimeout).toBeUndefined();
     expect(g.negotiatetimeout).toBeUndefined();
@@ -32,6 +33,17 @@ describe('global defaults', () => {
     const c = await parse(V);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.virtuals[0].reals[0])).toBe(true);
+  });
+});
+
+describe('fallbackcommandonstop (ours)', () => {
+  it('is off by default, yes/no globally, and a virtual overrides the global', async () => {
+    expect((await parse(V)).virtuals[0].fallbackcommandonstop).toBe(false);
+    const c = await parse('fallbackcommandonstop=yes\n' + V);
+    expect(c.global.fallbackcommandonstop).toBe(true);
+    expect(c.virtuals[0].fallbackcommandonstop).toBe(true);
+    expect((await parse('fallbackcommandonstop=yes\n' + V + '\tfallbackcommandonstop=no\n')).virtuals[0].fallbackcommandonstop).toBe(false);
+    expect(await rejectLine('fallbackcommandonstop=maybe\n')).toBe(1);
   });
 });
 

@@ -84,6 +84,32 @@ virtual=192.168.6.2:80
   });
 });
 
+describe('engine scenarios: fallbackcommandonstop', () => {
+  const text = (on: string) => `
+quiescent=no
+fallbackcommand=/bin/sorry
+${on}
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	fallback=10.0.0.99:80 masq
+	checktype=connect
+virtual=192.168.6.2:80
+	real=10.0.0.2:80 masq
+	checktype=connect
+`;
+  it('off by default: stopping with the fallback in force runs no stop (as the original)', async () => {
+    const s = new Scenario();
+    await s.start(await cfg(text('')));
+    expect((await s.stop()).filter((m) => m.startsWith('RUN'))).toEqual([]);
+  });
+  it('fallbackcommandonstop=yes: stop undoes a fallback command still in force, and only that one', async () => {
+    const s = new Scenario();
+    await s.start(await cfg(text('fallbackcommandonstop=yes')));
+    await s.check({ '10.0.0.2': UP });
+    expect((await s.stop()).filter((m) => m.startsWith('RUN'))).toEqual(['RUN /bin/sorry stop 192.168.6.1:80 tcp']);
+  });
+});
+
 describe('engine scenarios: start over an existing table', () => {
   const text = `
 quiescent=no
