@@ -784,6 +784,48 @@ function findDest(s: SimService, d: CommandEntry['dest']): SimDest | undefined {
   return s.dests.find((x) => x.af === d.af && x.addr === d.addr && x.port === d.port);
 }
 
+/** What ipvsadm prints for EINVAL from the kernel on a destination command. */
+const EINVAL_MSG = 'Invalid operation.  Possibly wrong module version, address not unicast, ...';
+
+/** The simulated host's own addresses (only the loopback interface: lo with 127.0.0.1/8 and ::1). */
+function isLocalV6(w: readonly number[]): boolean {
+  return w.slice(0, 7).every((x) => x === 0) && w[7] === 1;
+}
+
+/**
+ * The kernel's address-type check for a new destination (ip_vs_new_dest), by the destination's own
+ * family. IPv6 (ipv6_addr_type): refused unless unicast and not link-local, except when the address is
+ * local; so `::`, multicast ff00::/8, link-local fe80::/10 and IPv4-mapped ::ffff:0:0/96 are refused,
+ * while ::1, IPv4-compatible ::a.b.c.d, site-local fec0::/10, ULA fc00::/7 and the rest are accepted.
+ * IPv4 (inet_addr_type must be RTN_LOCAL or RTN_UNICAST): refused are 0.0.0.0/8 and 255.255.255.255
+ * (broadcast), 224.0.0.0/4 (multicast) and the broadcast routes of the local table; here only lo's
+ * 127.255.255.255 (the simulated host has no other interface).
+ */
+export function destAddrAccepted(af: 4 | 6, addr: string): boolean {
+  if (af === 6) {
+    const w = parseIpv6(addr);
+    if (!w) return false;
+    if (isLocalV6(w)) return true;
+    const top3 = w[0] & 0xe000;
+    if (top3 !== 0 && top3 !== 0xe000) return true; // global unicast
+    if ((w[0] & 0xff00) === 0xff00) return false; // multicast
+    if ((w[0] & 0xffc0) === 0xfe80) return false; // link-local
+    if ((w[0] & 0xffc0) === 0xfec0) return true; // site-local
+    if ((w[0] & 0xfe00) === 0xfc00) return true; // unique local
+    if (w.slice(0, 4).every((x) => x === 0)) {
+      if (w[4] === 0 && w[5] === 0) return !(w[6] === 0 && w[7] === 0); // :: refused; ::1, ::a.b.c.d unicast
+      if (w[4] === 0 && w[5] === 0xffff) return false; // IPv4-mapped: not unicast
+    }
+    return true;
+  }
+  const n = inetAton(addr);
+  if (n === null) return false;
+  if (n >>> 24 === 0 || n === 0xffffffff) return false;
+  if (n >>> 28 === 0xe) return false;
+  if (n === 0x7fffffff) return false;
+  return true;
+}
+
 /** Applies a command to the kernel model; returns the error text for a refusal, or null. */
 function kernelCall(state: SimState, ce: CommandEntry, schedulers: readonly string[]): string | null {
   const svc = ce.svc;
@@ -837,13 +879,15 @@ function kernelCall(state: SimState, ce: CommandEntry, schedulers: readonly stri
         s.dests = s.dests.filter((x) => x !== cur);
         return null;
       }
-      if (d.af !== s.af && d.fwd !== 'ipip') return 'Invalid operation.  Possibly wrong module version, address not unicast, ...';
+      if (d.af !== s.af && d.fwd !== 'ipip') return EINVAL_MSG;
       if (d.lthreshold > d.uthreshold) return 'Numerical result out of range';
       const cur = findDest(s, d);
       const fields = { fwd: d.fwd, weight: d.weight, uthreshold: d.uthreshold, lthreshold: d.lthreshold,
         tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags };
       if (ce.cmd === 'add-server') {
         if (cur) return 'Destination already exists';
+        // ip_vs_new_dest: only a new destination's address type is checked (EINVAL), after EEXIST.
+        if (!destAddrAccepted(d.af, d.addr)) return EINVAL_MSG;
         s.dests.push({ af: d.af, addr: d.addr, port: d.port, ...fields });
       } else {
         if (!cur) return 'No such destination';

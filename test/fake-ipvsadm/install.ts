@@ -25,7 +25,7 @@ export function ensureFakeBuilt(): void {
   const out = join(ROOT, 'dist/ipvs/kernel-sim.js');
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
   const js = ts.transpileModule(readFileSync(src, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.NodeNext, target: ts.ScriptTarget.ES2022 },
+    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
     fileName: src,
   }).outputText;
   mkdirSync(dirname(out), { recursive: true });

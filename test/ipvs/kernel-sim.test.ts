@@ -110,3 +110,56 @@ describe('kernel-sim semantics beyond the transcripts', () => {
     expect(table.services[0].service).toEqual({ proto: 'udp', vaddr: '10.0.0.1:53', scheduler: 'sh', schedflags: 'sh-fallback,sh-port', ops: true });
   });
 });
+
+describe('kernel-sim: the kernel\'s address-type check on a new destination (ip_vs_new_dest)', () => {
+  const EINVAL = 'Invalid operation.  Possibly wrong module version, address not unicast, ...\n';
+
+  it('refuses a link-local IPv6 real server with exit 255 and leaves the table unchanged', () => {
+    const s = emptyState();
+    expect(run(s, '-A -t [::1]:8090 -s wlc').exitCode).toBe(0);
+    const before = formatSave(s);
+    const r = run(s, '-a -t [::1]:8090 -x 20 -y 3 -r [fe80::1]:8093 -m -w 4');
+    expect(r).toEqual({ stdout: '', stderr: EINVAL, exitCode: 255 });
+    expect(formatSave(s)).toBe(before);
+  });
+
+  it('refuses ::, multicast, link-local and IPv4-mapped IPv6; accepts ::1, global, ULA, site-local, v4-compatible', () => {
+    for (const [addr, ok] of [
+      ['::', false], ['ff02::1', false], ['fe80::1', false], ['febf::1', false], ['::ffff:10.0.0.1', false],
+      ['::1', true], ['2001:db8::10', true], ['fd00::1', true], ['fec0::1', true], ['::10.0.0.1', true],
+    ] as const) {
+      const s = emptyState();
+      run(s, '-A -t [2001:db8::1]:80 -s rr');
+      const r = run(s, `-a -t [2001:db8::1]:80 -r [${addr}]:80 -m -w 1`);
+      expect([addr, r.exitCode, r.stderr]).toEqual([addr, ok ? 0 : 255, ok ? '' : EINVAL]);
+      expect(s.services[0].dests.length).toBe(ok ? 1 : 0);
+    }
+  });
+
+  it('refuses IPv4 broadcast, zero-net and multicast real servers; accepts unicast and loopback', () => {
+    for (const [addr, ok] of [
+      ['0.0.0.0', false], ['0.1.2.3', false], ['255.255.255.255', false], ['224.0.0.1', false],
+      ['239.255.255.255', false], ['127.255.255.255', false],
+      ['127.0.0.1', true], ['10.0.0.2', true], ['223.255.255.255', true], ['240.0.0.1', true],
+    ] as const) {
+      const s = emptyState();
+      run(s, '-A -t 10.0.0.1:80 -s rr');
+      const r = run(s, `-a -t 10.0.0.1:80 -r ${addr}:80 -m -w 1`);
+      expect([addr, r.exitCode, r.stderr]).toEqual([addr, ok ? 0 : 255, ok ? '' : EINVAL]);
+    }
+  });
+
+  it('checks the destination\'s own family (an IPv6 tunnel real of an IPv4 service); -R goes on after the refusal', () => {
+    const s = emptyState();
+    const r = run(s, '-R', '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r [fe80::2]:80 -i -w 1\n-a -t 10.0.0.1:80 -r [2001:db8::2]:80 -i -w 1\n');
+    expect(r.stderr).toBe(EINVAL);
+    expect(r.exitCode).toBe(0);
+    expect(formatSave(s)).toBe('-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r [2001:db8::2]:80 -i -w 1 --tun-type ipip\n');
+  });
+
+  it('a threshold error (ERANGE) comes before the address check (EINVAL)', () => {
+    const s = emptyState();
+    run(s, '-A -t [::1]:80 -s rr');
+    expect(run(s, '-a -t [::1]:80 -r [fe80::1]:80 -m -x 1 -y 2').stderr).toBe('Numerical result out of range\n');
+  });
+});
