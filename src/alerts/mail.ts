@@ -12,7 +12,7 @@
  * - the sender is the running user's name from the password database, not $USER;
  * - the fallback server is never resent ("Inaccessible real server: <fallback>" forever in the original);
  * - a real dropped by a reload is no longer resent; nothing is lost across a reload;
- * - no "Added"/"Restored" mail during the first full check cycle after start (start-up adoption is not news).
+ * - no mail at all during the first full check cycle after start (start-up adoption is not news).
  */
 import os from 'node:os';
 import { existsSync } from 'node:fs';
@@ -156,11 +156,13 @@ export class AlertManager {
       const isDown = e.state === 'down' || e.state === 'quiescent' || e.state === 'removed' || e.state === 'maintenance';
       if (isDown && s.emailalertfreq > 0) this.down.set(e.id, { vid: e.vid, rs: e.rs, at: this.opts.clock.now() });
       else this.down.delete(e.id);
-      if (!isDown && this.firstCycle) return;
+      // Nothing is mailed for the first full check cycle: start-up adoption of the table is no news.
+      // A real still down after it is resent at emailalertfreq like any other.
+      if (this.firstCycle) return;
       this.mail(v, e.message);
     } else if (e.type === 'fallback') {
       const v = this.virtual(e.vid);
-      if (v) this.mail(v, e.message);
+      if (v && !this.firstCycle) this.mail(v, e.message);
     }
   }
 

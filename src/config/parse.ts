@@ -854,7 +854,7 @@ async function parseVirtualDirective(p: Parser, v: VirtualDraft, rcmd: string, r
     if (b === undefined) p.error(line, "fallbackcommandonstop must be 'yes' or 'no'", raw);
     v.fallbackcommandonstop = b;
   } else if ((m = V.smtp.exec(rcmd))) {
-    const s = /^[0-9A-Za-z._+-]+/.exec(m[1]);
+    const s = /^[0-9A-Za-z._+-]+(?::\d{1,5}(?![0-9]))?/.exec(m[1]); // host[:port]: the original drops the port and dials 25
     if (!s) p.error(line, 'smtp: invalid SMTP server address', raw);
     v.smtp = s[0];
   } else if ((m = V.servicename.exec(rcmd))) {
@@ -974,7 +974,7 @@ async function parseGlobalDirective(p: Parser, g: GlobalDraft, raw: string, line
   } else if ((m = G.fallbackcommandonstop.exec(raw))) {
     g.fallbackcommandonstop = bool(m[1], 'fallbackcommandonstop');
   } else if ((m = G.smtp.exec(raw))) {
-    const s = /^[0-9A-Za-z._+-]+/.exec(m[1]);
+    const s = /^[0-9A-Za-z._+-]+(?::\d{1,5}(?![0-9]))?/.exec(m[1]); // host[:port]: the original drops the port and dials 25
     if (!s) p.error(line, 'smtp: invalid SMTP server address', raw);
     g.smtp = s[0];
   } else if ((m = G.maintenancedir.exec(raw))) {

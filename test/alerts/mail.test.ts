@@ -68,6 +68,7 @@ describe('AlertManager', () => {
     const am = new AlertManager({ clock, hostname: 'director1', username: 'root' });
     am.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, servicename: 'web', comment: 'front farm' }), 'ldirectord@example.org'));
     am.setStatus('running');
+    am.firstCycleDone();
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
     expect(received).toHaveLength(1);
@@ -113,17 +114,23 @@ describe('AlertManager', () => {
     expect(sent.slice(4).map((m) => m.subject)).toEqual(['Added real server: 127.0.0.11:80 (127.0.0.10:80) (Weight set to 1)']);
   });
 
-  it('honours emailalertstatus and sends no "up" mail during the first cycle', async () => {
+  it('honours emailalertstatus and sends nothing during the first cycle', async () => {
     const sent: AlertMail[] = [];
     const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
-    am.setConfig(config(virtual({ emailalertstatus: ['running'] })));
+    am.setConfig(config(virtual({ emailalertstatus: ['running', 'stopping'] })));
     am.setStatus('starting');
     am.onEvent(down('127.0.0.11:80'));
+    am.onEvent({ type: 'fallback', vid: 'tcp:127.0.0.10:80', active: true, message: 'Added fallback server: x' });
+    am.firstCycleDone();
+    am.onEvent(down('127.0.0.13:80')); // still "starting": filtered by emailalertstatus
     am.setStatus('running');
     am.onEvent(up('127.0.0.12:80'));
     am.onEvent(down('127.0.0.12:80'));
     await am.flush();
-    expect(sent.map((m) => m.subject)).toEqual(['Deleted real server: 127.0.0.12:80 (127.0.0.10:80)']);
+    expect(sent.map((m) => m.subject)).toEqual([
+      'Added real server: 127.0.0.12:80 (127.0.0.10:80) (Weight set to 1)',
+      'Deleted real server: 127.0.0.12:80 (127.0.0.10:80)',
+    ]);
   });
 
   it('logs and survives a mail server that refuses connections', async () => {
@@ -131,6 +138,7 @@ describe('AlertManager', () => {
     const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', log: (_l, m) => logs.push(m) });
     am.setConfig(config(virtual({ smtp: '127.0.0.1:1' })));
     am.setStatus('running');
+    am.firstCycleDone();
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
     expect(am.counters.failed).toBe(1);

@@ -151,8 +151,9 @@ describe('string globals', () => {
     expect(await rejectLine(`\nemailalertstatus=${value}\n`)).toBe(2);
   });
 
-  it('smtp takes the leading host characters; a quote is rejected', async () => {
-    expect((await parse('smtp=mail.example.com:25\n')).global.smtp).toBe('mail.example.com');
+  it('smtp takes the leading host characters and, unlike the original, keeps a :port; a quote is rejected', async () => {
+    expect((await parse('smtp=mail.example.com:2525\n')).global.smtp).toBe('mail.example.com:2525');
+    expect((await parse('smtp=mail.example.com trailing\n')).global.smtp).toBe('mail.example.com');
     expect(await rejectLine('\nsmtp="mail"\n')).toBe(2);
   });
 

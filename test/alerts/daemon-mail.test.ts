@@ -1,0 +1,80 @@
+/**
+ * Alert mail through the running daemon, received by an SMTP server the test runs on 127.0.0.1: the
+ * right mails in the right order for failures, the fallback switch and recovery; none for start-up
+ * adoption (first cycle), none repeated by a reload.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { Rig, build, until, tcpListen, closeServer, freePort, sleep, daemonSkipReason } from '../reliability/helpers.js';
+
+const skip = daemonSkipReason();
+if (skip) console.warn(`daemon mail test skipped: ${skip}`);
+
+describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
+  let rig: Rig | undefined;
+  let smtp: SMTPServer | undefined;
+  const servers: (net.Server | undefined)[] = [];
+  afterEach(async () => {
+    if (rig) {
+      await rig.run(['stop']).catch(() => {});
+      if (!process.env.KEEP) rig.cleanup();
+    }
+    for (const s of servers) await closeServer(s);
+    await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+  });
+
+  it('mails each failure, the fallback switch and recovery once; nothing for start-up or a reload', async () => {
+    build();
+    const mails: { rcpt: string[]; subject: string }[] = [];
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, session, cb) {
+        let data = '';
+        stream.on('data', (c: Buffer) => (data += c.toString()));
+        stream.on('end', () => {
+          mails.push({ rcpt: session.envelope.rcptTo.map((r) => r.address), subject: /^Subject: (.*)$/m.exec(data.replace(/\r?\n[ \t]+/g, ' '))?.[1]?.trim() ?? '' });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp!.listen(0, '127.0.0.1', () => r()));
+    const smtpPort = (smtp.server.address() as AddressInfo).port;
+    const port = await freePort();
+    servers.push(await tcpListen('127.0.0.2', port), await tcpListen('127.0.0.3', port));
+    rig = new Rig('mail.cf');
+    const r = rig;
+    writeFileSync(r.cfg,
+      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:${smtpPort}\n` +
+      `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\treal=127.0.0.3:${port} masq\n\tfallback=127.0.0.9:${port} masq\n\tchecktype=connect\n`);
+    await r.start();
+    await until(() => r.up().length === 2, 15_000, 'both reals up');
+    await sleep(1500);
+    expect(mails).toEqual([]); // start-up adoption is no news
+
+    await closeServer(servers[0]);
+    servers[0] = undefined;
+    await until(() => mails.length >= 1, 15_000, 'first mail');
+    await closeServer(servers[1]);
+    servers[1] = undefined;
+    await until(() => mails.length >= 3, 15_000, 'fallback mails');
+    process.kill(r.pid(), 'SIGHUP');
+    await sleep(2500);
+    servers[0] = await tcpListen('127.0.0.2', port);
+    await until(() => mails.length >= 5, 15_000, 'recovery mails');
+    await sleep(2500);
+    const subjects = mails.map((m) => m.subject);
+    const v = `127.0.0.1:${port}`;
+    expect(subjects).toEqual([
+      `Deleted real server: 127.0.0.2:${port} (${v})`,
+      `Deleted real server: 127.0.0.3:${port} (${v})`,
+      `Added fallback server: 127.0.0.9:${port} (${v}) (Weight set to 1)`,
+      `Added real server: 127.0.0.2:${port} (${v}) (Weight set to 1)`,
+      `Deleted fallback server: 127.0.0.9:${port} (${v})`,
+    ]);
+    for (const m of mails) expect(m.rcpt).toEqual(['ops@example.org', 'noc@example.org']);
+  }, 120_000);
+});
