@@ -247,19 +247,27 @@ interface Endpoint {
   words: number[];
 }
 
-/** parse_service: address[:port] or [v6]:port. */
-function parseService(buf: string, into: { af: 4 | 6; addr: string; port: number; words: number[]; netmask?: number }): number {
+/**
+ * parse_service: address[:port] or [address]:port. As ipvsadm 1.31: an IPv6 address (inet_pton), else
+ * the text after the last ':' is the port and the rest an IPv4 address (inet_aton) or a host name
+ * (gethostbyname: IPv4 only, here /etc/hosts); the port is a number 0-65535 or a service name of the
+ * protocol (getservbyname, /etc/services). Inside brackets a non-IPv6 address loses its port (ipvsadm
+ * looks for a ':' again in the text without it).
+ */
+function parseService(
+  buf: string,
+  proto: 'tcp' | 'udp' | 'sctp',
+  into: { af: 4 | 6; addr: string; port: number; words: number[]; netmask?: number },
+): number {
   if (buf === '' || /^\d+$/.test(buf)) return 0;
   let s = buf;
   let portText: string | null = null;
-  let bracketed = false;
   if (s.startsWith('[')) {
     const close = s.indexOf(']', 1);
     if (close < 0) return 0;
     if (s[close + 1] !== ':') return 0;
     portText = s.slice(close + 2);
     s = s.slice(1, close);
-    bracketed = true;
   }
   const v6 = parseIpv6(s);
   if (v6) {
@@ -268,14 +276,10 @@ function parseService(buf: string, into: { af: 4 | 6; addr: string; port: number
     into.words = v6;
     into.netmask = 128;
   } else {
-    if (!bracketed) {
-      const c = s.lastIndexOf(':');
-      if (c >= 0) {
-        portText = s.slice(c + 1);
-        s = s.slice(0, c);
-      }
-    }
-    const n = inetAton(s);
+    const c = s.lastIndexOf(':');
+    portText = c >= 0 ? s.slice(c + 1) : null;
+    if (c >= 0) s = s.slice(0, c);
+    const n = inetAton(s) ?? hostToAddr(s);
     if (n === null) return 0;
     into.af = 4;
     into.addr = ipv4ToString(n);
@@ -284,7 +288,8 @@ function parseService(buf: string, into: { af: 4 | 6; addr: string; port: number
   let result = SERVICE_ADDR;
   if (portText !== null) {
     result |= SERVICE_PORT;
-    const p = stringToNumber(portText, 0, 65535);
+    let p = stringToNumber(portText, 0, 65535);
+    if (p === -1) p = serviceToPort(portText, proto);
     if (p === -1) return 0;
     into.port = p;
   }
@@ -576,7 +581,7 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
       case 'sctp': {
         setOption(out, ce, 'service-address');
         ce.svc.protocol = it.tag === 't' ? 'tcp' : it.tag === 'u' ? 'udp' : 'sctp';
-        const r = parseService(optarg, ce.svc);
+        const r = parseService(optarg, ce.svc.protocol, ce.svc);
         if (!(r & SERVICE_ADDR)) fail(out, 2, 'illegal virtual server address[:port] specified');
         break;
       }
@@ -618,7 +623,7 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
       case 'r': {
         setOption(out, ce, 'real-server');
         const t = { af: ce.svc.af, addr: ce.svc.addr, port: ce.svc.port, words: ce.svc.words, netmask: ce.svc.netmask };
-        const r = parseService(optarg, t);
+        const r = parseService(optarg, ce.svc.protocol, t);
         ce.dest.af = t.af;
         ce.dest.addr = t.addr;
         ce.dest.words = t.words;
@@ -951,36 +956,103 @@ function cmpDests(a: SimDest, b: SimDest): number {
 const FWD_NAME: Record<Forward, string> = { gate: 'Route', masq: 'Masq', ipip: 'Tunnel' };
 const FWD_SWITCH: Record<Forward, string> = { gate: '-g', masq: '-m', ipip: '-i' };
 
-let servicesByPort: Map<string, string> | null = null;
-/** Port names from /etc/services (`-L`/`-S` without `-n`); numbers when unknown. */
-function portName(port: number, proto: 'tcp' | 'udp'): string {
-  if (servicesByPort === null) {
-    servicesByPort = new Map();
-    try {
-      const text = loadEtcServices();
-      for (const line of text.split('\n')) {
-        const m = /^([A-Za-z0-9_.+-]+)\s+(\d+)\/(tcp|udp)/.exec(line);
-        if (m && !servicesByPort.has(`${m[2]}/${m[3]}`)) servicesByPort.set(`${m[2]}/${m[3]}`, m[1]);
-      }
-    } catch {
-      /* no /etc/services: numbers */
-    }
-  }
-  return servicesByPort.get(`${port}/${proto}`) ?? String(port);
-}
+// Name databases: /etc/services and /etc/hosts as glibc's "files" sources read them (the VM that
+// recorded the real answers had no working DNS, so only /etc/hosts names resolve). The texts come from
+// loaders (this module stays free of fs); without them every lookup fails and output stays numeric.
 
+interface ServEntry {
+  name: string;
+  port: number;
+  proto: string;
+  aliases: string[];
+}
+let servEntries: ServEntry[] | null = null;
 let etcServicesLoader: () => string = () => '';
 /** Lets the fake executable supply /etc/services (kept out of this module to stay free of fs). */
 export function setEtcServicesLoader(f: () => string): void {
   etcServicesLoader = f;
-  servicesByPort = null;
+  servEntries = null;
 }
-function loadEtcServices(): string {
-  return etcServicesLoader();
+function services(): ServEntry[] {
+  if (servEntries === null) {
+    servEntries = [];
+    let text = '';
+    try {
+      text = etcServicesLoader();
+    } catch {
+      /* no /etc/services: numbers */
+    }
+    for (const raw of text.split('\n')) {
+      const f = raw.replace(/#.*/, '').trim().split(/\s+/);
+      const m = f.length >= 2 ? /^(\d+)\/(\S+)$/.exec(f[1]) : null;
+      if (!m || f[0] === '') continue;
+      servEntries.push({ name: f[0], port: Number(m[1]), proto: m[2], aliases: f.slice(2) });
+    }
+  }
+  return servEntries;
+}
+
+/** getservbyport: the first entry's name, or the number (`-L`/`-S` without `-n`). */
+function portName(port: number, proto: 'tcp' | 'udp'): string {
+  return services().find((e) => e.port === port && e.proto === proto)?.name ?? String(port);
+}
+
+/** getservbyname: the port of the first entry named (or aliased) `name` for `proto`, or -1. */
+function serviceToPort(name: string, proto: string): number {
+  const e = services().find((x) => x.proto === proto && (x.name === name || x.aliases.includes(name)));
+  return e && e.port <= 65535 ? e.port : -1;
+}
+
+interface HostEntry {
+  /** IPv4 as uint32 (only IPv4 lines are kept: ipvsadm resolves IPv4 only). */
+  addr: number;
+  names: string[];
+}
+let hostEntries: HostEntry[] | null = null;
+let etcHostsLoader: () => string = () => '';
+/** Lets the fake executable supply /etc/hosts (host names on input, and in listings without -n). */
+export function setEtcHostsLoader(f: () => string): void {
+  etcHostsLoader = f;
+  hostEntries = null;
+}
+function hosts(): HostEntry[] {
+  if (hostEntries === null) {
+    hostEntries = [];
+    let text = '';
+    try {
+      text = etcHostsLoader();
+    } catch {
+      /* no /etc/hosts */
+    }
+    for (const raw of text.split('\n')) {
+      const f = raw.replace(/#.*/, '').trim().split(/\s+/);
+      if (f.length < 2 || !/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(f[0])) continue;
+      hostEntries.push({ addr: inetAton(f[0]) as number, names: f.slice(1) });
+    }
+  }
+  return hostEntries;
+}
+
+/** gethostbyname (AF_INET) through /etc/hosts: the first line naming `name` (any case), or null. */
+function hostToAddr(name: string): number | null {
+  if (name === '') return null;
+  const lower = name.toLowerCase();
+  return hosts().find((e) => e.names.some((n) => n.toLowerCase() === lower))?.addr ?? null;
+}
+
+/**
+ * addr_to_anyname: gethostbyaddr's canonical name (the first name of the first /etc/hosts line with the
+ * address), else the number. IPv6 always stays numeric: ipvsadm asks with an IPv4-sized address.
+ */
+function addrName(af: 4 | 6, addr: string): string {
+  if (af === 6) return addr;
+  const n = inetAton(addr);
+  return hosts().find((e) => e.addr === n)?.names[0] ?? addr;
 }
 
 function addrPort(af: 4 | 6, addr: string, port: number, proto: 'tcp' | 'udp', numeric: boolean): string {
-  const p = numeric ? String(port) : portName(port, proto);
+  if (numeric) return af === 4 ? `${addr}:${port}` : `[${addr}]:${port}`;
+  const p = portName(port, proto);
   return af === 4 ? `${addr}:${p}` : `[${addr}]:${p}`;
 }
 

@@ -58,6 +58,7 @@ function logInvocation(result) {
 }
 
 sim.setEtcServicesLoader(() => (existsSync('/etc/services') ? readFileSync('/etc/services', 'utf8') : ''));
+sim.setEtcHostsLoader(() => (existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8') : ''));
 
 let result;
 const failMatch = process.env.FAKE_IPVSADM_FAIL_MATCH ? new RegExp(process.env.FAKE_IPVSADM_FAIL_MATCH) : null;

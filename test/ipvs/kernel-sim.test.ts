@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { emptyState, formatSave, runIpvsadm, setEtcServicesLoader, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
+import { emptyState, formatList, formatSave, runIpvsadm, setEtcHostsLoader, setEtcServicesLoader, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
 import { loadTranscripts } from './transcripts.js';
 
 const haveEtcServices = existsSync('/etc/services');
@@ -161,5 +161,69 @@ describe('kernel-sim: the kernel\'s address-type check on a new destination (ip_
     const s = emptyState();
     run(s, '-A -t [::1]:80 -s rr');
     expect(run(s, '-a -t [::1]:80 -r [fe80::1]:80 -m -x 1 -y 2').stderr).toBe('Numerical result out of range\n');
+  });
+});
+
+describe('kernel-sim: host and service names on input (gethostbyname / getservbyname)', () => {
+  const SERVICES = 'http\t\t80/tcp\t\twww\t# WorldWideWeb HTTP\ndomain\t\t53/tcp\ndomain\t\t53/udp\n' +
+    'https\t\t443/tcp\nkerberos\t88/tcp\t\tkerberos5 krb5\nonlyudp\t\t7777/udp\n';
+  const HOSTS = '# comment\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.0.1 runsc\n' +
+    '10.0.0.7  Web7 web7.example  # a comment\n10.0.0.8 web7\n';
+  const withNames = <T>(f: () => T): T => {
+    setEtcServicesLoader(() => SERVICES);
+    setEtcHostsLoader(() => HOSTS);
+    try {
+      return f();
+    } finally {
+      setEtcServicesLoader(() => (haveEtcServices ? readFileSync('/etc/services', 'utf8') : ''));
+      setEtcHostsLoader(() => '');
+    }
+  };
+
+  it('a service name is the port of its protocol; an alias works too; another protocol\'s name does not', () => {
+    withNames(() => {
+      const s = emptyState();
+      expect(run(s, '-A -t 127.0.0.1:80 -s rr').exitCode).toBe(0);
+      expect(run(s, '-A -t 127.0.0.1:http -s rr')).toEqual({ stdout: '', stderr: 'Service already exists\n', exitCode: 255 });
+      expect(run(s, '-A -t 127.0.0.1:www -s rr').stderr).toBe('Service already exists\n');
+      expect(run(s, '-A -t 127.0.0.1:krb5 -s rr').exitCode).toBe(0);
+      expect(run(s, '-A -u 127.0.0.1:domain -s rr').exitCode).toBe(0);
+      expect(run(s, '-A -u 127.0.0.1:http -s rr')).toEqual({ stdout: '', stderr: 'illegal virtual server address[:port] specified\n', exitCode: 2 });
+      expect(run(s, '-A -t 127.0.0.1:onlyudp -s rr').exitCode).toBe(2);
+      expect(run(s, '-A -t 127.0.0.1:HTTP -s rr').exitCode).toBe(2);
+      expect(formatSave(s)).toBe('-A -t 127.0.0.1:80 -s rr\n-A -t 127.0.0.1:88 -s rr\n-A -u 127.0.0.1:53 -s rr\n');
+    });
+  });
+
+  it('a real server\'s port name is looked up with the service\'s protocol; IPv6 ports take names too', () => {
+    withNames(() => {
+      const s = emptyState();
+      run(s, '-A -u 10.0.0.1:53 -s rr');
+      expect(run(s, '-a -u 10.0.0.1:domain -r 10.0.0.2:domain -m').exitCode).toBe(0);
+      expect(run(s, '-a -u 10.0.0.1:domain -r 10.0.0.3:https -m').exitCode).toBe(2);
+      expect(run(s, '-A -t [2001:db8::1]:https -s rr').exitCode).toBe(0);
+      expect(formatSave(s)).toBe('-A -u 10.0.0.1:53 -s rr\n-a -u 10.0.0.1:53 -r 10.0.0.2:53 -m -w 1\n-A -t [2001:db8::1]:443 -s rr\n');
+    });
+  });
+
+  it('a host name is the first IPv4 line of /etc/hosts naming it (case-insensitive, aliases too); unknown names are illegal', () => {
+    withNames(() => {
+      const s = emptyState();
+      expect(run(s, '-A -t localhost:http -s rr').exitCode).toBe(0);
+      expect(run(s, '-a -t localhost:80 -r WEB7:8080 -m -w 2').exitCode).toBe(0);
+      expect(run(s, '-a -t localhost:80 -r web7.example:8081 -m -w 2').exitCode).toBe(0);
+      expect(run(s, '-A -t ip6-localhost:80 -s rr')).toEqual({ stdout: '', stderr: 'illegal virtual server address[:port] specified\n', exitCode: 2 });
+      expect(run(s, '-a -t localhost:80 -r nosuchhost:80 -m')).toEqual({ stdout: '', stderr: 'illegal real server address[:port] specified\n', exitCode: 2 });
+      expect(formatSave(s)).toBe('-A -t 127.0.0.1:80 -s rr\n-a -t 127.0.0.1:80 -r 10.0.0.7:8080 -m -w 2\n-a -t 127.0.0.1:80 -r 10.0.0.7:8081 -m -w 2\n');
+    });
+  });
+
+  it('inside brackets only an IPv6 address keeps its port (ipvsadm looks for the port again)', () => {
+    withNames(() => {
+      const s = emptyState();
+      expect(run(s, '-A -t [127.0.0.1]:80 -s rr -p 60').exitCode).toBe(0);
+      expect(run(s, '-A -t [localhost]:80 -s rr').stderr).toBe('Zero port specified for non-persistent service\n');
+      expect(formatSave(s)).toBe('-A -t 127.0.0.1:0 -s rr -p 60\n');
+    });
   });
 });
