@@ -170,7 +170,7 @@ export class Engine {
         if (res.ok) this.serviceUp(vs, rs, shared, false);
         else this.serviceDown(vs, rs, shared, rs.maintenance);
         if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
-          const line = formatMonitorLine(now, this.pid, key, res.ok, res.status === 'maintenance' ? 'Server in maintenance' : res.message);
+          const line = formatMonitorLine(now, this.pid, key, res.ok, monitorMessage(vs.v, res));
           this.events.push({ type: 'monitor', file: vs.v.monitorfile, line });
         }
       }
@@ -481,4 +481,16 @@ export class Engine {
     const server = vs.v.protocol === 'fwm' ? '' : serverString(vs.v.ip, vs.v.family);
     this.events.push({ type: 'fallback-command', command: cmd, args: [status, `${server}:${vs.v.port}`, vs.v.protocol] });
   }
+}
+
+/**
+ * The message of a monitorfile line. The original writes one only for maintenance, the HTTP checks
+ * (the status line) and LDAP; every other check logs `-`, and scripts that read monitor files rely on
+ * that, so only those checks carry our text.
+ */
+function monitorMessage(v: VirtualService, res: CheckResult): string {
+  if (res.status === 'maintenance') return 'Server in maintenance';
+  const negotiating = v.checktype === 'negotiate' || v.checktype === 'combined';
+  if (negotiating && ['http', 'https', 'http_proxy', 'ldap', 'ldaps'].includes(v.service)) return res.message;
+  return '';
 }

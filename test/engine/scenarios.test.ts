@@ -296,7 +296,15 @@ describe('engine scenarios: monitorfile', () => {
     const mon = s.events.filter((e) => e.type === 'monitor');
     expect(mon).toHaveLength(1);
     expect(mon[0]).toMatchObject({ type: 'monitor', file: '/tmp/mon.log' });
-    expect((mon[0] as { line: string }).line).toMatch(/^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \[\d+\] connect tcp 10\.0\.0\.1 80 1 masq \/  \[down\] refused%7cx\n$/);
+    // a connect check logs no message, as the original (compared with a monitorfile the Perl ldirectord wrote)
+    expect((mon[0] as { line: string }).line).toMatch(/^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \[\d+\] connect tcp 10\.0\.0\.1 80 1 masq \/  \[down\] -\n$/);
+  });
+  it('http checks log their status line, encoded', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tservice=http\n\tmonitorfile=/tmp/mon.log\n'));
+    await s.check({ '10.0.0.1': { ok: false, status: 'l7-bad-status', message: 'HTTP/1.1 500 x|y', durationMs: 1 } });
+    const mon = s.events.filter((e) => e.type === 'monitor') as { line: string }[];
+    expect(mon[0].line).toMatch(/\[down\] HTTP\/1\.1 500 x%7cy\n$/);
   });
 });
 
