@@ -1052,8 +1052,9 @@ function addrName(af: 4 | 6, addr: string): string {
 
 function addrPort(af: 4 | 6, addr: string, port: number, proto: 'tcp' | 'udp', numeric: boolean): string {
   if (numeric) return af === 4 ? `${addr}:${port}` : `[${addr}]:${port}`;
-  const p = portName(port, proto);
-  return af === 4 ? `${addr}:${p}` : `[${addr}]:${p}`;
+  // snprintf into 60 bytes.
+  const text = af === 4 ? `${addrName(af, addr)}:${portName(port, proto)}` : `[${addr}]:${portName(port, proto)}`;
+  return text.slice(0, 59);
 }
 
 function schedFlagsText(s: SimService): string {

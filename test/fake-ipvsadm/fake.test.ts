@@ -31,7 +31,9 @@ describe('the fake ipvsadm executable reproduces the captured transcripts (stdou
     let bin = '';
     // The sessions run concurrently (each has its own state); steps within one run in order.
     it.concurrent(`${session.name}: ${session.steps.length} commands`, async () => {
-      bin = installFakeIpvsadm(dir, { state, log });
+      // The capture machine printed 127.0.0.1 as a number without -n: its hosts file named no address.
+      writeFileSync(join(tmp, `hosts-${n}`), '');
+      bin = installFakeIpvsadm(dir, { state, log, env: { FAKE_IPVSADM_HOSTS: join(tmp, `hosts-${n}`) } });
       for (const [i, step] of session.steps.entries()) {
         const r = await runAsync(bin, step.argv, step.stdin ?? '');
         expect({ i, cmd: step.cmd, stdout: r.stdout, stderr: r.stderr, rc: r.status }).toEqual({

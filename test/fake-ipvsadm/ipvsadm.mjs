@@ -3,7 +3,8 @@
 // State: the JSON file named by FAKE_IPVSADM_STATE (required). Log: every invocation appended as one
 // JSON line to FAKE_IPVSADM_LOG (if set). Faults: FAKE_IPVSADM_FAIL_MATCH (regex on the command line,
 // also on each -R line: exit 255 with a message), FAKE_IPVSADM_HANG_MS (sleep first),
-// FAKE_IPVSADM_GARBAGE=1 (print garbage instead of listings). See README.md.
+// FAKE_IPVSADM_GARBAGE=1 (print garbage instead of listings). FAKE_IPVSADM_HOSTS: the hosts file for
+// names (default /etc/hosts). See README.md.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -58,7 +59,8 @@ function logInvocation(result) {
 }
 
 sim.setEtcServicesLoader(() => (existsSync('/etc/services') ? readFileSync('/etc/services', 'utf8') : ''));
-sim.setEtcHostsLoader(() => (existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8') : ''));
+const hostsFile = process.env.FAKE_IPVSADM_HOSTS || '/etc/hosts';
+sim.setEtcHostsLoader(() => (existsSync(hostsFile) ? readFileSync(hostsFile, 'utf8') : ''));
 
 let result;
 const failMatch = process.env.FAKE_IPVSADM_FAIL_MATCH ? new RegExp(process.env.FAKE_IPVSADM_FAIL_MATCH) : null;

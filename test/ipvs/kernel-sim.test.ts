@@ -26,8 +26,8 @@ describe('kernel-sim reproduces the captured ipvsadm 1.31 transcripts byte for b
   }
 });
 
-function run(state: ReturnType<typeof emptyState>, line: string, stdin?: string) {
-  return runIpvsadm(state, line.split(' ').filter(Boolean), { stdin });
+function run(state: ReturnType<typeof emptyState>, line: string | string[], stdin?: string) {
+  return runIpvsadm(state, typeof line === 'string' ? line.split(' ').filter(Boolean) : line, { stdin });
 }
 
 describe('kernel-sim semantics beyond the transcripts', () => {
@@ -225,5 +225,62 @@ describe('kernel-sim: host and service names on input (gethostbyname / getservby
       expect(run(s, '-A -t [localhost]:80 -s rr').stderr).toBe('Zero port specified for non-persistent service\n');
       expect(formatSave(s)).toBe('-A -t 127.0.0.1:0 -s rr -p 60\n');
     });
+  });
+});
+
+describe('kernel-sim: listings without -n print names (gethostbyaddr / getservbyport)', () => {
+  const HOSTS = '127.0.0.1\tlocalhost\n127.0.0.1 runsc\n::1 localhost ip6-localhost\n10.0.0.7 web7 web7.example\n';
+  const SERVICES = 'http\t\t80/tcp\t\twww\nhttps\t\t443/tcp\ndomain\t\t53/udp\n';
+  const setup = () => {
+    setEtcHostsLoader(() => HOSTS);
+    setEtcServicesLoader(() => SERVICES);
+    const s = emptyState();
+    for (const l of [
+      '-A -t 127.0.0.1:80 -s wrr -p 300', '-a -t 127.0.0.1:80 -r 127.0.0.2:80 -g -w 0',
+      '-a -t 127.0.0.1:80 -r 10.0.0.7:80 -g -w 1', '-A -u 10.0.0.7:53 -s rr',
+      '-A -t [::1]:443 -s rr', '-a -t [::1]:443 -r 127.0.0.1:443 -i -w 1', '-A -f 5 -s rr',
+    ]) expect(run(s, l).exitCode).toBe(0);
+    return s;
+  };
+  const restore = () => {
+    setEtcHostsLoader(() => '');
+    setEtcServicesLoader(() => (haveEtcServices ? readFileSync('/etc/services', 'utf8') : ''));
+  };
+
+  it('-S: IPv4 addresses by their first /etc/hosts name, IPv6 always numeric, ports by service name', () => {
+    try {
+      const s = setup();
+      expect(run(s, '-S').stdout).toBe([
+        '-A -t localhost:http -s wrr -p 300',
+        '-a -t localhost:http -r web7:http -g -w 1',
+        '-a -t localhost:http -r 127.0.0.2:http -g -w 0',
+        '-A -u web7:domain -s rr',
+        '-A -t [::1]:https -s rr',
+        '-a -t [::1]:https -r localhost:https -i -w 1 --tun-type ipip',
+        '-A -f 5 -s rr',
+        '',
+      ].join('\n'));
+      // -n is unchanged.
+      expect(run(s, '-S -n').stdout).toBe(formatSave(s));
+      expect(formatSave(s).startsWith('-A -t 127.0.0.1:80 -s wrr -p 300\n')).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+
+  it('-L and no argument: the same names in the listing columns', () => {
+    try {
+      const s = setup();
+      const l = run(s, '-L').stdout;
+      expect(l).toContain('TCP  localhost:http wrr persistent 300\n  -> web7:http                    Route   1      0          0         \n' +
+        '  -> 127.0.0.2:http               Route   0      0          0         \n');
+      expect(l).toContain('TCP  [::1]:https rr\n  -> localhost:https              Tunnel  1      0          0         \n');
+      expect(l).toContain('UDP  web7:domain rr\n');
+      expect(run(s, []).stdout).toBe(l);
+      expect(run(s, '-L -n').stdout).toBe(formatList(s, { numeric: true }));
+      expect(run(s, '-L -n').stdout).toContain('TCP  127.0.0.1:80 wrr persistent 300\n');
+    } finally {
+      restore();
+    }
   });
 });
