@@ -1,7 +1,10 @@
 /**
- * Our daemon on the real kernel: the same scenario (config + local real servers) runs in the VM with the
- * real ipvsadm and on the host with the fake; the table read back with `ipvsadm -S -n` while running and
- * after stop must be equal. One VM boot for all scenarios here.
+ * Our daemon on the real kernel: each scenario of scenarios.ts (config, local real servers, STEPS of
+ * action + wait + checkpoint) runs in the VM with the real ipvsadm (every scenario in its own network
+ * namespace, all in parallel, one VM boot) and on the host with the fake. Every checkpoint's
+ * `ipvsadm -S -n` (and `-L -n --thresholds` where asked) must be the step's expected table on each
+ * side and equal real vs fake, except where a step declares the difference. Scenarios run through the
+ * logging ./ipvsadm wrapper also check, from its log, how the driver talks to ipvsadm.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFakeIpvsadm } from '../fake-ipvsadm/install.js';
+import { expectedTable, scenarioFiles, SCENARIOS, sortedTable, withPorts, type Scenario, type Step } from './scenarios.js';
 import { recordSummary } from './summary.js';
 import { kernelHarnessMissing, runVm, VM_SCHEDULERS, type VmResult } from './vm.js';
 
@@ -18,156 +22,231 @@ const DAEMON = join(ROOT, 'bin/ldirectord.js');
 const missing =
   kernelHarnessMissing() ??
   (!existsSync(join(ROOT, 'dist/cli/main.js')) ? 'dist/cli/main.js not built (npx tsc -p tsconfig.json)' : undefined) ??
-  (!existsSync('/usr/bin/socat') ? 'socat missing (real servers in the VM)' : undefined);
+  (!existsSync('/usr/bin/socat') ? 'socat missing (real servers in the VM)' : undefined) ??
+  (!existsSync('/usr/bin/unshare') ? 'unshare missing (one network namespace per scenario in the VM)' : undefined);
 if (missing) console.warn(`kernel daemon scenarios skipped: ${missing}`);
 
-interface Scenario {
-  name: string;
-  /** ldirectord.cf; @P@ = the real servers' port. */
-  cf: string;
-  /** Addresses (on 127.0.0.0/8) where a real server listens on @P@. */
-  up: string[];
-  /** Number of `-a` lines to wait for. */
-  dests: number;
-}
+/** What the driver appends to every `-R` batch to read the table back (src/ipvs/ipvsadm-driver.ts READ_LINES). */
+const READ_LINES = '-L -n\n-L -n --thresholds\n';
+const LANES = 2;
 
-const SCENARIOS: Scenario[] = [
-  {
-    name: 'quiescent, persistence, one real down, then stop',
-    cf: `checktimeout=2
-checkinterval=1
-quiescent=yes
-virtual=127.0.0.100:80
-\treal=127.0.0.1:@P@ gate
-\treal=127.0.0.2:@P@ gate
-\tscheduler=wrr
-\tpersistent=300
-\tchecktype=connect
-virtual=127.0.0.101:@P@
-\treal=127.0.0.1:@P@ masq 5
-\treal=127.0.0.3:@P@ masq 2
-\tscheduler=wlc
-\tquiescent=no
-\tchecktype=connect
-`,
-    up: ['127.0.0.1'],
-    dests: 3,
-  },
-  {
-    name: 'IPv6, UDP, fwmark with persistence and netmask, PCC port 0',
-    cf: `checktimeout=2
-checkinterval=1
-virtual6=[::1]:@P@
-\treal6=[::1]:@P@ masq 3
-\tscheduler=rr
-\tpersistent=120
-\tnetmask=64
-\tchecktype=on
-virtual=127.0.0.102:53
-\tprotocol=udp
-\treal=127.0.0.1:53 gate
-\treal=127.0.0.4:5353 masq 2
-\tscheduler=sh
-\tchecktype=on
-virtual=7
-\tprotocol=fwm
-\treal=127.0.0.1 gate 4
-\tscheduler=wrr
-\tpersistent=60
-\tnetmask=255.255.255.0
-\tchecktype=on
-virtual=127.0.0.103:0
-\treal=127.0.0.1 gate
-\tpersistent=300
-\tchecktype=on
-`,
-    up: [],
-    dests: 5,
-  },
-];
-
-function script(s: Scenario, port: number): string {
-  const listeners = s.up.map((a, k) => `socat ${a.includes(':') ? `TCP6-LISTEN:${port},bind=[${a}]` : `TCP-LISTEN:${port},bind=${a}`},fork,reuseaddr OPEN:/dev/null & L${k}=$!`).join('\n');
-  return `#!/bin/sh
-cd "$(dirname "$0")"
-${listeners}
-${process.execPath} ${DAEMON} -d ldts-kernel.cf start >daemon.out 2>&1 &
-DP=$!
-i=0
-while [ $i -lt 90 ]; do
-  n=$(ipvsadm -S -n 2>/dev/null | grep -c '^-a')
-  [ "$n" -ge ${s.dests} ] && break
-  kill -0 $DP 2>/dev/null || break
-  sleep 1; i=$((i+1))
-done
-sleep 4
-echo "@@@RUNNING"; ipvsadm -S -n; echo "@@@END"
-kill $DP; wait $DP
-echo "@@@STOPPED"; ipvsadm -S -n; echo "@@@END"
-${s.up.map((_, k) => `kill $L${k}`).join('\n')}
-echo "@@@LOG"; cat daemon.out; echo "@@@END"
-`;
-}
-
-function section(out: string, name: string): string {
+function section(out: string, name: string): string | undefined {
   const m = new RegExp(`@@@${name}\\n([\\s\\S]*?)@@@END`).exec(out);
-  return m ? m[1] : `(no ${name} section)`;
+  return m ? m[1] : undefined;
 }
+
+interface Checkpoint {
+  wait: string;
+  save?: string;
+  thresholds?: string;
+  probe?: string;
+}
+
+function checkpoint(out: string, k: number): Checkpoint | undefined {
+  const m = new RegExp(`@@@CP ${k}\\n([\\s\\S]*?)@@@CPEND ${k}\\n`).exec(out);
+  if (!m) return undefined;
+  const body = m[1];
+  return { wait: /@@@WAIT (.*)/.exec(body)?.[1] ?? '?', save: section(body, 'SAVE'), thresholds: section(body, 'THRESHOLDS'), probe: section(body, 'PROBE') };
+}
+
+interface Call {
+  args: string;
+  input: string;
+  step: number;
+}
+
+/** The wrapper's log: `@@STEP k` markers and `@@CALL argv` / stdin / `@@ENDCALL` records. */
+function parseIpvsLog(log: string): Call[] {
+  const calls: Call[] = [];
+  let step = -1;
+  const re = /@@STEP (\d+)\n|@@CALL ([^\n]*)\n([\s\S]*?)@@ENDCALL\n/g;
+  for (const m of log.matchAll(re)) {
+    if (m[1] !== undefined) step = Number(m[1]);
+    else calls.push({ args: m[2], input: m[3], step });
+  }
+  return calls;
+}
+
+/** The destinations of an `ipvsadm -L -n --thresholds` listing as `addr:port upper lower`. */
+function thresholdDests(listing: string | undefined): string[] {
+  return [...(listing ?? '').matchAll(/^ {2}-> (\S+)\s+(\d+)\s+(\d+)\s/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+}
+
+const sortLines = (t: string | undefined) => sortedTable((t ?? '').split('\n').filter((l) => l !== ''));
 
 describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the fake ipvsadm', () => {
-  const port = 20000 + (process.pid % 10000);
-  let vmDir = '';
+  // Below the ephemeral port range (32768-), where a client socket may hold a port.
+  const base = 20000 + (process.pid % 1200) * 10;
   let vm: VmResult | undefined;
-  const host = new Map<number, string>();
-  let equal = 0;
+  const real = new Map<number, string>();
+  const fake = new Map<number, string>();
+  let checkpoints = 0;
+  let checkpointsEqual = 0;
+  let checkpointsDiffering = 0;
+  let scenariosOk = 0;
+  const scenarioFailed = new Set<number>();
 
   beforeAll(async () => {
     const root = mkdtempSync(join(tmpdir(), 'ldts-kernel-daemon-'));
-    vmDir = join(root, 'vm');
+    const vmDir = join(root, 'vm');
     mkdirSync(vmDir);
-    const all = ['#!/bin/sh', 'cd "$(dirname "$0")"'];
+    const top = ['#!/bin/sh', 'cd "$(dirname "$0")"'];
+    // The VM has one (emulated) CPU and starting node there takes seconds of it: scenarios run in
+    // LANES parallel lanes (one's start-up overlaps another's waits), each lane one after the other.
+    const lanes: string[][] = Array.from({ length: LANES }, () => []);
+    const hostRuns: (() => Promise<void>)[] = [];
     SCENARIOS.forEach((s, i) => {
-      for (const side of ['vm', `host-${i}`]) {
-        const d = side === 'vm' ? join(vmDir, `s${i}`) : join(root, side);
+      const write = (d: string, side: 'real' | 'fake') => {
         mkdirSync(d, { recursive: true });
-        writeFileSync(join(d, 'ldts-kernel.cf'), s.cf.replaceAll('@P@', String(port)));
-        writeFileSync(join(d, 'run.sh'), script(s, port));
+        for (const [name, text] of Object.entries(scenarioFiles(s, i, base, side, process.execPath, DAEMON))) writeFileSync(join(d, name), text);
         chmodSync(join(d, 'run.sh'), 0o755);
-      }
-      all.push(`echo "@@@SCENARIO ${i}"; sh ./s${i}/run.sh; echo "@@@SCENARIO_END ${i}"`);
-    });
-    writeFileSync(join(vmDir, 'run.sh'), all.join('\n') + '\n');
-    const vmRun = runVm(vmDir, { timeoutMs: 200_000 });
-    for (let i = 0; i < SCENARIOS.length; i++) {
+      };
+      write(join(vmDir, `s${i}`), 'real');
+      // Each scenario in its own network namespace (its own IPVS table and lo).
+      lanes[i % LANES].push(`unshare -n sh -c 'ip link set lo up && exec sh ./s${i}/run.sh' >out-${i}.txt 2>&1`);
       const d = join(root, `host-${i}`);
-      // Under -d the daemon runs ./ipvsadm; the script's own listings find it first on PATH.
-      installFakeIpvsadm(d, { state: join(d, 'state.json'), env: { FAKE_IPVSADM_SCHEDULERS: VM_SCHEDULERS.join(',') } });
-      const out = await new Promise<string>((res) => {
-        const c = spawn('sh', [join(d, 'run.sh')], { env: { ...process.env, PATH: `${d}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
-        let o = '';
-        c.stdout.on('data', (b) => (o += b));
-        c.stderr.on('data', (b) => (o += b));
-        c.on('close', () => res(o));
-      });
-      host.set(i, out);
-    }
+      write(d, 'fake');
+      const fakePath = installFakeIpvsadm(join(d, 'fake'), { state: join(d, 'state.json'), env: { FAKE_IPVSADM_SCHEDULERS: VM_SCHEDULERS.join(',') } });
+      hostRuns.push(
+        () => new Promise<void>((res) => {
+          const c = spawn('sh', [join(d, 'run.sh')], { env: { ...process.env, IPVSADM: fakePath }, stdio: ['ignore', 'pipe', 'pipe'] });
+          let o = '';
+          c.stdout.on('data', (b) => (o += b));
+          c.stderr.on('data', (b) => (o += b));
+          c.on('close', () => {
+            fake.set(i, o);
+            res();
+          });
+        }),
+      );
+    });
+    for (const lane of lanes) top.push(`( ${lane.join('; ')} ) &`);
+    top.push('wait');
+    SCENARIOS.forEach((_, i) => top.push(`echo "@@@SCENARIO ${i}"; cat out-${i}.txt; echo "@@@SCENARIO_END ${i}"`));
+    writeFileSync(join(vmDir, 'run.sh'), top.join('\n') + '\n');
+    const vmRun = runVm(vmDir, { timeoutMs: 420_000, memory: '1536M' });
+    // The host side one scenario at a time (distinct ports; leaves a CPU to qemu).
+    for (const run of hostRuns) await run();
     vm = await vmRun;
+    SCENARIOS.forEach((_, i) => real.set(i, new RegExp(`@@@SCENARIO ${i}\\n([\\s\\S]*?)@@@SCENARIO_END ${i}\\n`).exec(vm!.stdout)?.[1] ?? ''));
   });
 
   afterAll(() => {
-    recordSummary({ bootSeconds: vm?.bootSeconds, vmSeconds: vm?.totalSeconds, scenarios: SCENARIOS.length, scenariosEqual: equal });
+    SCENARIOS.forEach((_, i) => !scenarioFailed.has(i) && scenariosOk++);
+    recordSummary({
+      bootSeconds: vm?.bootSeconds,
+      vmSeconds: vm?.totalSeconds,
+      scenarios: SCENARIOS.length,
+      scenariosEqual: scenariosOk,
+      checkpoints,
+      checkpointsEqual,
+      checkpointsDiffering,
+    });
   });
 
-  SCENARIOS.forEach((s, i) => {
-    it(`scenario ${i}: ${s.name}`, () => {
-      expect(vm?.timedOut, vm?.console.slice(-2000)).toBe(false);
-      const real = /@@@SCENARIO \d+\n([\s\S]*?)@@@SCENARIO_END/.exec(vm!.stdout.split(`@@@SCENARIO ${i}\n`).length > 1 ? vm!.stdout.slice(vm!.stdout.indexOf(`@@@SCENARIO ${i}\n`)) : '')?.[1] ?? '';
-      const fake = host.get(i) ?? '';
-      const info = `real log:\n${section(real, 'LOG')}\nfake log:\n${section(fake, 'LOG')}`;
-      expect(section(real, 'RUNNING').split('\n').filter((l) => l.startsWith('-a')).length, info).toBe(s.dests);
-      expect(section(real, 'RUNNING'), info).toBe(section(fake, 'RUNNING'));
-      expect(section(real, 'STOPPED'), info).toBe(section(fake, 'STOPPED'));
-      equal++;
+  const logs = (i: number) =>
+    `--- real (VM) daemon log:\n${section(real.get(i) ?? '', 'LOG') ?? '(none)'}\n--- fake (host) daemon log:\n${section(fake.get(i) ?? '', 'LOG') ?? '(none)'}`;
+
+  SCENARIOS.forEach((s: Scenario, i) => {
+    describe(`scenario ${i}: ${s.name}`, () => {
+      s.steps.forEach((st: Step, k) => {
+        it(`checkpoint ${k}: ${st.name}`, () => {
+          try {
+            expect(vm?.timedOut, `VM timed out\n${vm?.console.slice(-3000)}`).toBe(false);
+            const r = checkpoint(real.get(i) ?? '', k);
+            const f = checkpoint(fake.get(i) ?? '', k);
+            const both = `real checkpoint:\n${JSON.stringify(r, null, 1)}\nfake checkpoint:\n${JSON.stringify(f, null, 1)}\n${logs(i)}`;
+            expect(r, `real side never reached checkpoint ${k}\n${both}\n${vm?.stderr ?? ''}`).toBeDefined();
+            expect(f, `fake side never reached checkpoint ${k}\n${both}`).toBeDefined();
+            checkpoints++;
+            // Sanity: each side reached the step's expected table (a timeout fails, never passes).
+            expect(r!.wait, `real side: wait timed out\n${both}`).toMatch(/^ok /);
+            expect(f!.wait, `fake side: wait timed out\n${both}`).toMatch(/^ok /);
+            expect(sortLines(r!.save), both).toBe(sortedTable(expectedTable(st, 'real').map((l) => withPorts(l, base, i))));
+            expect(sortLines(f!.save), both).toBe(sortedTable(expectedTable(st, 'fake').map((l) => withPorts(l, base, i))));
+            if (st.thresholdLines) {
+              const want = sortedTable(st.thresholdLines.map((l) => withPorts(l, base, i)));
+              for (const [side, cp] of [['real', r!], ['fake', f!]] as const)
+                expect(sortedTable(thresholdDests(cp.thresholds)), `${side} side --thresholds\n${both}`).toBe(want);
+            }
+            if (st.probeExpect) {
+              expect(r!.probe, both).toBe(withPorts(st.probeExpect.real, base, i));
+              expect(f!.probe, both).toBe(withPorts(st.probeExpect.fake, base, i));
+            }
+            if (Array.isArray(st.table)) {
+              // Real vs fake, byte for byte (order included).
+              expect(r!.save, both).toBe(f!.save);
+              if (st.thresholds) {
+                expect(r!.thresholds, both).toBeDefined();
+                expect(r!.thresholds, both).toBe(f!.thresholds);
+              }
+              checkpointsEqual++;
+            } else {
+              // A declared difference (a property of the real kernel the fake does not model).
+              expect(r!.save, both).not.toBe(f!.save);
+              checkpointsDiffering++;
+            }
+          } catch (e) {
+            scenarioFailed.add(i);
+            throw e;
+          }
+        });
+      });
+
+      if (s.wrap) {
+        it('the daemon talks to ipvsadm in one -R batch per sync, read back in the same process', () => {
+          try {
+            for (const [side, out] of [
+              ['real', real.get(i) ?? ''],
+              ['fake', fake.get(i) ?? ''],
+            ] as const) {
+              const log = section(out, 'IPVSLOG') ?? '';
+              const calls = parseIpvsLog(log);
+              const info = `${side} side, ipvsadm log:\n${log.slice(-6000)}\n${logs(i)}`;
+              expect(calls.length, info).toBeGreaterThan(0);
+              let reads = 0;
+              let writes = 0;
+              calls.forEach((c, n) => {
+                // Every ipvsadm process is `ipvsadm -R` whose input ends with the read-back lines.
+                expect(c.args, `${side} call ${n}\n${info}`).toBe('-R');
+                expect(c.input.endsWith(READ_LINES), `${side} call ${n} input ${JSON.stringify(c.input)}\n${info}`).toBe(true);
+                if (c.input === READ_LINES) reads++;
+                else {
+                  writes++;
+                  // A sync that changes something costs 2 processes: the read, then this batch.
+                  expect(calls[n - 1]?.input, `${side} call ${n}: a write batch not preceded by a read\n${info}`).toBe(READ_LINES);
+                  // Nothing but table commands before the read-back lines.
+                  for (const l of c.input.slice(0, -READ_LINES.length).split('\n').filter(Boolean))
+                    expect(l, `${side} call ${n}\n${info}`).toMatch(/^-[AEDaed] /);
+                }
+              });
+              expect(reads + writes).toBe(calls.length);
+              s.steps.forEach((st, k) => {
+                const batch = calls
+                  .filter((c) => c.step === k && c.input !== READ_LINES)
+                  .flatMap((c) => c.input.slice(0, -READ_LINES.length).split('\n'))
+                  .filter(Boolean);
+                const prev = k === 0 ? '' : sortedTable(expectedTable(s.steps[k - 1], side));
+                if (sortedTable(expectedTable(st, side)) !== prev && s.steps[k].action)
+                  expect(batch.length, `${side} step ${k} changed the table but logged no -R batch\n${info}`).toBeGreaterThan(0);
+                for (const re of st.require ?? [])
+                  expect(
+                    batch.some((l) => new RegExp(withPorts(re, base, i)).test(l)),
+                    `${side} step ${k}: no batch line matches ${withPorts(re, base, i)}\n${batch.join('\n')}\n${info}`,
+                  ).toBe(true);
+                for (const re of st.forbid ?? [])
+                  expect(
+                    batch.filter((l) => new RegExp(withPorts(re, base, i)).test(l)),
+                    `${side} step ${k}: batch lines match ${withPorts(re, base, i)}\n${info}`,
+                  ).toEqual([]);
+              });
+            }
+          } catch (e) {
+            scenarioFailed.add(i);
+            throw e;
+          }
+        });
+      }
     });
   });
 });

@@ -1,0 +1,544 @@
+/**
+ * Daemon scenarios for the kernel suite: each is a config, some shell set-up and a list of STEPS; a step
+ * is a shell action, then a wait (poll `ipvsadm -S -n` until it is the step's expected table, at most
+ * LDTS_WAIT seconds), then a checkpoint (the table with `-S -n`, optionally `-L -n --thresholds` and a
+ * probe's output). The same run.sh runs in the VM (real ipvsadm, each scenario in its own network
+ * namespace, so they run in parallel) and on the host (the fake ipvsadm, distinct ports per scenario).
+ *
+ * Placeholders in every text: @P@ @Q@ @R@ @S@ @T@ = the scenario's ports (base + 0..4), @DIR@ = the
+ * scenario's directory at run time, @NODE@ and @DAEMON@ = node and bin/ldirectord.js.
+ */
+
+export interface Step {
+  name: string;
+  /** Shell run before the wait (helpers: listen, unlisten, start_d, stop_d, hup, cli). */
+  action?: string;
+  /** The expected `ipvsadm -S -n` lines (any order) on both sides, or per side when they must differ. */
+  table: string[] | { real: string[]; fake: string[] };
+  /** Also dump `ipvsadm -L -n --thresholds` at this checkpoint. */
+  thresholds?: boolean;
+  /** Expected destinations of that listing, each `addr:port upper lower` (any order). */
+  thresholdLines?: string[];
+  /** Shell whose output is recorded at the checkpoint (after the wait). */
+  probe?: string;
+  /** Expected probe output per side (exact), when it must be checked. */
+  probeExpect?: { real: string; fake: string };
+  /** Wrapped scenarios: a line some `-R` batch of this step must hold (regexps, placeholders replaced). */
+  require?: string[];
+  /** Wrapped scenarios: lines no `-R` batch of this step may hold. */
+  forbid?: string[];
+}
+
+export interface Scenario {
+  name: string;
+  /** Files written into the scenario's directory (placeholders replaced at run time). ldts.cf is the config. */
+  files: Record<string, string>;
+  /** Shell run before the first step (listeners, a pre-existing table). */
+  setup?: string;
+  /** Run the daemon's ipvsadm through the logging wrapper (./ipvsadm, log in ipvsadm.log). */
+  wrap?: boolean;
+  steps: Step[];
+}
+
+const HEAD = `checktimeout=3
+checkinterval=1
+`;
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'quiescent, persistence, one real down, then stop',
+    files: {
+      'ldts.cf': `${HEAD}quiescent=yes
+virtual=127.0.0.100:80
+\treal=127.0.0.1:@P@ gate
+\treal=127.0.0.2:@P@ gate
+\tscheduler=wrr
+\tpersistent=300
+\tchecktype=connect
+virtual=127.0.0.101:@P@
+\treal=127.0.0.1:@P@ masq 5
+\treal=127.0.0.3:@P@ masq 2
+\tscheduler=wlc
+\tquiescent=no
+\tchecktype=connect
+`,
+    },
+    setup: 'listen a 127.0.0.1 @P@',
+    steps: [
+      {
+        name: 'started',
+        action: 'start_d',
+        table: [
+          '-A -t 127.0.0.100:80 -s wrr -p 300',
+          '-a -t 127.0.0.100:80 -r 127.0.0.1:80 -g -w 1',
+          '-a -t 127.0.0.100:80 -r 127.0.0.2:80 -g -w 0',
+          '-A -t 127.0.0.101:@P@ -s wlc',
+          '-a -t 127.0.0.101:@P@ -r 127.0.0.1:@P@ -m -w 5',
+        ],
+      },
+      { name: 'stopped', action: 'stop_d', table: [] },
+    ],
+  },
+  {
+    name: 'IPv6 connect check (virtual [::1]:P, real [::1]:Q), UDP, fwmark with persistence and netmask, PCC port 0',
+    files: {
+      'ldts.cf': `${HEAD}virtual6=[::1]:@P@
+\treal6=[::1]:@Q@ masq 3
+\tscheduler=rr
+\tpersistent=120
+\tnetmask=64
+\tchecktype=connect
+virtual=127.0.0.102:53
+\tprotocol=udp
+\treal=127.0.0.1:53 gate
+\treal=127.0.0.4:5353 masq 2
+\tscheduler=sh
+\tchecktype=on
+virtual=7
+\tprotocol=fwm
+\treal=127.0.0.1 gate 4
+\tscheduler=wrr
+\tpersistent=60
+\tnetmask=255.255.255.0
+\tchecktype=on
+virtual=127.0.0.103:0
+\treal=127.0.0.1 gate
+\tpersistent=300
+\tchecktype=on
+`,
+    },
+    setup: 'listen a ::1 @Q@',
+    wrap: true,
+    steps: [
+      {
+        name: 'started',
+        action: 'start_d',
+        table: [
+          '-A -t [::1]:@P@ -s rr -p 120 -M 64',
+          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 3',
+          '-A -t 127.0.0.103:0 -s wrr -p 300',
+          '-a -t 127.0.0.103:0 -r 127.0.0.1:0 -g -w 1',
+          '-A -u 127.0.0.102:53 -s sh',
+          '-a -u 127.0.0.102:53 -r 127.0.0.1:53 -g -w 1',
+          '-a -u 127.0.0.102:53 -r 127.0.0.4:5353 -m -w 2',
+          '-A -f 7 -s wrr -p 60 -M 255.255.255.0',
+          '-a -f 7 -r 127.0.0.1:0 -g -w 4',
+        ],
+      },
+      {
+        name: 'IPv6 real down (quiescent=no: deleted)',
+        action: 'unlisten a',
+        table: [
+          '-A -t [::1]:@P@ -s rr -p 120 -M 64',
+          '-A -t 127.0.0.103:0 -s wrr -p 300',
+          '-a -t 127.0.0.103:0 -r 127.0.0.1:0 -g -w 1',
+          '-A -u 127.0.0.102:53 -s sh',
+          '-a -u 127.0.0.102:53 -r 127.0.0.1:53 -g -w 1',
+          '-a -u 127.0.0.102:53 -r 127.0.0.4:5353 -m -w 2',
+          '-A -f 7 -s wrr -p 60 -M 255.255.255.0',
+          '-a -f 7 -r 127.0.0.1:0 -g -w 4',
+        ],
+      },
+      { name: 'stopped', action: 'stop_d', table: [] },
+    ],
+  },
+  {
+    name: 'connection thresholds (l:N u:M), changed by a reload',
+    files: {
+      'ldts.cf': `${HEAD}virtual=127.0.0.150:80
+\treal=127.0.0.1:@P@ gate 2 l:5 u:50
+\treal=127.0.0.3:@P@ gate 1 u:20
+\treal=127.0.0.4:@P@ masq 3 l:7 u:8
+\tscheduler=wlc
+\tchecktype=connect
+virtual6=[::1]:@P@
+\treal6=[::1]:@Q@ masq 4 l:1 u:9
+\tchecktype=connect
+`,
+      'b.cf': `${HEAD}virtual=127.0.0.150:80
+\treal=127.0.0.1:@P@ gate 2 l:10 u:100
+\treal=127.0.0.3:@P@ gate 1
+\treal=127.0.0.4:@P@ masq 6 l:7 u:8
+\tscheduler=wlc
+\tchecktype=connect
+virtual6=[::1]:@P@
+\treal6=[::1]:@Q@ masq 4 u:30
+\tchecktype=connect
+`,
+    },
+    setup: 'listen a 127.0.0.1 @P@; listen b 127.0.0.3 @P@; listen c 127.0.0.4 @P@; listen d ::1 @Q@',
+    wrap: true,
+    steps: [
+      {
+        name: 'started',
+        action: 'start_d',
+        thresholds: true,
+        thresholdLines: ['127.0.0.1:80 50 5', '127.0.0.3:80 20 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 9 1'],
+        table: [
+          '-A -t 127.0.0.150:80 -s wlc',
+          '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
+          '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
+          '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 3',
+          '-A -t [::1]:@P@ -s wrr',
+          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
+        ],
+      },
+      {
+        name: 'thresholds (and one weight, for the wait) changed by HUP',
+        action: 'cp b.cf ldts.cf; hup',
+        thresholds: true,
+        thresholdLines: ['127.0.0.1:80 100 10', '127.0.0.3:80 0 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 30 0'],
+        require: ['^-e -t 127\\.0\\.0\\.150:80 -r 127\\.0\\.0\\.1:\\d+ -g -w 2 -x 100 -y 10$', '^-e -t 127\\.0\\.0\\.150:80 -r 127\\.0\\.0\\.3:\\d+ -g -w 1$', '^-e -t \\[::1\\]:@P@ -r \\[::1\\]:@Q@ -m -w 4 -x 30 -y 0$'],
+        table: [
+          '-A -t 127.0.0.150:80 -s wlc',
+          '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
+          '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
+          '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 6',
+          '-A -t [::1]:@P@ -s wrr',
+          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
+        ],
+      },
+      { name: 'stopped', action: 'stop_d', table: [], thresholds: true },
+    ],
+  },
+  {
+    name: 'reload (HUP) adding and removing virtuals and reals, changing a weight and a scheduler',
+    files: {
+      'ldts.cf': `${HEAD}quiescent=yes
+virtual=127.0.0.120:80
+\treal=127.0.0.1:@P@ gate 2
+\treal=127.0.0.2:@P@ gate 1
+\tscheduler=wrr
+\tchecktype=connect
+virtual=127.0.0.121:80
+\treal=127.0.0.1:@P@ gate
+\tscheduler=rr
+\tchecktype=connect
+`,
+      'b.cf': `${HEAD}quiescent=yes
+virtual=127.0.0.120:80
+\treal=127.0.0.1:@P@ gate 5
+\treal=127.0.0.3:@P@ gate 1
+\tscheduler=wlc
+\tchecktype=connect
+virtual=127.0.0.122:80
+\treal=127.0.0.1:@P@ masq 2
+\tscheduler=sh
+\tchecktype=connect
+`,
+    },
+    setup: 'listen a 127.0.0.1 @P@; listen b 127.0.0.3 @P@',
+    wrap: true,
+    steps: [
+      {
+        name: 'started with config A',
+        action: 'start_d',
+        table: [
+          '-A -t 127.0.0.120:80 -s wrr',
+          '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 2',
+          '-a -t 127.0.0.120:80 -r 127.0.0.2:80 -g -w 0',
+          '-A -t 127.0.0.121:80 -s rr',
+          '-a -t 127.0.0.121:80 -r 127.0.0.1:80 -g -w 1',
+        ],
+      },
+      {
+        name: 'config B, HUP',
+        action: 'cp b.cf ldts.cf; hup',
+        // The kept real's health survives the reload: never quiesced nor deleted, only re-weighted.
+        require: ['^-E -t 127\\.0\\.0\\.120:80 -s wlc', '^-D -t 127\\.0\\.0\\.121:80', '^-A -t 127\\.0\\.0\\.122:80 -s sh', '^-e -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:\\d+ -g -w 5$', '^-d -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.2:'],
+        forbid: ['^-d -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:', '^-[ae] -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:.* -w 0$'],
+        table: [
+          '-A -t 127.0.0.120:80 -s wlc',
+          '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 5',
+          '-a -t 127.0.0.120:80 -r 127.0.0.3:80 -g -w 1',
+          '-A -t 127.0.0.122:80 -s sh',
+          '-a -t 127.0.0.122:80 -r 127.0.0.1:@P@ -m -w 2',
+        ],
+      },
+      { name: 'stopped', action: 'stop_d', table: [] },
+    ],
+  },
+  {
+    name: 'restart (CLI, pid file) over an existing table with a stale real and an unmanaged virtual',
+    files: {
+      'ldts.cf': `${HEAD}logfile="@DIR@/daemon.out"
+virtual=127.0.0.110:80
+\treal=127.0.0.1:@P@ gate 2
+\tscheduler=wlc
+\tchecktype=connect
+`,
+    },
+    setup: `listen a 127.0.0.1 @P@
+$IPVSADM -A -t 127.0.0.110:80 -s rr
+$IPVSADM -a -t 127.0.0.110:80 -r 127.0.0.7:80 -g -w 1
+$IPVSADM -A -t 127.0.0.111:80 -s wlc
+$IPVSADM -a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3`,
+    wrap: true,
+    steps: [
+      {
+        name: 'table before the daemon',
+        table: [
+          '-A -t 127.0.0.110:80 -s rr',
+          '-a -t 127.0.0.110:80 -r 127.0.0.7:80 -g -w 1',
+          '-A -t 127.0.0.111:80 -s wlc',
+          '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
+        ],
+      },
+      {
+        name: 'ldirectord start (daemon)',
+        action: 'cli start; cat ldirectord.ldts.cf.pid > pid1',
+        require: ['^-E -t 127\\.0\\.0\\.110:80 -s wlc', '^-d -t 127\\.0\\.0\\.110:80 -r 127\\.0\\.0\\.7:80$'],
+        forbid: ['127\\.0\\.0\\.111'],
+        table: [
+          '-A -t 127.0.0.110:80 -s wlc',
+          '-a -t 127.0.0.110:80 -r 127.0.0.1:80 -g -w 2',
+          '-A -t 127.0.0.111:80 -s wlc',
+          '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
+        ],
+      },
+      {
+        name: 'ldirectord restart',
+        action: 'cli restart; cat ldirectord.ldts.cf.pid > pid2',
+        // The old daemon removed its virtual at stop, the new one added it again.
+        require: ['^-D -t 127\\.0\\.0\\.110:80$', '^-A -t 127\\.0\\.0\\.110:80 -s wlc'],
+        forbid: ['127\\.0\\.0\\.111'],
+        table: [
+          '-A -t 127.0.0.110:80 -s wlc',
+          '-a -t 127.0.0.110:80 -r 127.0.0.1:80 -g -w 2',
+          '-A -t 127.0.0.111:80 -s wlc',
+          '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
+        ],
+        probe: 'if [ -s pid1 ] && [ -s pid2 ] && ! cmp -s pid1 pid2; then echo "new daemon"; else echo "same daemon: $(cat pid1) $(cat pid2)"; fi',
+        probeExpect: { real: 'new daemon\n', fake: 'new daemon\n' },
+      },
+      {
+        name: 'ldirectord stop',
+        action: 'cli stop',
+        table: ['-A -t 127.0.0.111:80 -s wlc', '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3'],
+        probe: 'ls ldirectord.ldts.cf.pid 2>/dev/null || echo "no pid file"',
+        probeExpect: { real: 'no pid file\n', fake: 'no pid file\n' },
+      },
+    ],
+  },
+  {
+    name: 'a real goes down and comes back (quiescent=yes, failurecount=2, fallback)',
+    files: {
+      'ldts.cf': `${HEAD}failurecount=2
+quiescent=yes
+virtual=127.0.0.130:80
+\treal=127.0.0.1:@P@ masq 3
+\treal=127.0.0.2:@P@ masq 1
+\tfallback=127.0.0.9:@P@ masq
+\tscheduler=wlc
+\tchecktype=connect
+`,
+    },
+    setup: 'listen a 127.0.0.1 @P@',
+    wrap: true,
+    steps: [
+      {
+        name: 'started',
+        action: 'start_d',
+        table: ['-A -t 127.0.0.130:80 -s wlc', '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 3', '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0'],
+      },
+      {
+        name: 'listener killed: quiesced, fallback on',
+        action: 'unlisten a',
+        require: ['^-e -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:@P@ -m -w 0$', '^-a -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.9:@P@ -m -w 1$'],
+        forbid: ['^-d -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:'],
+        table: [
+          '-A -t 127.0.0.130:80 -s wlc',
+          '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 0',
+          '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0',
+          '-a -t 127.0.0.130:80 -r 127.0.0.9:@P@ -m -w 1',
+        ],
+      },
+      {
+        name: 'listener back: weight restored, fallback off',
+        action: 'listen a 127.0.0.1 @P@',
+        require: ['^-e -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:@P@ -m -w 3$', '^-d -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.9:@P@$'],
+        table: ['-A -t 127.0.0.130:80 -s wlc', '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 3', '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0'],
+      },
+      { name: 'stopped', action: 'stop_d', table: [] },
+    ],
+  },
+  {
+    name: 'virtual = a local real (same address AND port): IPVS intercepts the check (expected real/fake difference)',
+    files: {
+      'ldts.cf': `${HEAD}virtual6=[::1]:@R@
+\treal6=[::1]:@R@ masq
+\tchecktype=connect
+virtual=127.0.0.1:@S@
+\treal=127.0.0.1:@S@ masq
+\tchecktype=connect
+virtual=127.0.0.140:80
+\treal=127.0.0.1:@T@ gate
+\tchecktype=connect
+`,
+    },
+    setup: 'listen r ::1 @R@; listen s 127.0.0.1 @S@; listen t 127.0.0.1 @T@',
+    steps: [
+      {
+        name: 'started: the control real is up; the same-address:port reals only on the fake',
+        action: 'start_d',
+        table: {
+          real: [
+            '-A -t 127.0.0.1:@S@ -s wrr',
+            '-A -t 127.0.0.140:80 -s wrr',
+            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
+            '-A -t [::1]:@R@ -s wrr',
+          ],
+          fake: [
+            '-A -t 127.0.0.1:@S@ -s wrr',
+            '-a -t 127.0.0.1:@S@ -r 127.0.0.1:@S@ -m -w 1',
+            '-A -t 127.0.0.140:80 -s wrr',
+            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
+            '-A -t [::1]:@R@ -s wrr',
+            '-a -t [::1]:@R@ -r [::1]:@R@ -m -w 1',
+          ],
+        },
+      },
+      {
+        name: 'three seconds later: still down on the real kernel; a direct connect is not answered either',
+        action: 'sleep 3',
+        table: {
+          real: [
+            '-A -t 127.0.0.1:@S@ -s wrr',
+            '-A -t 127.0.0.140:80 -s wrr',
+            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
+            '-A -t [::1]:@R@ -s wrr',
+          ],
+          fake: [
+            '-A -t 127.0.0.1:@S@ -s wrr',
+            '-a -t 127.0.0.1:@S@ -r 127.0.0.1:@S@ -m -w 1',
+            '-A -t 127.0.0.140:80 -s wrr',
+            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
+            '-A -t [::1]:@R@ -s wrr',
+            '-a -t [::1]:@R@ -r [::1]:@R@ -m -w 1',
+          ],
+        },
+        probe: `probe() { timeout 3 socat -u OPEN:/dev/null "$1" >/dev/null 2>&1; r=$?; if [ $r -eq 0 ]; then echo "$2 connected"; else echo "$2 failed"; fi; }
+probe 'TCP6:[::1]:@R@' 'IPv6 same address:port'; probe TCP4:127.0.0.1:@S@ 'IPv4 same address:port'; probe TCP4:127.0.0.1:@T@ 'IPv4 control'`,
+        probeExpect: {
+          real: 'IPv6 same address:port failed\nIPv4 same address:port failed\nIPv4 control connected\n',
+          fake: 'IPv6 same address:port connected\nIPv4 same address:port connected\nIPv4 control connected\n',
+        },
+      },
+      { name: 'stopped', action: 'stop_d', table: [] },
+    ],
+  },
+];
+
+const PORT_NAMES = ['P', 'Q', 'R', 'S', 'T'];
+
+/** Replaces the port placeholders of scenario i (ports base+10i+0..4). */
+export function withPorts(text: string, base: number, i: number): string {
+  let t = text;
+  PORT_NAMES.forEach((n, k) => (t = t.replaceAll(`@${n}@`, String(base + 10 * i + k))));
+  return t;
+}
+
+/** The expected `-S -n` lines of a step on one side. */
+export function expectedTable(step: Step, side: 'real' | 'fake'): string[] {
+  return Array.isArray(step.table) ? step.table : step.table[side];
+}
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The expected table as the wait compares it: lines sorted bytewise (LC_ALL=C sort), newline-terminated. */
+export function sortedTable(lines: string[]): string {
+  const s = [...lines].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return s.length ? s.join('\n') + '\n' : '';
+}
+
+/** The logging wrapper written as ./ipvsadm: argv and stdin appended to LOG (one append per call), then REAL with the same args and stdin. */
+export function wrapperScript(real: string, log: string): string {
+  return `#!/bin/sh
+t=$(mktemp)
+cat >"$t"
+r=$(mktemp)
+{ echo "@@CALL $*"; cat "$t"; echo "@@ENDCALL"; } >"$r"
+cat "$r" >>${shq(log)}
+rm -f "$r"
+exec 3<"$t"
+rm -f "$t"
+exec ${shq(real)} "$@" <&3 3<&-
+`;
+}
+
+/**
+ * The files of one scenario on one side: run.sh, the configs (*.in, placeholders of the directory
+ * replaced at run time) and exp-<k>.txt. run.sh reads IPVSADM (the ipvsadm it lists with and the
+ * wrapper runs; default /usr/sbin/ipvsadm) and LDTS_WAIT (seconds per wait, default 60).
+ */
+export function scenarioFiles(s: Scenario, i: number, base: number, side: 'real' | 'fake', node: string, daemon: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const [name, text] of Object.entries(s.files)) files[`${name}.in`] = withPorts(text, base, i);
+  s.steps.forEach((st, k) => (files[`exp-${k}.txt`] = sortedTable(expectedTable(st, side).map((l) => withPorts(l, base, i)))));
+  const steps = s.steps.map((st, k) => {
+    const lines = [
+      `if [ -z "$ABORT" ]; then`,
+      `  echo "@@STEP ${k}" >>ipvsadm.log`,
+      st.action ? `  ${withPorts(st.action, base, i)}` : '  :',
+      `  echo "@@@CP ${k}"`,
+      `  if waitfor exp-${k}.txt; then echo "@@@WAIT ok $WAITED"; else echo "@@@WAIT timeout $WAITED"; ABORT=1; fi`,
+      `  echo "@@@SAVE"; "$IPVSADM" -S -n 2>&1; echo "@@@END"`,
+    ];
+    if (st.thresholds) lines.push(`  echo "@@@THRESHOLDS"; "$IPVSADM" -L -n --thresholds 2>&1; echo "@@@END"`);
+    if (st.probe) lines.push(`  echo "@@@PROBE"; ( ${withPorts(st.probe, base, i)} ) 2>&1; echo "@@@END"`);
+    lines.push(`  echo "@@@CPEND ${k}"`, 'fi');
+    return lines.join('\n');
+  });
+  const wrapper = wrapperScript('@REAL@', '@LOG@');
+  files['run.sh'] = `#!/bin/sh
+# ${s.name} (${side} side)
+cd "$(dirname "$0")"
+D="$(pwd)"
+export LC_ALL=C
+IPVSADM=\${IPVSADM:-/usr/sbin/ipvsadm}
+LIMIT=\${LDTS_WAIT:-60}
+ABORT=
+DP=
+for f in *.in; do sed "s|@DIR@|$D|g" "$f" >"\${f%.in}"; done
+: >ipvsadm.log
+: >daemon.out
+if [ ${s.wrap ? 1 : 0} = 1 ]; then
+  cat >ipvsadm.tmpl <<'WRAPPER_END'
+${wrapper}WRAPPER_END
+  sed -e "s|@REAL@|$IPVSADM|" -e "s|@LOG@|$D/ipvsadm.log|" ipvsadm.tmpl >ipvsadm
+  chmod 755 ipvsadm
+elif [ "$IPVSADM" != /usr/sbin/ipvsadm ]; then
+  ln -sf "$IPVSADM" ipvsadm
+fi
+listen() {
+  case "$2" in *:*) a="TCP6-LISTEN:$3,bind=[$2]" ;; *) a="TCP-LISTEN:$3,bind=$2" ;; esac
+  socat "$a,fork,reuseaddr" OPEN:/dev/null & echo $! >"l-$1.pid"
+  # until it listens (at most ~10 s)
+  n=0; while [ $n -lt 50 ] && ! grep -qi ":$(printf '%04X' "$3") 00000000:0000 0A\\|:$(printf '%04X' "$3") 00000000000000000000000000000000:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do sleep 0.2; n=$((n+1)); done
+}
+unlisten() { kill "$(cat "l-$1.pid")" 2>/dev/null; wait "$(cat "l-$1.pid")" 2>/dev/null; rm -f "l-$1.pid"; }
+start_d() { ${shq(node)} ${shq(daemon)} -d ldts.cf start >>daemon.out 2>&1 & DP=$!; }
+stop_d() { kill "$DP"; wait "$DP"; echo "daemon exit status $?" >>daemon.out; DP=; }
+hup() { kill -HUP "$DP"; }
+cli() { LDIRECTORD_RUNDIR="$D" LDIRECTORD_IPVSADM="$D/ipvsadm" ${shq(node)} ${shq(daemon)} "$D/ldts.cf" "$@" >>cli.out 2>&1; echo "ldirectord $*: exit status $?" >>cli.out; }
+WAITED=0
+waitfor() {
+  t0=$(date +%s)
+  while :; do
+    "$IPVSADM" -S -n 2>&1 | sort >cur.txt
+    WAITED=$(( $(date +%s) - t0 ))
+    cmp -s cur.txt "$1" && return 0
+    [ "$WAITED" -ge "$LIMIT" ] && return 1
+    sleep 1
+  done
+}
+${withPorts(s.setup ?? ':', base, i)}
+${steps.join('\n')}
+[ -n "$DP" ] && { kill "$DP"; wait "$DP"; }
+[ -s ldirectord.ldts.cf.pid ] && cli stop
+for f in l-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+echo "@@@LOG"; cat daemon.out; [ -f cli.out ] && cat cli.out; echo "@@@END"
+echo "@@@IPVSLOG"; cat ipvsadm.log; echo "@@@END"
+`;
+  return files;
+}
