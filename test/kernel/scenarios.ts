@@ -44,11 +44,118 @@ const HEAD = `checktimeout=3
 checkinterval=1
 `;
 
+/** Regexp text of an address (dots escaped) for require/forbid. */
+const re = (s: string) => s.replace(/[.[\]]/g, (c) => `\\${c}`);
+
+/** Scenario 0's lines that stay the same through its steps. */
+const S0_STATIC = [
+  '-A -t 127.0.0.100:80 -s wrr -p 300',
+  '-a -t 127.0.0.100:80 -r 127.0.0.1:80 -g -w 1',
+  '-a -t 127.0.0.100:80 -r 127.0.0.2:80 -g -w 0',
+  '-A -t 127.0.0.101:@P@ -s wlc',
+  '-a -t 127.0.0.101:@P@ -r 127.0.0.1:@P@ -m -w 5',
+  '-A -t [::1]:@P@ -s rr -p 120 -M 64',
+  '-A -t 127.0.0.103:0 -s wrr -p 300',
+  '-a -t 127.0.0.103:0 -r 127.0.0.1:0 -g -w 1',
+  '-A -u 127.0.0.102:53 -s sh',
+  '-a -u 127.0.0.102:53 -r 127.0.0.1:53 -g -w 1',
+  '-a -u 127.0.0.102:53 -r 127.0.0.4:5353 -m -w 2',
+  '-A -f 7 -s wrr -p 60 -M 255.255.255.0',
+  '-a -f 7 -r 127.0.0.1:0 -g -w 4',
+  '-A -t 127.0.0.130:80 -s wlc',
+  '-a -t 127.0.0.130:80 -r 127.0.0.2:@R@ -m -w 0',
+];
+const S0_UP = ['-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 3', '-a -t 127.0.0.130:80 -r 127.0.0.1:@R@ -m -w 3'];
+
+/** Scenario 1: the thresholds virtual (150) and the reloaded ones (120, 121 -> 122), config A then B. */
+const S1_A = [
+  '-A -t 127.0.0.150:80 -s wlc',
+  '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
+  '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
+  '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 3',
+  '-A -t [::1]:@P@ -s wrr',
+  '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
+  '-A -t 127.0.0.120:80 -s wrr',
+  '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 2',
+  '-a -t 127.0.0.120:80 -r 127.0.0.2:80 -g -w 0',
+  '-A -t 127.0.0.121:80 -s rr',
+  '-a -t 127.0.0.121:80 -r 127.0.0.1:80 -g -w 1',
+];
+const S1_B = [
+  '-A -t 127.0.0.150:80 -s wlc',
+  '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
+  '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
+  '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 6',
+  '-A -t [::1]:@P@ -s wrr',
+  '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
+  '-A -t 127.0.0.120:80 -s wlc',
+  '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 5',
+  '-a -t 127.0.0.120:80 -r 127.0.0.3:80 -g -w 1',
+  '-A -t 127.0.0.122:80 -s sh',
+  '-a -t 127.0.0.122:80 -r 127.0.0.1:@P@ -m -w 2',
+];
+const S1_CF_A = `${HEAD}quiescent=yes
+virtual=127.0.0.150:80
+\treal=127.0.0.1:@P@ gate 2 l:5 u:50
+\treal=127.0.0.3:@P@ gate 1 u:20
+\treal=127.0.0.4:@P@ masq 3 l:7 u:8
+\tscheduler=wlc
+\tchecktype=connect
+virtual6=[::1]:@P@
+\treal6=[::1]:@Q@ masq 4 l:1 u:9
+\tchecktype=connect
+virtual=127.0.0.120:80
+\treal=127.0.0.1:@P@ gate 2
+\treal=127.0.0.2:@P@ gate 1
+\tscheduler=wrr
+\tchecktype=connect
+virtual=127.0.0.121:80
+\treal=127.0.0.1:@P@ gate
+\tscheduler=rr
+\tchecktype=connect
+`;
+const S1_CF_B = `${HEAD}quiescent=yes
+virtual=127.0.0.150:80
+\treal=127.0.0.1:@P@ gate 2 l:10 u:100
+\treal=127.0.0.3:@P@ gate 1
+\treal=127.0.0.4:@P@ masq 6 l:7 u:8
+\tscheduler=wlc
+\tchecktype=connect
+virtual6=[::1]:@P@
+\treal6=[::1]:@Q@ masq 4 u:30
+\tchecktype=connect
+virtual=127.0.0.120:80
+\treal=127.0.0.1:@P@ gate 5
+\treal=127.0.0.3:@P@ gate 1
+\tscheduler=wlc
+\tchecktype=connect
+virtual=127.0.0.122:80
+\treal=127.0.0.1:@P@ masq 2
+\tscheduler=sh
+\tchecktype=connect
+`;
+
+/** Scenario 3 (same address:port): the real kernel's table and the fake's. */
+const S3_REAL = ['-A -t 127.0.0.1:@S@ -s wrr', '-A -t 127.0.0.140:80 -s wrr', '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1', '-A -t [::1]:@R@ -s wrr'];
+const S3_FAKE = [...S3_REAL, '-a -t 127.0.0.1:@S@ -r 127.0.0.1:@S@ -m -w 1', '-a -t [::1]:@R@ -r [::1]:@R@ -m -w 1'];
+
+const RESTART_TABLE = [
+  '-A -t 127.0.0.110:80 -s wlc',
+  '-a -t 127.0.0.110:80 -r 127.0.0.1:80 -g -w 2',
+  '-A -t 127.0.0.111:80 -s wlc',
+  '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
+];
+
+/**
+ * Few scenarios with many steps, not many small ones: each daemon start costs ~10 s of the VM's one
+ * emulated CPU (loading node and our modules under tcg), which is what the suite's time is made of.
+ */
 export const SCENARIOS: Scenario[] = [
   {
-    name: 'quiescent, persistence, one real down, then stop',
+    name: 'quiescent + persistence, masq wlc quiescent=no, IPv6 connect check ([::1]:P -> [::1]:Q), UDP, fwmark, PCC port 0; reals down and back (failurecount=2, fallback)',
     files: {
-      'ldts.cf': `${HEAD}quiescent=yes
+      'ldts.cf': `${HEAD}failurecount=2
+quiescent=yes
 virtual=127.0.0.100:80
 \treal=127.0.0.1:@P@ gate
 \treal=127.0.0.2:@P@ gate
@@ -61,32 +168,12 @@ virtual=127.0.0.101:@P@
 \tscheduler=wlc
 \tquiescent=no
 \tchecktype=connect
-`,
-    },
-    setup: 'listen a 127.0.0.1 @P@',
-    steps: [
-      {
-        name: 'started',
-        action: 'start_d',
-        table: [
-          '-A -t 127.0.0.100:80 -s wrr -p 300',
-          '-a -t 127.0.0.100:80 -r 127.0.0.1:80 -g -w 1',
-          '-a -t 127.0.0.100:80 -r 127.0.0.2:80 -g -w 0',
-          '-A -t 127.0.0.101:@P@ -s wlc',
-          '-a -t 127.0.0.101:@P@ -r 127.0.0.1:@P@ -m -w 5',
-        ],
-      },
-      { name: 'stopped', action: 'stop_d', table: [] },
-    ],
-  },
-  {
-    name: 'IPv6 connect check (virtual [::1]:P, real [::1]:Q), UDP, fwmark with persistence and netmask, PCC port 0',
-    files: {
-      'ldts.cf': `${HEAD}virtual6=[::1]:@P@
+virtual6=[::1]:@P@
 \treal6=[::1]:@Q@ masq 3
 \tscheduler=rr
 \tpersistent=120
 \tnetmask=64
+\tquiescent=no
 \tchecktype=connect
 virtual=127.0.0.102:53
 \tprotocol=udp
@@ -105,157 +192,75 @@ virtual=127.0.0.103:0
 \treal=127.0.0.1 gate
 \tpersistent=300
 \tchecktype=on
+virtual=127.0.0.130:80
+\treal=127.0.0.1:@R@ masq 3
+\treal=127.0.0.2:@R@ masq 1
+\tfallback=127.0.0.9:@R@ masq
+\tscheduler=wlc
+\tchecktype=connect
 `,
     },
-    setup: 'listen a ::1 @Q@',
+    setup: 'listen a 127.0.0.1 @P@; listen b ::1 @Q@; listen c 127.0.0.1 @R@',
     wrap: true,
     steps: [
+      { name: 'started', action: 'start_d', table: [...S0_STATIC, ...S0_UP] },
       {
-        name: 'started',
-        action: 'start_d',
-        table: [
-          '-A -t [::1]:@P@ -s rr -p 120 -M 64',
-          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 3',
-          '-A -t 127.0.0.103:0 -s wrr -p 300',
-          '-a -t 127.0.0.103:0 -r 127.0.0.1:0 -g -w 1',
-          '-A -u 127.0.0.102:53 -s sh',
-          '-a -u 127.0.0.102:53 -r 127.0.0.1:53 -g -w 1',
-          '-a -u 127.0.0.102:53 -r 127.0.0.4:5353 -m -w 2',
-          '-A -f 7 -s wrr -p 60 -M 255.255.255.0',
-          '-a -f 7 -r 127.0.0.1:0 -g -w 4',
+        name: 'listeners [::1]:Q and 127.0.0.1:R killed: IPv6 real deleted (quiescent=no), 130 quiesced + fallback on',
+        action: 'unlisten b; unlisten c',
+        table: [...S0_STATIC, '-a -t 127.0.0.130:80 -r 127.0.0.1:@R@ -m -w 0', '-a -t 127.0.0.130:80 -r 127.0.0.9:@R@ -m -w 1'],
+        require: [
+          `^-d -t ${re('[::1]')}:@P@ -r ${re('[::1]')}:@Q@$`,
+          `^-e -t ${re('127.0.0.130')}:80 -r ${re('127.0.0.1')}:@R@ -m -w 0$`,
+          `^-a -t ${re('127.0.0.130')}:80 -r ${re('127.0.0.9')}:@R@ -m -w 1$`,
         ],
+        forbid: [`^-d -t ${re('127.0.0.130')}:80 -r ${re('127.0.0.1')}:`, `127${re('.0.0.100')}`],
       },
       {
-        name: 'IPv6 real down (quiescent=no: deleted)',
-        action: 'unlisten a',
-        table: [
-          '-A -t [::1]:@P@ -s rr -p 120 -M 64',
-          '-A -t 127.0.0.103:0 -s wrr -p 300',
-          '-a -t 127.0.0.103:0 -r 127.0.0.1:0 -g -w 1',
-          '-A -u 127.0.0.102:53 -s sh',
-          '-a -u 127.0.0.102:53 -r 127.0.0.1:53 -g -w 1',
-          '-a -u 127.0.0.102:53 -r 127.0.0.4:5353 -m -w 2',
-          '-A -f 7 -s wrr -p 60 -M 255.255.255.0',
-          '-a -f 7 -r 127.0.0.1:0 -g -w 4',
+        name: 'listeners back: weights restored, fallback off',
+        action: 'listen b ::1 @Q@; listen c 127.0.0.1 @R@',
+        table: [...S0_STATIC, ...S0_UP],
+        require: [
+          `^-a -t ${re('[::1]')}:@P@ -r ${re('[::1]')}:@Q@ -m -w 3$`,
+          `^-e -t ${re('127.0.0.130')}:80 -r ${re('127.0.0.1')}:@R@ -m -w 3$`,
+          `^-d -t ${re('127.0.0.130')}:80 -r ${re('127.0.0.9')}:@R@$`,
         ],
       },
       { name: 'stopped', action: 'stop_d', table: [] },
     ],
   },
   {
-    name: 'connection thresholds (l:N u:M), changed by a reload',
-    files: {
-      'ldts.cf': `${HEAD}virtual=127.0.0.150:80
-\treal=127.0.0.1:@P@ gate 2 l:5 u:50
-\treal=127.0.0.3:@P@ gate 1 u:20
-\treal=127.0.0.4:@P@ masq 3 l:7 u:8
-\tscheduler=wlc
-\tchecktype=connect
-virtual6=[::1]:@P@
-\treal6=[::1]:@Q@ masq 4 l:1 u:9
-\tchecktype=connect
-`,
-      'b.cf': `${HEAD}virtual=127.0.0.150:80
-\treal=127.0.0.1:@P@ gate 2 l:10 u:100
-\treal=127.0.0.3:@P@ gate 1
-\treal=127.0.0.4:@P@ masq 6 l:7 u:8
-\tscheduler=wlc
-\tchecktype=connect
-virtual6=[::1]:@P@
-\treal6=[::1]:@Q@ masq 4 u:30
-\tchecktype=connect
-`,
-    },
+    name: 'connection thresholds (l:N u:M) and a reload (HUP) adding and removing virtuals and reals, changing thresholds, weights and a scheduler',
+    files: { 'ldts.cf': S1_CF_A, 'b.cf': S1_CF_B },
     setup: 'listen a 127.0.0.1 @P@; listen b 127.0.0.3 @P@; listen c 127.0.0.4 @P@; listen d ::1 @Q@',
-    wrap: true,
-    steps: [
-      {
-        name: 'started',
-        action: 'start_d',
-        thresholds: true,
-        thresholdLines: ['127.0.0.1:80 50 5', '127.0.0.3:80 20 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 9 1'],
-        table: [
-          '-A -t 127.0.0.150:80 -s wlc',
-          '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
-          '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
-          '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 3',
-          '-A -t [::1]:@P@ -s wrr',
-          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
-        ],
-      },
-      {
-        name: 'thresholds (and one weight, for the wait) changed by HUP',
-        action: 'cp b.cf ldts.cf; hup',
-        thresholds: true,
-        thresholdLines: ['127.0.0.1:80 100 10', '127.0.0.3:80 0 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 30 0'],
-        require: ['^-e -t 127\\.0\\.0\\.150:80 -r 127\\.0\\.0\\.1:\\d+ -g -w 2 -x 100 -y 10$', '^-e -t 127\\.0\\.0\\.150:80 -r 127\\.0\\.0\\.3:\\d+ -g -w 1$', '^-e -t \\[::1\\]:@P@ -r \\[::1\\]:@Q@ -m -w 4 -x 30 -y 0$'],
-        table: [
-          '-A -t 127.0.0.150:80 -s wlc',
-          '-a -t 127.0.0.150:80 -r 127.0.0.1:80 -g -w 2',
-          '-a -t 127.0.0.150:80 -r 127.0.0.3:80 -g -w 1',
-          '-a -t 127.0.0.150:80 -r 127.0.0.4:@P@ -m -w 6',
-          '-A -t [::1]:@P@ -s wrr',
-          '-a -t [::1]:@P@ -r [::1]:@Q@ -m -w 4',
-        ],
-      },
-      { name: 'stopped', action: 'stop_d', table: [], thresholds: true },
-    ],
-  },
-  {
-    name: 'reload (HUP) adding and removing virtuals and reals, changing a weight and a scheduler',
-    files: {
-      'ldts.cf': `${HEAD}quiescent=yes
-virtual=127.0.0.120:80
-\treal=127.0.0.1:@P@ gate 2
-\treal=127.0.0.2:@P@ gate 1
-\tscheduler=wrr
-\tchecktype=connect
-virtual=127.0.0.121:80
-\treal=127.0.0.1:@P@ gate
-\tscheduler=rr
-\tchecktype=connect
-`,
-      'b.cf': `${HEAD}quiescent=yes
-virtual=127.0.0.120:80
-\treal=127.0.0.1:@P@ gate 5
-\treal=127.0.0.3:@P@ gate 1
-\tscheduler=wlc
-\tchecktype=connect
-virtual=127.0.0.122:80
-\treal=127.0.0.1:@P@ masq 2
-\tscheduler=sh
-\tchecktype=connect
-`,
-    },
-    setup: 'listen a 127.0.0.1 @P@; listen b 127.0.0.3 @P@',
     wrap: true,
     steps: [
       {
         name: 'started with config A',
         action: 'start_d',
-        table: [
-          '-A -t 127.0.0.120:80 -s wrr',
-          '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 2',
-          '-a -t 127.0.0.120:80 -r 127.0.0.2:80 -g -w 0',
-          '-A -t 127.0.0.121:80 -s rr',
-          '-a -t 127.0.0.121:80 -r 127.0.0.1:80 -g -w 1',
-        ],
+        thresholds: true,
+        thresholdLines: ['127.0.0.1:80 50 5', '127.0.0.3:80 20 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 9 1', '127.0.0.1:80 0 0', '127.0.0.2:80 0 0', '127.0.0.1:80 0 0'],
+        table: S1_A,
       },
       {
         name: 'config B, HUP',
         action: 'cp b.cf ldts.cf; hup',
-        // The kept real's health survives the reload: never quiesced nor deleted, only re-weighted.
-        require: ['^-E -t 127\\.0\\.0\\.120:80 -s wlc', '^-D -t 127\\.0\\.0\\.121:80', '^-A -t 127\\.0\\.0\\.122:80 -s sh', '^-e -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:\\d+ -g -w 5$', '^-d -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.2:'],
-        forbid: ['^-d -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:', '^-[ae] -t 127\\.0\\.0\\.120:80 -r 127\\.0\\.0\\.1:.* -w 0$'],
-        table: [
-          '-A -t 127.0.0.120:80 -s wlc',
-          '-a -t 127.0.0.120:80 -r 127.0.0.1:80 -g -w 5',
-          '-a -t 127.0.0.120:80 -r 127.0.0.3:80 -g -w 1',
-          '-A -t 127.0.0.122:80 -s sh',
-          '-a -t 127.0.0.122:80 -r 127.0.0.1:@P@ -m -w 2',
+        thresholds: true,
+        thresholdLines: ['127.0.0.1:80 100 10', '127.0.0.3:80 0 0', '127.0.0.4:@P@ 8 7', '[::1]:@Q@ 30 0', '127.0.0.1:80 0 0', '127.0.0.3:80 0 0', '127.0.0.1:@P@ 0 0'],
+        table: S1_B,
+        require: [
+          `^-e -t ${re('127.0.0.150')}:80 -r ${re('127.0.0.1')}:\\d+ -g -w 2 -x 100 -y 10$`,
+          `^-e -t ${re('127.0.0.150')}:80 -r ${re('127.0.0.3')}:\\d+ -g -w 1$`,
+          `^-e -t ${re('[::1]')}:@P@ -r ${re('[::1]')}:@Q@ -m -w 4 -x 30 -y 0$`,
+          `^-E -t ${re('127.0.0.120')}:80 -s wlc`,
+          `^-D -t ${re('127.0.0.121')}:80$`,
+          `^-A -t ${re('127.0.0.122')}:80 -s sh`,
+          `^-e -t ${re('127.0.0.120')}:80 -r ${re('127.0.0.1')}:\\d+ -g -w 5$`,
+          `^-d -t ${re('127.0.0.120')}:80 -r ${re('127.0.0.2')}:`,
         ],
+        // The kept reals' health survives the reload: never quiesced nor deleted, only re-weighted.
+        forbid: [`^-d -t ${re('127.0.0.120')}:80 -r ${re('127.0.0.1')}:`, `^-[ae] -t ${re('127.0.0.120')}:80 -r ${re('127.0.0.1')}:.* -w 0$`, `^-[ae] -t ${re('127.0.0.150')}:80 -r .* -w 0$`, `^-[ade] -t ${re('[::1]')}:@P@ -r .*( -w 0)?$`].map((f, k) => (k === 3 ? `^-d -t ${re('[::1]')}:@P@ |^-[ae] -t ${re('[::1]')}:@P@ .* -w 0$` : f)),
       },
-      { name: 'stopped', action: 'stop_d', table: [] },
+      { name: 'stopped', action: 'stop_d', table: [], thresholds: true, thresholdLines: [] },
     ],
   },
   {
@@ -285,31 +290,21 @@ $IPVSADM -a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3`,
         ],
       },
       {
-        name: 'ldirectord start (daemon)',
+        name: 'ldirectord start (detached daemon): scheduler changed, stale real purged, unmanaged virtual untouched',
         action: 'cli start; cat ldirectord.ldts.cf.pid > pid1',
-        require: ['^-E -t 127\\.0\\.0\\.110:80 -s wlc', '^-d -t 127\\.0\\.0\\.110:80 -r 127\\.0\\.0\\.7:80$'],
-        forbid: ['127\\.0\\.0\\.111'],
-        table: [
-          '-A -t 127.0.0.110:80 -s wlc',
-          '-a -t 127.0.0.110:80 -r 127.0.0.1:80 -g -w 2',
-          '-A -t 127.0.0.111:80 -s wlc',
-          '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
-        ],
+        table: RESTART_TABLE,
+        require: [`^-E -t ${re('127.0.0.110')}:80 -s wlc`, `^-d -t ${re('127.0.0.110')}:80 -r ${re('127.0.0.7')}:80$`],
+        forbid: [re('127.0.0.111')],
       },
       {
         name: 'ldirectord restart',
         action: 'cli restart; cat ldirectord.ldts.cf.pid > pid2',
-        // The old daemon removed its virtual at stop, the new one added it again.
-        require: ['^-D -t 127\\.0\\.0\\.110:80$', '^-A -t 127\\.0\\.0\\.110:80 -s wlc'],
-        forbid: ['127\\.0\\.0\\.111'],
-        table: [
-          '-A -t 127.0.0.110:80 -s wlc',
-          '-a -t 127.0.0.110:80 -r 127.0.0.1:80 -g -w 2',
-          '-A -t 127.0.0.111:80 -s wlc',
-          '-a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3',
-        ],
+        table: RESTART_TABLE,
         probe: 'if [ -s pid1 ] && [ -s pid2 ] && ! cmp -s pid1 pid2; then echo "new daemon"; else echo "same daemon: $(cat pid1) $(cat pid2)"; fi',
         probeExpect: { real: 'new daemon\n', fake: 'new daemon\n' },
+        // The old daemon removed its virtual at stop, the new one added it again.
+        require: [`^-D -t ${re('127.0.0.110')}:80$`, `^-A -t ${re('127.0.0.110')}:80 -s wlc`],
+        forbid: [re('127.0.0.111')],
       },
       {
         name: 'ldirectord stop',
@@ -321,49 +316,7 @@ $IPVSADM -a -t 127.0.0.111:80 -r 127.0.0.8:@P@ -m -w 3`,
     ],
   },
   {
-    name: 'a real goes down and comes back (quiescent=yes, failurecount=2, fallback)',
-    files: {
-      'ldts.cf': `${HEAD}failurecount=2
-quiescent=yes
-virtual=127.0.0.130:80
-\treal=127.0.0.1:@P@ masq 3
-\treal=127.0.0.2:@P@ masq 1
-\tfallback=127.0.0.9:@P@ masq
-\tscheduler=wlc
-\tchecktype=connect
-`,
-    },
-    setup: 'listen a 127.0.0.1 @P@',
-    wrap: true,
-    steps: [
-      {
-        name: 'started',
-        action: 'start_d',
-        table: ['-A -t 127.0.0.130:80 -s wlc', '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 3', '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0'],
-      },
-      {
-        name: 'listener killed: quiesced, fallback on',
-        action: 'unlisten a',
-        require: ['^-e -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:@P@ -m -w 0$', '^-a -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.9:@P@ -m -w 1$'],
-        forbid: ['^-d -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:'],
-        table: [
-          '-A -t 127.0.0.130:80 -s wlc',
-          '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 0',
-          '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0',
-          '-a -t 127.0.0.130:80 -r 127.0.0.9:@P@ -m -w 1',
-        ],
-      },
-      {
-        name: 'listener back: weight restored, fallback off',
-        action: 'listen a 127.0.0.1 @P@',
-        require: ['^-e -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.1:@P@ -m -w 3$', '^-d -t 127\\.0\\.0\\.130:80 -r 127\\.0\\.0\\.9:@P@$'],
-        table: ['-A -t 127.0.0.130:80 -s wlc', '-a -t 127.0.0.130:80 -r 127.0.0.1:@P@ -m -w 3', '-a -t 127.0.0.130:80 -r 127.0.0.2:@P@ -m -w 0'],
-      },
-      { name: 'stopped', action: 'stop_d', table: [] },
-    ],
-  },
-  {
-    name: 'virtual = a local real (same address AND port): IPVS intercepts the check (expected real/fake difference)',
+    name: 'virtual = a local real (same address AND port): IPVS intercepts the check (expected real/fake difference); ./ipvsadm absent',
     files: {
       'ldts.cf': `${HEAD}virtual6=[::1]:@R@
 \treal6=[::1]:@R@ masq
@@ -381,46 +334,16 @@ virtual=127.0.0.140:80
       {
         name: 'started: the control real is up; the same-address:port reals only on the fake',
         action: 'start_d',
-        table: {
-          real: [
-            '-A -t 127.0.0.1:@S@ -s wrr',
-            '-A -t 127.0.0.140:80 -s wrr',
-            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
-            '-A -t [::1]:@R@ -s wrr',
-          ],
-          fake: [
-            '-A -t 127.0.0.1:@S@ -s wrr',
-            '-a -t 127.0.0.1:@S@ -r 127.0.0.1:@S@ -m -w 1',
-            '-A -t 127.0.0.140:80 -s wrr',
-            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
-            '-A -t [::1]:@R@ -s wrr',
-            '-a -t [::1]:@R@ -r [::1]:@R@ -m -w 1',
-          ],
-        },
+        table: { real: S3_REAL, fake: S3_FAKE },
       },
       {
-        name: 'three seconds later: still down on the real kernel; a direct connect is not answered either',
+        name: 'three seconds later: still down on the real kernel; a direct connect is refused there too',
         action: 'sleep 3',
-        table: {
-          real: [
-            '-A -t 127.0.0.1:@S@ -s wrr',
-            '-A -t 127.0.0.140:80 -s wrr',
-            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
-            '-A -t [::1]:@R@ -s wrr',
-          ],
-          fake: [
-            '-A -t 127.0.0.1:@S@ -s wrr',
-            '-a -t 127.0.0.1:@S@ -r 127.0.0.1:@S@ -m -w 1',
-            '-A -t 127.0.0.140:80 -s wrr',
-            '-a -t 127.0.0.140:80 -r 127.0.0.1:80 -g -w 1',
-            '-A -t [::1]:@R@ -s wrr',
-            '-a -t [::1]:@R@ -r [::1]:@R@ -m -w 1',
-          ],
-        },
-        probe: `probe() { timeout 3 socat -u OPEN:/dev/null "$1" >/dev/null 2>&1; r=$?; if [ $r -eq 0 ]; then echo "$2 connected"; else echo "$2 failed"; fi; }
+        table: { real: S3_REAL, fake: S3_FAKE },
+        probe: `probe() { e=$(timeout 3 socat -u OPEN:/dev/null "$1" 2>&1 >/dev/null); r=$?; if [ $r -eq 0 ]; then echo "$2 connected"; elif [ $r -eq 124 ]; then echo "$2 timed out"; else echo "$2 failed: \${e##*: }"; fi; }
 probe 'TCP6:[::1]:@R@' 'IPv6 same address:port'; probe TCP4:127.0.0.1:@S@ 'IPv4 same address:port'; probe TCP4:127.0.0.1:@T@ 'IPv4 control'`,
         probeExpect: {
-          real: 'IPv6 same address:port failed\nIPv4 same address:port failed\nIPv4 control connected\n',
+          real: 'IPv6 same address:port failed: Connection refused\nIPv4 same address:port failed: Connection refused\nIPv4 control connected\n',
           fake: 'IPv6 same address:port connected\nIPv4 same address:port connected\nIPv4 control connected\n',
         },
       },
@@ -451,17 +374,19 @@ export function sortedTable(lines: string[]): string {
   return s.length ? s.join('\n') + '\n' : '';
 }
 
-/** The logging wrapper written as ./ipvsadm: argv and stdin appended to LOG (one append per call), then REAL with the same args and stdin. */
+/**
+ * The logging wrapper written as ./ipvsadm: argv and stdin appended to LOG (each record in one write, so
+ * that run.sh's step markers never land inside one), then REAL exec'd with the same args and stdin
+ * (stdout, stderr and exit status are REAL's own).
+ */
 export function wrapperScript(real: string, log: string): string {
   return `#!/bin/sh
-t=$(mktemp)
+t=/tmp/ldts-ipvsadm-in.$$
 cat >"$t"
-r=$(mktemp)
-{ echo "@@CALL $*"; cat "$t"; echo "@@ENDCALL"; } >"$r"
-cat "$r" >>${shq(log)}
-rm -f "$r"
+{ printf '@@CALL %s\\n' "$*"; cat "$t"; printf '@@ENDCALL\\n'; } >"$t.rec"
+cat "$t.rec" >>${shq(log)}
 exec 3<"$t"
-rm -f "$t"
+rm -f "$t" "$t.rec"
 exec ${shq(real)} "$@" <&3 3<&-
 `;
 }
@@ -480,7 +405,7 @@ export function scenarioFiles(s: Scenario, i: number, base: number, side: 'real'
       `if [ -z "$ABORT" ]; then`,
       `  echo "@@STEP ${k}" >>ipvsadm.log`,
       st.action ? `  ${withPorts(st.action, base, i)}` : '  :',
-      `  echo "@@@CP ${k}"`,
+      `  echo "@@@CP ${k}"; echo "@@@AT $(( $(date +%s) - T0 ))"`,
       `  if waitfor exp-${k}.txt; then echo "@@@WAIT ok $WAITED"; else echo "@@@WAIT timeout $WAITED"; ABORT=1; fi`,
       `  echo "@@@SAVE"; "$IPVSADM" -S -n 2>&1; echo "@@@END"`,
     ];
@@ -499,6 +424,7 @@ IPVSADM=\${IPVSADM:-/usr/sbin/ipvsadm}
 LIMIT=\${LDTS_WAIT:-60}
 ABORT=
 DP=
+T0=$(date +%s)
 for f in *.in; do sed "s|@DIR@|$D|g" "$f" >"\${f%.in}"; done
 : >ipvsadm.log
 : >daemon.out
@@ -523,13 +449,13 @@ hup() { kill -HUP "$DP"; }
 cli() { LDIRECTORD_RUNDIR="$D" LDIRECTORD_IPVSADM="$D/ipvsadm" ${shq(node)} ${shq(daemon)} "$D/ldts.cf" "$@" >>cli.out 2>&1; echo "ldirectord $*: exit status $?" >>cli.out; }
 WAITED=0
 waitfor() {
-  t0=$(date +%s)
+  WAITED=0
   while :; do
     "$IPVSADM" -S -n 2>&1 | sort >cur.txt
-    WAITED=$(( $(date +%s) - t0 ))
     cmp -s cur.txt "$1" && return 0
     [ "$WAITED" -ge "$LIMIT" ] && return 1
     sleep 1
+    WAITED=$((WAITED + 1))
   done
 }
 ${withPorts(s.setup ?? ':', base, i)}
@@ -537,6 +463,7 @@ ${steps.join('\n')}
 [ -n "$DP" ] && { kill "$DP"; wait "$DP"; }
 [ -s ldirectord.ldts.cf.pid ] && cli stop
 for f in l-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+echo "@@@DONE $(( $(date +%s) - T0 ))"
 echo "@@@LOG"; cat daemon.out; [ -f cli.out ] && cat cli.out; echo "@@@END"
 echo "@@@IPVSLOG"; cat ipvsadm.log; echo "@@@END"
 `;
