@@ -82,6 +82,7 @@ export class Daemon {
   private readonly hostname: string;
   private readonly statePath: string;
   private stateDirty = false;
+  private stateWriting = false;
   private readonly lag = new LagMonitor(500);
   private readonly systemd = new SystemdNotifier();
   private metricsServer?: Server;
@@ -310,7 +311,9 @@ export class Daemon {
       setInterval(() => {
         this.alerts.tick();
         this.noteCycle();
-        void this.writeState(true);
+        // Only when an event or a completed cycle changed it: the file holds every real, so rewriting
+        // it each second for nothing costs a large installation megabytes of garbage a second.
+        void this.writeState();
         const textfile = process.env.LDIRECTORD_METRICS_TEXTFILE;
         if (textfile) void writeMetricsFile(textfile, this.metricsText()).catch(() => {});
       }, 1000),
@@ -327,7 +330,7 @@ export class Daemon {
   /** Notes when the director completed a check cycle (for the watchdog). */
   private noteCycle(): void {
     try {
-      const n = this.director.snapshot().cycle.count;
+      const n = this.director.cycleCount();
       if (n !== this.lastCycleCount) {
         this.lastCycleCount = n;
         this.lastCycleAt = Date.now();
@@ -340,7 +343,12 @@ export class Daemon {
 
   private async writeState(force = false): Promise<void> {
     if (!force && !this.stateDirty) return;
+    if (this.stateWriting) {
+      this.stateDirty = true; // one write at a time (they share the temporary file); the next tick writes
+      return;
+    }
     this.stateDirty = false;
+    this.stateWriting = true;
     try {
       await writeStateFile(this.statePath, {
         version: 1,
@@ -352,6 +360,8 @@ export class Daemon {
       });
     } catch {
       /* the run directory may not be writable (-d as a user): show then says stopped */
+    } finally {
+      this.stateWriting = false;
     }
   }
 

@@ -13,7 +13,7 @@ import { hostname as osHostname } from 'node:os';
 import type { CheckJob, CheckResult } from '../checks/types.js';
 import type { Config, RealServer } from '../model/config.js';
 import { planChanges } from '../ipvs/plan.js';
-import type { DesiredTable, IpvsCommandResult, IpvsDriver } from '../ipvs/types.js';
+import type { DesiredTable, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { ProcessRunner } from '../util/process.js';
 import { Engine, type EngineOutput } from './engine.js';
@@ -93,6 +93,8 @@ export const defaultMaintenance: MaintenanceLookup = async (dir, real) => {
   return more.some((f) => existsSync(`${dir}/${f}`));
 };
 
+let checksLoad: Promise<typeof import('../checks/index.js')> | undefined;
+
 const MAINTENANCE_RESULT: CheckResult = { ok: false, status: 'maintenance', message: 'Server in maintenance', durationMs: 0 };
 
 class DirectorImpl implements Director {
@@ -134,7 +136,7 @@ class DirectorImpl implements Director {
 
   async start(config: Config): Promise<void> {
     this.config = config;
-    const table = await this.o.driver.read();
+    const table = await this.readOrEmpty();
     this.handle(this.engine.start(config, table));
     await this.flush();
     // The original's initial full pass while still "starting".
@@ -148,7 +150,7 @@ class DirectorImpl implements Director {
     await this.stopLoop();
     this.config = config;
     this.epoch++;
-    const table = await this.o.driver.read();
+    const table = await this.readOrEmpty();
     this.handle(this.engine.reload(config, table));
     await this.flush();
     const keys = new Set(this.engine.jobs().map((j) => j.key));
@@ -176,6 +178,10 @@ class DirectorImpl implements Director {
       cycle: { count: this.cycles, lastDurationMs: this.lastDurationMs, lagMs: this.lagMs },
       ipvsadm: { runs: this.ipvsRuns, failures: this.ipvsFailures },
     };
+  }
+
+  cycleCount(): number {
+    return this.cycles;
   }
 
   /** The engine's desired table (for tests and `show`). */
@@ -245,12 +251,12 @@ class DirectorImpl implements Director {
     this.cycleAc = ac;
     const maintDir = this.config?.global.maintenancedir;
     const lookup = this.o.maintenance ?? defaultMaintenance;
+    // The checkers are loaded once, when first needed (not per check: an import() per real per cycle
+    // was a large share of a 10 000-real daemon's garbage).
+    const checks = this.o.runCheck ? undefined : await (checksLoad ??= import('../checks/index.js'));
     const base: DirectorRunCheck =
       this.o.runCheck ??
-      (async (job, signal) => {
-        const m = await import('../checks/index.js');
-        return m.runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState });
-      });
+      ((job, signal) => checks!.runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
     const run: DirectorRunCheck = async (job, signal) => {
       if (maintDir && (await lookup(maintDir, job.real))) return MAINTENANCE_RESULT;
       return base(job, signal);
@@ -305,6 +311,22 @@ class DirectorImpl implements Director {
     const line = [command, ...args].join(' ');
     if (r.spawnError) this.log('info', `system(${line}) failed: ${r.spawnError}`);
     else if (r.exitCode !== 0) this.log('info', `system(${line}) failed: exit status ${r.exitCode ?? r.signal}`);
+  }
+
+  /**
+   * The table at start or reload. When ipvsadm cannot list it (no IPVS module yet, a broken binary), the
+   * original goes on as over an empty table and its commands fail one by one; so does this: the failure is
+   * logged, the engine starts from an empty table, and every cycle retries the sync until one succeeds.
+   */
+  private async readOrEmpty(): Promise<IpvsTable> {
+    try {
+      return await this.o.driver.read();
+    } catch (e) {
+      this.needRepair = true;
+      this.ipvsFailures++;
+      this.log('error', `Can not read the IPVS table (will retry): ${e instanceof Error ? e.message : String(e)}`);
+      return { services: [] };
+    }
   }
 
   /** Coalesces sync requests: at most one in flight; one more runs after it when asked meanwhile. */

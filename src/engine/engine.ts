@@ -43,7 +43,7 @@ export interface EngineOptions {
 /** What one engine step produced. */
 export interface EngineOutput {
   readonly events: readonly EngineEvent[];
-  /** The managed table after the step. */
+  /** The managed table after the step (built when first read: read it before the engine's next step). */
   readonly desired: DesiredTable;
   /** Whether the desired table changed in this step. */
   readonly changed: boolean;
@@ -128,6 +128,10 @@ export class Engine {
   private shared = new Map<string, Shared>();
   private removed = new Map<string, { proto: IpvsProto; vaddr: string; ipv6Fwm?: boolean }>();
   private events: EngineEvent[] = [];
+  /** Real id -> the (virtual, real) pairs listing it, in table order; built on demand, dropped when this.vs changes. */
+  private byKey?: Map<string, [VirtualState, RealState][]>;
+  private jobsFor?: Config;
+  private jobList: readonly CheckJob[] = [];
   private dirty = false;
   private stopped = false;
 
@@ -160,19 +164,16 @@ export class Engine {
     const now = this.clock.now();
     const shared = this.shared.get(key);
     if (!shared) return this.output();
-    for (const vs of this.vs) {
-      for (const rs of vs.reals) {
-        if (rs.key !== key) continue;
-        rs.checked = true;
-        rs.lastCheck = now;
-        rs.lastResult = res;
-        rs.maintenance = res.status === 'maintenance';
-        if (res.ok) this.serviceUp(vs, rs, shared, false);
-        else this.serviceDown(vs, rs, shared, rs.maintenance);
-        if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
-          const line = formatMonitorLine(now, this.pid, key, res.ok, monitorMessage(vs.v, res));
-          this.events.push({ type: 'monitor', file: vs.v.monitorfile, line });
-        }
+    for (const [vs, rs] of this.listing(key)) {
+      rs.checked = true;
+      rs.lastCheck = now;
+      rs.lastResult = res;
+      rs.maintenance = res.status === 'maintenance';
+      if (res.ok) this.serviceUp(vs, rs, shared, false);
+      else this.serviceDown(vs, rs, shared, rs.maintenance);
+      if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
+        const line = formatMonitorLine(now, this.pid, key, res.ok, monitorMessage(vs.v, res));
+        this.events.push({ type: 'monitor', file: vs.v.monitorfile, line });
       }
     }
     return this.output();
@@ -200,6 +201,7 @@ export class Engine {
       this.dirty = true;
     }
     this.vs = keep;
+    this.byKey = undefined;
     return this.output();
   }
 
@@ -220,9 +222,14 @@ export class Engine {
   }
 
   /** jobs: one per real id (the original's per-pass dedupe); checktype=off reals are never checked. */
-  jobs(): CheckJob[] {
+  jobs(): readonly CheckJob[] {
     if (!this.config || this.stopped) return [];
-    return buildCheckJobs(this.config.virtuals.filter((v) => v.checktype !== 'off'), { dedupe: true });
+    // Built once per config (the real-id strings of 10 000 reals each cycle were measurable garbage).
+    if (this.jobsFor !== this.config) {
+      this.jobsFor = this.config;
+      this.jobList = buildCheckJobs(this.config.virtuals.filter((v) => v.checktype !== 'off'), { dedupe: true });
+    }
+    return this.jobList;
   }
 
   snapshot(): EngineSnapshot {
@@ -255,12 +262,39 @@ export class Engine {
 
   // ---- internals ----
 
+  /**
+   * output hands over the step's events. Its `desired` is built when first read (a whole table per check
+   * result would cost O(reals) each, O(reals^2) per cycle), so read it before the engine's next step.
+   */
   private output(): EngineOutput {
     const events = this.events;
     this.events = [];
     const changed = this.dirty;
     this.dirty = false;
-    return { events, desired: this.desired(), changed };
+    let desired: DesiredTable | undefined;
+    const build = () => this.desired();
+    return {
+      events,
+      changed,
+      get desired(): DesiredTable {
+        return (desired ??= build());
+      },
+    };
+  }
+
+  /** listing: the (virtual, real) pairs whose real has id `key` (the original's service_set walks them all). */
+  private listing(key: string): readonly [VirtualState, RealState][] {
+    if (!this.byKey) {
+      this.byKey = new Map();
+      for (const vs of this.vs) {
+        for (const rs of vs.reals) {
+          const l = this.byKey.get(rs.key);
+          if (l) l.push([vs, rs]);
+          else this.byKey.set(rs.key, [[vs, rs]]);
+        }
+      }
+    }
+    return this.byKey.get(key) ?? [];
   }
 
   private log(message: string, level: 'info' | 'warn' | 'error' | 'debug' = 'info'): void {
@@ -369,6 +403,7 @@ export class Engine {
       this.dirty = true;
     }
     this.vs = next;
+    this.byKey = undefined;
   }
 
   private anyUp(vs: VirtualState): boolean {

@@ -58,4 +58,6 @@ export interface Director {
   stop(): Promise<void>;
   onEvent(listener: (e: EngineEvent) => void): void;
   snapshot(): DirectorSnapshot;
+  /** Check cycles completed so far (cheap: snapshot() copies every real). */
+  cycleCount(): number;
 }

@@ -2,7 +2,7 @@
  * `ldirectord [configfile] show [--json]`: the state of every virtual and real, read from the state
  * file the running daemon keeps current (`<rundir>/ldirectord.<cfgname>.state.json`, mode 0600).
  */
-import { writeFile, rename, readFile } from 'node:fs/promises';
+import { open, rename, readFile } from 'node:fs/promises';
 import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
 
 /** What the daemon writes and `show` reads. */
@@ -20,10 +20,28 @@ export function stateFilePath(rundir: string, cfgName: string): string {
   return `${rundir}/ldirectord.${cfgName}.state.json`;
 }
 
+/** Reals per write: the file is streamed in pieces, never held whole (10 000 reals are megabytes). */
+const REALS_PER_WRITE = 500;
+
 /** Writes the state atomically, readable by root only (it names every real and its failures). */
 export async function writeStateFile(path: string, state: StateFile): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
+  const { snapshot, ...fields } = state;
+  const { reals, ...rest } = snapshot;
+  // snapshot last and reals last in it, so that the file ends with the reals' array
+  const head = JSON.stringify({ ...fields, snapshot: { ...rest, reals: [] } });
+  const tail = ']}}';
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.write(head.slice(0, -tail.length));
+    for (let i = 0; i < reals.length; i += REALS_PER_WRITE) {
+      const part = reals.slice(i, i + REALS_PER_WRITE).map((r) => JSON.stringify(r)).join(',');
+      await fh.write(i === 0 ? part : `,${part}`);
+    }
+    await fh.write(`${tail}\n`);
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, path);
 }
 

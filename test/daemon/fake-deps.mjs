@@ -76,6 +76,9 @@ export function createDirector() {
     onEvent(l) {
       listeners.push(l);
     },
+    cycleCount() {
+      return 1;
+    },
     snapshot() {
       return { reals: [], fallbacks: vids.map((vid) => ({ vid, active: false })), cycle: { count: 1, lastDurationMs: 0, lagMs: 0 }, ipvsadm: { runs: 0, failures: 0 } };
     },

@@ -45,6 +45,41 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  it('starts over an unreadable table (as the original does), logs it and syncs once ipvsadm works', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    let broken = 3; // start's read and both syncs of the start fail (no IPVS module yet)
+    const driver = {
+      read: async () => {
+        if (broken > 0) {
+          broken--;
+          throw new Error("ipvsadm -L -n: Can't initialize ipvs: Protocol not available");
+        }
+        return sim.read();
+      },
+      apply: (cmds: Parameters<SimDriver['apply']>[0]) => sim.apply(cmds),
+    };
+    const logs: string[] = [];
+    const d = createDirector({ driver, clock, hostname: 'lb1', runCheck: async () => UP, log: (_l, m) => logs.push(m) });
+    d.onEvent((e) => {
+      if (e.type === 'log') logs.push(e.message);
+    });
+    await d.start(await cfg(`
+checkinterval=5
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+`));
+    expect(logs.some((l) => l.startsWith("Can not read the IPVS table (will retry): ipvsadm -L -n: Can't initialize ipvs"))).toBe(true);
+    expect(logs).toContain('Added virtual server: 192.168.6.1:80');
+    expect(sim.save()).toBe('');
+    expect(d.snapshot().ipvsadm.failures).toBe(3);
+    clock.advance(5000); // the next cycle retries the sync, which now works
+    await until(() => sim.save().includes('-r 10.0.0.1:80'), 'the table written after ipvsadm recovered');
+    expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+    await d.stop();
+  });
+
   it('start runs a first full pass, the loop rechecks every checkinterval, results reach the table', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();

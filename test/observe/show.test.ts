@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeStateFile, readStateFile, showJson, showText, stateFilePath, type StateFile } from '../../src/observe/show.js';
@@ -25,6 +25,19 @@ describe('show', () => {
     await writeStateFile(p, state);
     expect(statSync(p).mode & 0o777).toBe(0o600);
     expect((await readStateFile(p)).snapshot.reals).toHaveLength(2);
+  });
+  it('streams a large state file in pieces that read back as the same JSON (0, 1 and 1201 reals)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'show-'));
+    const p = stateFilePath(dir, 'big.cf');
+    for (const n of [0, 1, 1201]) {
+      const reals = Array.from({ length: n }, (_, i) => ({ ...state.snapshot.reals[i % 2], rs: `127.1.${i >> 8}.${i & 255}:80` }));
+      const big: StateFile = { ...state, snapshot: { ...state.snapshot, reals } };
+      await writeStateFile(p, big);
+      const text = readFileSync(p, 'utf8');
+      expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(big)));
+      expect(text.endsWith('}\n')).toBe(true);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    }
   });
   it('gives each real its state, weight, failures, latency and reason by layer in JSON', () => {
     const j = showJson(state) as { virtuals: { virtual: string; fallbackActive: boolean; reals: Record<string, unknown>[] }[] };
