@@ -34,8 +34,18 @@ export function buildCheckJobs(virtuals: readonly VirtualService[], opts: { dedu
   return jobs;
 }
 
-/** DEFAULT_CONCURRENCY: checks in flight at once (bench: 512 keeps a 1000-real cycle with 100 SYN-dropping reals near checktimeout and 10 000 reals under 100 MB RSS). */
-export const DEFAULT_CONCURRENCY = 512;
+/**
+ * DEFAULT_CONCURRENCY: checks started and not yet slow, at once. Kept small so that a check spends little
+ * time in flight: on a CPU-bound cycle of 10 000 healthy reals, time in flight grows with this bound, and
+ * what is in flight long enough survives into the old generation (bench/checks.mjs, daemon RSS).
+ */
+export const DEFAULT_CONCURRENCY = 128;
+
+/** A check still running after this long is slow (a silent real): it no longer counts against DEFAULT_CONCURRENCY. */
+export const SLOW_AFTER_MS = 250;
+
+/** DEFAULT_MAX_IN_FLIGHT: the hard bound on checks (sockets) in flight, slow ones included. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
 
 export type RunCheckFn = (
   job: CheckJob,
@@ -45,8 +55,12 @@ export type RunCheckFn = (
 export interface RunCycleOptions {
   /** The check runner (default: runCheck of ./index.js). */
   readonly runCheck?: RunCheckFn;
-  /** Bound on checks in flight (default DEFAULT_CONCURRENCY). */
+  /** Bound on checks in flight that are not slow yet (default DEFAULT_CONCURRENCY). */
   readonly concurrency?: number;
+  /** Hard bound on checks in flight, slow ones included (default DEFAULT_MAX_IN_FLIGHT, at least concurrency). */
+  readonly maxInFlight?: number;
+  /** After how long a running check counts as slow (default SLOW_AFTER_MS). */
+  readonly slowAfterMs?: number;
   /** Called once per job, as results arrive. An exception thrown here does not stop the cycle; the first one is rethrown when the cycle ends. */
   readonly onResult: (job: CheckJob, result: CheckResult) => void;
   /** Aborting stops starting new jobs and cancels those in flight (each still reports a result). */
@@ -56,10 +70,22 @@ export interface RunCycleOptions {
   readonly combinedState?: Map<string, number>;
 }
 
-/** runCycle resolves when every started job has reported its result. */
+interface Slot {
+  readonly at: number;
+  young: boolean;
+}
+
+/**
+ * runCycle resolves when every started job has reported its result. Jobs start in order while fewer than
+ * `concurrency` young (not yet slow) checks and fewer than `maxInFlight` checks in all are running; a
+ * check running longer than `slowAfterMs` stops counting as young, so reals that swallow SYNs hold
+ * sockets, not the cycle: the others go on being checked at full pace meanwhile.
+ */
 export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions): Promise<void> {
   const run: RunCheckFn = opts.runCheck ?? (await import('./index.js')).runCheck;
-  const limit = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
+  const youngLimit = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
+  const maxInFlight = Math.max(youngLimit, Math.floor(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
+  const slowMs = Math.max(1, opts.slowAfterMs ?? SLOW_AFTER_MS);
   // One listener per check in flight hangs on the cycle's signal: a signal of our own, linked to the caller's.
   const cycleAc = new AbortController();
   setMaxListeners(0, cycleAc.signal);
@@ -68,27 +94,76 @@ export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions)
   if (opts.signal?.aborted) onOuter();
   else opts.signal?.addEventListener('abort', onOuter, { once: true });
   const hostname = opts.hostname ?? osHostname();
+  const runOpts = { signal, hostname, combinedState: opts.combinedState };
   let next = 0;
+  let active = 0;
+  let young = 0;
   let firstError: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length && !signal.aborted) {
-      const job = jobs[next++];
-      let result: CheckResult;
-      try {
-        result = await run(job, { signal, hostname, combinedState: opts.combinedState });
-      } catch (err) {
-        result = { ok: false, status: 'internal', message: `check crashed: ${err instanceof Error ? err.message : String(err)}`, durationMs: 0 };
+  // Young checks in start order (so the oldest is first); slots of finished checks are dropped as met.
+  let lane: Slot[] = [];
+  let head = 0;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  await new Promise<void>((resolve) => {
+    const finishIfDone = (): void => {
+      if (active > 0 || (next < jobs.length && !signal.aborted)) return;
+      clearInterval(sweeper);
+      resolve();
+    };
+    const done = (job: CheckJob, slot: Slot, result: CheckResult): void => {
+      active--;
+      if (slot.young) {
+        slot.young = false;
+        young--;
       }
       try {
         opts.onResult(job, result);
       } catch (err) {
         firstError ??= err;
       }
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.min(limit, jobs.length); i++) workers.push(worker());
-  await Promise.all(workers);
+      launch();
+      finishIfDone();
+    };
+    const launch = (): void => {
+      while (next < jobs.length && !signal.aborted && young < youngLimit && active < maxInFlight) {
+        const job = jobs[next++];
+        const slot: Slot = { at: performance.now(), young: true };
+        lane.push(slot);
+        active++;
+        young++;
+        let p: Promise<CheckResult>;
+        try {
+          p = run(job, runOpts);
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then(
+          (r) => done(job, slot, r),
+          (err: unknown) =>
+            done(job, slot, { ok: false, status: 'internal', message: `check crashed: ${err instanceof Error ? err.message : String(err)}`, durationMs: 0 }),
+        );
+      }
+    };
+    const sweep = (): void => {
+      const now = performance.now();
+      while (head < lane.length && (!lane[head].young || now - lane[head].at >= slowMs)) {
+        const slot = lane[head++];
+        if (slot.young) {
+          slot.young = false;
+          young--;
+        }
+      }
+      if (head > 256 && head * 2 > lane.length) {
+        lane = lane.slice(head);
+        head = 0;
+      }
+      launch();
+    };
+    sweeper = setInterval(sweep, Math.max(1, Math.floor(slowMs / 2)));
+    sweeper.unref();
+    launch();
+    finishIfDone();
+  });
   opts.signal?.removeEventListener('abort', onOuter);
   if (firstError !== undefined) throw firstError;
 }

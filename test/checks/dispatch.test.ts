@@ -163,6 +163,38 @@ describe('runCycle', () => {
     expect(seen).toHaveLength(50);
   });
 
+  it('slow checks stop holding the concurrency bound: the others go on, under a hard bound on all in flight', async () => {
+    const all = jobs(40);
+    const slow = new Set(all.filter((_, i) => i % 4 === 0)); // 10 slow (silent reals)
+    let inFlight = 0;
+    let max = 0;
+    let slowRunning = 0;
+    let fastDoneWhileSlowRan = 0;
+    await runCycle(all, {
+      concurrency: 3,
+      maxInFlight: 8,
+      slowAfterMs: 20,
+      runCheck: async (j) => {
+        inFlight++;
+        max = Math.max(max, inFlight);
+        if (slow.has(j)) {
+          slowRunning++;
+          await new Promise((r) => setTimeout(r, 300));
+          slowRunning--;
+        } else {
+          await new Promise((r) => setTimeout(r, 2));
+          if (slowRunning > 0) fastDoneWhileSlowRan++;
+        }
+        inFlight--;
+        return { ok: true, status: 'ok', message: '', durationMs: 0 };
+      },
+      onResult: () => {},
+    });
+    expect(max).toBeGreaterThan(3); // slow ones released their young slots
+    expect(max).toBeLessThanOrEqual(8); // the hard bound held
+    expect(fastDoneWhileSlowRan).toBe(30); // every fast check ran while slow ones were still running
+  });
+
   it('delivers a fast result before a slow one finishes', async () => {
     const order: string[] = [];
     const [slow, fast] = jobs(2);
