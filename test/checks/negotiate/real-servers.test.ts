@@ -17,11 +17,16 @@ import { ctx, target } from './helpers.js';
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 const cleanups: (() => void)[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const f of cleanups) f();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+  // Servers still write into their directories while they shut down (mariadb): wait for them first.
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = Promise.all(running.map((c) => new Promise((r) => c.once('exit', r))));
+  for (const c of running) c.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+}, 30_000);
 
 function mod(name: string): CheckModule {
   return (negotiateModules as Record<string, CheckModule>)[name]!;
