@@ -1,7 +1,7 @@
 /**
  * Our daemon on the real kernel: each scenario of scenarios.ts (config, local real servers, STEPS of
  * action + wait + checkpoint) runs in the VM with the real ipvsadm (every scenario in its own network
- * namespace, all in parallel, one VM boot) and on the host with the fake. Every checkpoint's
+ * namespace, in two parallel lanes, one VM boot for all) and on the host with the fake (one at a time). Every checkpoint's
  * `ipvsadm -S -n` (and `-L -n --thresholds` where asked) must be the step's expected table on each
  * side and equal real vs fake, except where a step declares the difference. Scenarios run through the
  * logging ./ipvsadm wrapper also check, from its log, how the driver talks to ipvsadm.
@@ -23,7 +23,8 @@ const missing =
   kernelHarnessMissing() ??
   (!existsSync(join(ROOT, 'dist/cli/main.js')) ? 'dist/cli/main.js not built (npx tsc -p tsconfig.json)' : undefined) ??
   (!existsSync('/usr/bin/socat') ? 'socat missing (real servers in the VM)' : undefined) ??
-  (!existsSync('/usr/bin/unshare') ? 'unshare missing (one network namespace per scenario in the VM)' : undefined);
+  (!existsSync('/usr/bin/unshare') ? 'unshare missing (one network namespace per scenario in the VM)' : undefined) ??
+  (!existsSync('/usr/sbin/ip') && !existsSync('/sbin/ip') && !existsSync('/bin/ip') ? 'ip (iproute2) missing (lo up in each namespace)' : undefined);
 if (missing) console.warn(`kernel daemon scenarios skipped: ${missing}`);
 
 /** What the driver appends to every `-R` batch to read the table back (src/ipvs/ipvsadm-driver.ts READ_LINES). */
@@ -134,9 +135,9 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
   });
 
   afterAll(() => {
-    // Where the VM's time goes: seconds from each scenario's start to each checkpoint and to its end.
+    // Where the VM's time goes: seconds from each scenario's start to the start of each step and to its end.
     for (const [i, out] of real)
-      console.log(`VM scenario ${i}: checkpoints at ${[...out.matchAll(/@@@AT (\d+)/g)].map((m) => m[1]).join(', ')} s; done at ${/@@@DONE (\d+)/.exec(out)?.[1] ?? '?'} s`);
+      console.log(`VM scenario ${i}: steps began at ${[...out.matchAll(/@@@AT (\d+)/g)].map((m) => m[1]).join(', ')} s; done at ${/@@@DONE (\d+)/.exec(out)?.[1] ?? '?'} s`);
     SCENARIOS.forEach((_, i) => !scenarioFailed.has(i) && scenariosOk++);
     recordSummary({
       bootSeconds: vm?.bootSeconds,
@@ -226,6 +227,8 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
                 }
               });
               expect(reads + writes).toBe(calls.length);
+              expect(writes, `${side}: no write batch at all\n${info}`).toBeGreaterThan(0);
+              console.log(`scenario ${i}, ${side} side: ${calls.length} ipvsadm processes = ${reads} reads (-R with the read-back lines only) + ${writes} write batches (-R, changes + read-back), each write right after a read`);
               s.steps.forEach((st, k) => {
                 const batch = calls
                   .filter((c) => c.step === k && c.input !== READ_LINES)
