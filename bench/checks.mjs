@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// bench/checks.mjs — the checker (dist/checks, build first with `npx tsc`):
-//  1. one cycle of 1000 connect checks (checktimeout=2) on 127.x.x.x: 900 listening reals and 100 whose
-//     SYNs are silently dropped. SYN dropping is done without a firewall: listeners with a backlog of 0
-//     that never accept and whose accept queue is full (the kernel then drops new SYNs). The original's
-//     figure beside it is computed (it checks reals one after another), not measured.
-//  2. CPU time of a cycle of 1000 healthy connect checks, and the same 1000 connects done the way the
-//     original's check_connect does them (Perl: eval + alarm + socket/connect/close, sequential).
-//  3. RSS of the checking process with 10 000 reals (model objects + one full cycle of 10 000 connects).
+// bench/checks.mjs — the checker and the daemon (build first with `npx tsc -p tsconfig.json`). Parts
+// (BENCH_CHECKS_PARTS=syn,cpu,rss; default all):
+//  syn: one cycle of 1000 connect checks (checktimeout=2): 900 listening reals and 100 whose SYNs an
+//       nftables rule drops, in a network namespace made for the bench (as root; else full accept queues
+//       drop them). Then the Perl original on the same reals in the same namespace, its pass timed
+//       (about 200 s: it waits for each silent real in turn; BENCH_ORIGINAL=0 skips it).
+//  cpu: CPU time of 1000 healthy connect checks in this process; and of both whole daemons (ours through
+//       bin/ldirectord.js's #! line, the original) per check cycle on the same 1000 reals.
+//  rss: the daemon (`ldirectord -d start`, through bin/ldirectord.js's #! line) with 10 000 reals:
+//       VmRSS and VmHWM over BENCH_RSS_CYCLES check cycles.
+// BENCH_DAEMON_NODE_FLAGS runs our daemon under this node with those flags instead of the #! line.
 // Prints numbers; asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,11 +32,18 @@ function listeners(base, count) {
   const code = `
     const net = require('node:net');
     const [base, count] = process.argv.slice(1).map(Number);
-    const out = []; let left = count; let accepted = 0;
-    process.stdin.on('data', () => process.stdout.write('count ' + accepted + '\\n'));
+    const out = []; let left = count; let accepted = 0; const first = []; const last = [];
+    process.stdin.on('data', (d) => process.stdout.write(String(d).startsWith('t')
+      ? 'times ' + JSON.stringify({ first, last }) + '\\n' : 'count ' + accepted + '\\n'));
     for (let i = 0; i < count; i++) {
       const ip = '127.' + base + '.' + Math.floor(i / 250) + '.' + ((i % 250) + 1);
-      const s = net.createServer((c) => { accepted++; c.on('error', () => {}); c.end(); });
+      const s = net.createServer((c) => {
+        accepted++;
+        if (i === 0) first.push(Date.now());
+        if (i === count - 1) last.push(Date.now());
+        c.on('error', () => {});
+        c.end();
+      });
       s.listen({ host: ip, port: 0, backlog: 511 }, () => {
         out[i] = { ip, port: s.address().port };
         if (--left === 0) process.stdout.write(JSON.stringify(out) + '\\n');
@@ -43,6 +53,7 @@ function listeners(base, count) {
   return new Promise((resolve, reject) => {
     let buf = '';
     let waiting;
+    let waitingTimes;
     child.on('exit', (c) => reject(new Error(`listener child exited ${c}`)));
     const onData = (d) => {
       buf += d;
@@ -53,12 +64,18 @@ function listeners(base, count) {
         waiting?.(Number(text.slice(6)));
         return;
       }
+      if (text.startsWith('times ')) {
+        waitingTimes?.(JSON.parse(text.slice(6)));
+        return;
+      }
       child.removeAllListeners('exit');
       resolve({
         reals: JSON.parse(text),
         stop: () => child.kill('SIGKILL'),
         /** Connections accepted so far by all listeners. */
         accepted: () => new Promise((res) => { waiting = res; child.stdin.write('?\n'); }),
+        /** Date.now() of every connection accepted by the first and by the last listener. */
+        times: () => new Promise((res) => { waitingTimes = res; child.stdin.write('t\n'); }),
       });
     };
     child.stdout.on('data', onData);
@@ -141,51 +158,130 @@ async function cycle(jobs) {
 }
 
 /**
- * originalCpu runs the Perl original (/usr/sbin/ldirectord, supervised=yes: foreground, log to stdout)
- * on the same 1000 reals with checktype=connect and a stub ipvsadm first on PATH, and reports its own
- * CPU time (utime+stime from /proc) per check cycle; cycles are counted from the connections the
- * listeners accepted.
+ * daemonCpu runs a whole daemon — the Perl original (/usr/sbin/ldirectord) or ours (bin/ldirectord.js,
+ * run through its own #! line as an admin runs it) — on the same 1000 reals: supervised=yes (foreground),
+ * checktype=connect, checkinterval=1, the fake ipvsadm first on PATH. It reports the daemon's CPU time
+ * (utime+stime of the process and of the children it waited for, from /proc) per check cycle; cycles are
+ * counted from the connections the listeners accepted.
  */
-async function originalCpu(ok) {
-  const ld = '/usr/sbin/ldirectord';
-  if (!existsSync(ld)) return console.log('   original not installed: no measured comparison');
+async function daemonCpu(label, program, ok) {
   const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'ldbench-'));
   const name = `bench-${process.pid}.cf`;
-  writeFileSync(join(dir, 'ipvsadm'), '#!/bin/sh\nexit 0\n');
+  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
   chmodSync(join(dir, 'ipvsadm'), 0o755);
-  const cfg = ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', 'virtual=127.0.0.1:80',
+  const cfg = ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
     ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n');
   writeFileSync(join(dir, name), cfg);
-  const child = spawn(ld, [join(dir, name), 'start'], {
+  const flags = program.endsWith('.js') ? (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(flags.length ? process.execPath : program, [...(flags.length ? [...flags, program] : []), join(dir, name), 'start'], {
     cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'ignore'],
-    env: { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C' },
+    env: { PATH: `${dir}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C', LDIRECTORD_RUNDIR: dir },
   });
   const cpuOf = () => {
     const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime+stime in ms (USER_HZ = 100)
+    return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100; // ms (USER_HZ = 100)
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   try {
-    // wait for the start-up pass (every real connected at least twice), then measure over ~6 s
+    // wait for the start-up pass (every real connected at least twice), then measure over ~8 s
     const base0 = await ok.accepted();
     const until = Date.now() + 60000;
-    while ((await ok.accepted()) - base0 < 2000 && Date.now() < until) await sleep(200);
+    while ((await ok.accepted()) - base0 < 2 * ok.reals.length && Date.now() < until) await sleep(200);
     const c0 = await ok.accepted();
     const cpu0 = cpuOf();
-    await sleep(6000);
+    await sleep(8000);
     const c1 = await ok.accepted();
     const cpu1 = cpuOf();
     const cycles = (c1 - c0) / ok.reals.length;
     if (cycles > 0) {
-      console.log(
-        `   the original itself (ldirectord, checktype=connect, same 1000 reals): ${((cpu1 - cpu0) / cycles).toFixed(0)} ms CPU per cycle ` +
-          `(${cycles.toFixed(1)} cycles measured)`,
-      );
-    } else console.log('   the original made no check cycle in the measuring window');
+      console.log(`   ${label}, whole daemon, same 1000 reals: ${((cpu1 - cpu0) / cycles).toFixed(0)} ms CPU per cycle (${cycles.toFixed(1)} cycles measured)`);
+    } else console.log(`   ${label} made no check cycle in the measuring window`);
   } catch (err) {
-    console.log(`   the original could not be measured: ${err.message}`);
+    console.log(`   ${label} could not be measured: ${err.message}`);
+  } finally {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const mb = (b) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+
+const stage = process.env.BENCH_CHECKS_STAGE;
+/** BENCH_CHECKS_PARTS=syn,cpu,rss picks parts (default all). */
+const want = (part) => !process.env.BENCH_CHECKS_PARTS || process.env.BENCH_CHECKS_PARTS.split(',').includes(part);
+
+// 1. 1000 reals, 100 dropping SYNs, checktimeout=2. In a network namespace made for the bench (unshare -n),
+//    where an nftables rule drops every SYN sent to 127.2.0.0/16; the 100 black-holed reals sit at every
+//    tenth place of the virtual, between 900 listening ones. Ours runs two cycles, then the Perl original
+//    (when installed; BENCH_ORIGINAL=0 skips it) runs on the same reals in the same namespace and its first
+//    pass of checks is timed from its connection to the first real to its connection to the last.
+//    Without root, nft or unshare: SYNs are dropped by full accept queues instead, and the original is
+//    not run.
+const SYN_RULES = `table inet ldbench {
+ chain input {
+  type filter hook input priority 0; policy accept;
+  ip daddr 127.2.0.0/16 tcp flags & (syn | ack) == syn drop
+ }
+}
+`;
+function synNamespaceMissing() {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (spawnSync('sh', ['-c', 'command -v nft && command -v unshare && command -v ip'], { stdio: 'ignore' }).status !== 0) return 'nft, unshare or ip missing';
+  if (spawnSync('unshare', ['-n', 'true']).status !== 0) return 'cannot create a network namespace';
+  return undefined;
+}
+
+/** Interleaves 900 listening reals and 100 SYN-dropping ones (every tenth real, from the sixth on). */
+function interleave(ok, dropping) {
+  const out = [];
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < ok.length + dropping.length; i++) out.push(i % 10 === 5 && b < dropping.length ? dropping[b++] : ok[a++]);
+  return out;
+}
+
+async function ourCycles(reals, label) {
+  const jobs = jobsOf(virtual(reals, 2));
+  for (let i = 1; i <= 2; i++) {
+    const r = await cycle(jobs);
+    console.log(`1000 connect checks (900 listening, 100 ${label}), checktimeout=2: cycle ${i} took ${(r.ms / 1000).toFixed(2)} s (${r.up} up, ${r.down} down)`);
+  }
+}
+
+/** The Perl original on the same reals: the time of its first full pass of checks, measured. */
+async function originalPass(reals, ok) {
+  const ld = '/usr/sbin/ldirectord';
+  if (process.env.BENCH_ORIGINAL === '0') return console.log('   original not run (BENCH_ORIGINAL=0)');
+  if (!existsSync(ld)) return console.log('   original not installed: not measured');
+  const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'ldbench-syn-'));
+  const name = `bench-syn-${process.pid}.cf`;
+  writeFileSync(join(dir, 'ipvsadm'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(dir, 'ipvsadm'), 0o755);
+  writeFileSync(join(dir, name), ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', 'virtual=127.0.0.1:80',
+    ...reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
+  const started = Date.now();
+  const child = spawn(ld, [join(dir, name), 'start'], {
+    cwd: dir, detached: true, stdio: 'ignore', env: { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C' },
+  });
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const limit = Date.now() + Number(process.env.BENCH_ORIGINAL_MAX_S ?? 600) * 1000;
+  try {
+    // only connections made after the original started count (ours came before)
+    let begin;
+    let end;
+    do {
+      await sleep(1000);
+      const t = await ok.times();
+      begin = t.first.find((x) => x >= started);
+      end = begin === undefined ? undefined : t.last.find((x) => x >= begin);
+    } while (end === undefined && Date.now() < limit);
+    if (end === undefined) console.log('   the original did not finish a pass of checks in time (BENCH_ORIGINAL_MAX_S)');
+    else console.log(`   the original, same reals, same namespace: one pass of checks took ${((end - begin) / 1000).toFixed(1)} s (measured; it checks one real after another)`);
   } finally {
     try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
     rmSync(dir, { recursive: true, force: true });
@@ -193,29 +289,54 @@ async function originalCpu(ok) {
   }
 }
 
-const mb = (b) => `${(b / 1024 / 1024).toFixed(1)} MB`;
-
-const stage = process.env.BENCH_CHECKS_STAGE;
-
-// 1. 1000 reals, 100 dropping SYNs, checktimeout=2
-if (!stage) {
+if (stage === 'syn') {
   const ok = await listeners(1, 900);
-  const dropping = await synDroppers(2, 100);
-  const jobs = jobsOf(virtual([...ok.reals, ...dropping.reals], 2));
-  for (let i = 1; i <= 2; i++) {
-    const r = await cycle(jobs);
-    console.log(
-      `1000 connect checks (900 listening, 100 dropping SYNs), checktimeout=2: cycle ${i} took ${(r.ms / 1000).toFixed(2)} s ` +
-        `(${r.up} up, ${r.down} down)`,
-    );
+  const dropping = Array.from({ length: 100 }, (_, i) => ({ ip: addr(2, i), port: 80 }));
+  // The rule must hold: a connect to a black-holed real neither succeeds nor is refused within 500 ms.
+  const net = await import('node:net');
+  const probe = await new Promise((res) => {
+    const s = net.connect({ host: dropping[0].ip, port: 80 });
+    const t = setTimeout(() => { s.destroy(); res('dropped'); }, 500);
+    s.on('connect', () => { clearTimeout(t); s.destroy(); res('connected'); });
+    s.on('error', (e) => { clearTimeout(t); res(e.code); });
+  });
+  if (probe !== 'dropped') {
+    console.log(`SYN black hole not in place (a probe got ${probe}): stage skipped`);
+    ok.stop();
+    process.exit(0);
   }
-  console.log(`   original (sequential checks, computed): >= 100 x 2 s = 200 s per cycle`);
+  const reals = interleave(ok.reals, dropping);
+  await ourCycles(reals, 'black-holed by nftables in a test namespace');
+  await originalPass(reals, ok);
   ok.stop();
-  dropping.stop();
+}
+
+if (!stage && want('syn')) {
+  const why = synNamespaceMissing();
+  if (!why) {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'ldbench-nft-'));
+    writeFileSync(join(dir, 'rules.nft'), SYN_RULES);
+    const r = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && nft -f "$1" && exec "$2" "$3"`, 'sh', join(dir, 'rules.nft'), process.execPath, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_CHECKS_STAGE: 'syn' },
+      stdio: 'inherit',
+    });
+    rmSync(dir, { recursive: true, force: true });
+    if (r.status !== 0) console.log(`SYN stage failed: ${r.status ?? r.signal}`);
+  } else {
+    console.log(`(no test namespace: ${why}; SYNs dropped by full accept queues instead, the original not run)`);
+    const ok = await listeners(1, 900);
+    const dropping = await synDroppers(2, 100);
+    await ourCycles(interleave(ok.reals, dropping.reals), 'dropping SYNs (full accept queues)');
+    console.log(`   original (sequential checks, computed): >= 100 x 2 s = 200 s per cycle`);
+    ok.stop();
+    dropping.stop();
+  }
 }
 
 // 2. CPU time of 1000 healthy connects
-if (!stage) {
+if (!stage && want('cpu')) {
   const ok = await listeners(3, 1000);
   const jobs = jobsOf(virtual(ok.reals, 2));
   await cycle(jobs); // warm-up
@@ -246,33 +367,74 @@ if (!stage) {
         `${p.stdout.trim()} ms CPU (loop only; the original adds logging and ipvsadm bookkeeping per real)`,
     );
   } else console.log(`   perl comparison not run: ${p.stderr || p.error}`);
-  await originalCpu(ok);
+  await daemonCpu('ours (bin/ldirectord.js)', join(root, 'bin/ldirectord.js'), ok);
+  if (process.env.BENCH_ORIGINAL === '0') console.log('   original not run (BENCH_ORIGINAL=0)');
+  else if (!existsSync('/usr/sbin/ldirectord')) console.log('   original not installed: not measured');
+  else await daemonCpu('the original (/usr/sbin/ldirectord)', '/usr/sbin/ldirectord', ok);
   ok.stop();
 }
 
-// 3. RSS with 10 000 reals, in a fresh process (so that the stages above do not count)
-if (!stage) {
-  for (const flags of [[], ['--max-semi-space-size=1']]) {
-    if (flags.length) process.stdout.write(`   with node ${flags.join(' ')}: `);
-    const r = spawnSync(process.execPath, [...flags, '--expose-gc', fileURLToPath(import.meta.url)], {
-      env: { ...process.env, BENCH_CHECKS_STAGE: 'rss' },
-      stdio: 'inherit',
-    });
-    if (r.status !== 0) console.log(`RSS stage failed: ${r.status ?? r.signal}`);
+// 3. The daemon itself with 10 000 reals: `ldirectord -d bench.cf start` (20 virtuals of 500 connect-checked
+//     reals, checkinterval=2) with the fake ipvsadm as ./ipvsadm; RSS and peak RSS (VmHWM) read from /proc
+//     after the table is built and over BENCH_RSS_CYCLES further check cycles (default 10).
+async function daemonRss() {
+  const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const N = 10000;
+  const ok = await listeners(4, N);
+  const dir = mkdtempSync(join(tmpdir(), 'ldbench-rss-'));
+  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
+  chmodSync(join(dir, 'ipvsadm'), 0o755);
+  const lines = ['checktimeout=5', 'checkinterval=2', 'quiescent=no'];
+  for (let v = 0; v < 20; v++) {
+    lines.push(`virtual=127.0.0.1:${1000 + v}`, '\tchecktype=connect', '\tscheduler=wrr');
+    for (const r of ok.reals.slice(v * 500, v * 500 + 500)) lines.push(`\treal=${r.ip}:${r.port} gate`);
+  }
+  writeFileSync(join(dir, 'bench.cf'), lines.join('\n') + '\n');
+  const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // Run through the launcher's own #! line (with its node flags), as /usr/sbin/ldirectord runs; or, with
+  // BENCH_DAEMON_NODE_FLAGS, under this node with exactly those flags.
+  const argv = [join(root, 'bin/ldirectord.js'), '-d', 'bench.cf', 'start'];
+  const child = spawn(flags.length ? process.execPath : argv[0], flags.length ? [...flags, ...argv] : argv.slice(1), {
+    cwd: dir, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LDIRECTORD_RUNDIR: dir, ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}) },
+  });
+  const status = () => {
+    const t = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const dests = () => {
+    try { return (readFileSync(join(dir, 'state.json'), 'utf8').match(/"weight"/g) ?? []).length; } catch { return 0; }
+  };
+  try {
+    const until = Date.now() + 120_000;
+    while (dests() < N && Date.now() < until) await sleep(500);
+    if (dests() < N) {
+      console.log(`the daemon with 10 000 reals: table not built within 120 s (${dests()} reals in it)`);
+      return;
+    }
+    const built = status();
+    const a0 = await ok.accepted();
+    const cycles = Number(process.env.BENCH_RSS_CYCLES ?? 10);
+    let max = built.rss;
+    while ((await ok.accepted()) - a0 < cycles * N && Date.now() < until + 600_000) {
+      await sleep(250);
+      max = Math.max(max, status().rss);
+    }
+    const end = status();
+    const done = ((await ok.accepted()) - a0) / N;
+    console.log(
+      `the daemon (ldirectord -d start) with 10 000 reals: RSS ${mb(built.rss)} when the table was built, ` +
+        `${mb(end.rss)} after ${done.toFixed(1)} more check cycles (highest sampled ${mb(max)}, peak VmHWM ${mb(end.hwm)})`,
+    );
+  } finally {
+    child.kill('SIGKILL');
+    ok.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
-if (stage === 'rss') {
-  globalThis.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  const ok = await listeners(4, 10000);
-  const jobs = jobsOf(virtual(ok.reals, 5));
-  const r = await cycle(jobs);
-  globalThis.gc?.();
-  const mem = process.memoryUsage();
-  console.log(
-    `10 000 reals, one cycle of connect checks (${r.up} up) in ${(r.ms / 1000).toFixed(2)} s: RSS ${mb(mem.rss)} ` +
-      `(before: ${mb(rss0)}, peak ${mb(process.resourceUsage().maxRSS * 1024)}), heap used ${mb(mem.heapUsed)}, heap total ${mb(mem.heapTotal)}, external ${mb(mem.external)}`,
-  );
-  ok.stop();
-}
+if (!stage && want('rss')) await daemonRss();
+
 process.exit(0);
