@@ -245,6 +245,10 @@ export class Daemon {
   private async reload(): Promise<void> {
     const { logger } = this.o;
     this.setStatus('reloading');
+    // As the original's read_config: forget the file's time and checksum, so that the next file check
+    // records them without calling the file changed (and without reloading again under autoreload).
+    this.cfgMtime = undefined;
+    this.cfgDigest = undefined;
     try {
       let next: Config;
       try {

@@ -179,6 +179,10 @@ describe('reload', () => {
     expect((await ld(['./a.cf', 'reload'], { cwd: dir, env })).code).toBe(0);
     await until(() => read(log).includes('fake director: reload tcp:10.0.0.1:80,tcp:10.0.0.9:80'), 10_000, 'reload');
     expect(read(log)).toContain(`|a.cf|${pid}] Reloading Linux Director Daemon config on signal`);
+    // The reload read the file: the file check that follows notes nothing (the original's read_config
+    // forgets the file's checksum and time, so its next check_cfgfile only records them).
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(read(log)).not.toContain('has changed on disk');
 
     writeFileSync(join(dir, 'a.cf'), base(log) + 'bogus=3\n');
     process.kill(pid, 'SIGHUP');
