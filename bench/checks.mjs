@@ -12,7 +12,7 @@
 // BENCH_DAEMON_NODE_FLAGS runs our daemon under this node with those flags instead of the #! line.
 // Prints numbers; asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -157,6 +157,13 @@ async function cycle(jobs) {
   return { ms: performance.now() - t0, up, down, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
+/** writeFakeIpvsadm puts the project's fake ipvsadm into dir as ./ipvsadm, its table in dir/state.json. */
+function writeFakeIpvsadm(dir) {
+  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
+  chmodSync(join(dir, 'ipvsadm'), 0o755);
+}
+
 /**
  * daemonCpu runs a whole daemon — the Perl original (/usr/sbin/ldirectord) or ours (bin/ldirectord.js,
  * run through its own #! line as an admin runs it) — on the same 1000 reals: supervised=yes (foreground),
@@ -165,13 +172,11 @@ async function cycle(jobs) {
  * counted from the connections the listeners accepted.
  */
 async function daemonCpu(label, program, ok) {
-  const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'ldbench-'));
   const name = `bench-${process.pid}.cf`;
-  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
-  chmodSync(join(dir, 'ipvsadm'), 0o755);
+  writeFakeIpvsadm(dir);
   const cfg = ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
     ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n');
   writeFileSync(join(dir, name), cfg);
@@ -251,6 +256,52 @@ async function ourCycles(reals, label) {
   }
 }
 
+/**
+ * startDaemon runs our daemon as an admin runs it — `ldirectord -d NAME start` through bin/ldirectord.js's
+ * #! line (or under this node with BENCH_DAEMON_NODE_FLAGS) — in a fresh directory holding NAME and the
+ * fake ipvsadm as ./ipvsadm. Returns the child, the directory and the path of its state file.
+ */
+async function startDaemon(name, cfgLines) {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'ldbench-d-'));
+  writeFakeIpvsadm(dir);
+  writeFileSync(join(dir, name), cfgLines.join('\n') + '\n');
+  const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const argv = [join(root, 'bin/ldirectord.js'), '-d', name, 'start'];
+  const child = spawn(flags.length ? process.execPath : argv[0], flags.length ? [...flags, ...argv] : argv.slice(1), {
+    cwd: dir, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LDIRECTORD_RUNDIR: dir, ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}) },
+  });
+  return { child, dir, statePath: join(dir, `ldirectord.${name}.state.json`) };
+}
+
+/**
+ * daemonCycles: the whole daemon on the same reals (checktimeout=2, checkinterval=1): the duration of
+ * its check cycles as it reports them itself (the state file `ldirectord show` reads: cycle.lastDurationMs).
+ */
+async function daemonCycles(reals) {
+  const { readFileSync, rmSync } = await import('node:fs');
+  const cfg = ['checktimeout=2', 'checkinterval=1', 'quiescent=no', 'virtual=127.0.0.1:80', ...reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr'];
+  const d = await startDaemon('bench-syn.cf', cfg);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const seen = new Map();
+  try {
+    const until = Date.now() + 90_000;
+    while (seen.size < 4 && Date.now() < until) {
+      await sleep(200);
+      try {
+        const c = JSON.parse(readFileSync(d.statePath, 'utf8')).snapshot.cycle;
+        if (c.count > 0) seen.set(c.count, c.lastDurationMs);
+      } catch { /* not written yet, or being replaced */ }
+    }
+    if (seen.size === 0) console.log('   ours, whole daemon: no check cycle reported within 90 s');
+    else console.log(`   ours, whole daemon (ldirectord -d start), same reals: check cycles took ${[...seen].map(([n, ms]) => `#${n} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
+  } finally {
+    d.child.kill('SIGKILL');
+    rmSync(d.dir, { recursive: true, force: true });
+  }
+}
+
 /** The Perl original on the same reals: the time of its first full pass of checks, measured. */
 async function originalPass(reals, ok) {
   const ld = '/usr/sbin/ldirectord';
@@ -307,6 +358,7 @@ if (stage === 'syn') {
   }
   const reals = interleave(ok.reals, dropping);
   await ourCycles(reals, 'black-holed by nftables in a test namespace');
+  await daemonCycles(reals);
   await originalPass(reals, ok);
   ok.stop();
 }
@@ -378,27 +430,15 @@ if (!stage && want('cpu')) {
 //     reals, checkinterval=2) with the fake ipvsadm as ./ipvsadm; RSS and peak RSS (VmHWM) read from /proc
 //     after the table is built and over BENCH_RSS_CYCLES further check cycles (default 10).
 async function daemonRss() {
-  const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { readFileSync, rmSync } = await import('node:fs');
   const N = 10000;
   const ok = await listeners(4, N);
-  const dir = mkdtempSync(join(tmpdir(), 'ldbench-rss-'));
-  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
-  chmodSync(join(dir, 'ipvsadm'), 0o755);
   const lines = ['checktimeout=5', 'checkinterval=2', 'quiescent=no'];
   for (let v = 0; v < 20; v++) {
     lines.push(`virtual=127.0.0.1:${1000 + v}`, '\tchecktype=connect', '\tscheduler=wrr');
     for (const r of ok.reals.slice(v * 500, v * 500 + 500)) lines.push(`\treal=${r.ip}:${r.port} gate`);
   }
-  writeFileSync(join(dir, 'bench.cf'), lines.join('\n') + '\n');
-  const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  // Run through the launcher's own #! line (with its node flags), as /usr/sbin/ldirectord runs; or, with
-  // BENCH_DAEMON_NODE_FLAGS, under this node with exactly those flags.
-  const argv = [join(root, 'bin/ldirectord.js'), '-d', 'bench.cf', 'start'];
-  const child = spawn(flags.length ? process.execPath : argv[0], flags.length ? [...flags, ...argv] : argv.slice(1), {
-    cwd: dir, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LDIRECTORD_RUNDIR: dir, ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}) },
-  });
+  const { child, dir } = await startDaemon('bench.cf', lines);
   const status = () => {
     const t = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? NaN) * 1024;

@@ -16,7 +16,6 @@
  */
 import os from 'node:os';
 import { existsSync } from 'node:fs';
-import nodemailer from 'nodemailer';
 import type { Config, DaemonStatus, VirtualService } from '../model/config.js';
 import type { EngineEvent } from '../engine/types.js';
 import type { Clock } from '../util/clock.js';
@@ -47,6 +46,8 @@ export function parseSmtp(smtp: string): { host: string; port: number } {
 
 /** nodemailerSender sends through SMTP (smtp set) or the local sendmail binary. */
 export const nodemailerSender: MailSender = async (mail) => {
+  // Loaded on the first alert: most directors never send one, and the daemon starts faster without it.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = mail.smtp
     ? nodemailer.createTransport({
         ...parseSmtp(mail.smtp),

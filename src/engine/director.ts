@@ -109,6 +109,13 @@ class DirectorImpl implements Director {
   private loopDone?: Promise<void>;
   private cycleAc?: AbortController;
   private readonly due = new Map<string, number>();
+  /**
+   * Reals whose last check ran into its timeout. Each cycle starts them first: they will take the whole
+   * timeout again if still dead, and started first that wait overlaps the other checks instead of
+   * following them (1000 reals with 100 silent ones: the cycle is the timeout, not the timeout plus the
+   * time to start 900 checks).
+   */
+  private readonly timedOut = new Set<string>();
   private readonly combinedState = new Map<string, number>();
   private syncing?: Promise<void>;
   private syncAgain = false;
@@ -155,6 +162,7 @@ class DirectorImpl implements Director {
     await this.flush();
     const keys = new Set(this.engine.jobs().map((j) => j.key));
     for (const k of [...this.due.keys()]) if (!keys.has(k)) this.due.delete(k);
+    for (const k of [...this.timedOut]) if (!keys.has(k)) this.timedOut.delete(k);
     // New reals are due now; kept ones keep their schedule.
     await this.cycle(this.engine.jobs().filter((j) => !this.due.has(j.key)));
     await this.flush();
@@ -263,10 +271,13 @@ class DirectorImpl implements Director {
     };
     const onResult = (job: CheckJob, result: CheckResult): void => {
       if (epoch !== this.epoch) return; // a reload or stop came in between
+      if (result.status.endsWith('-timeout')) this.timedOut.add(job.key);
+      else this.timedOut.delete(job.key);
       this.handle(this.engine.result(job.key, result));
     };
+    const ordered = this.timedOut.size === 0 ? jobs : slowFirst(jobs, this.timedOut);
     try {
-      await (this.o.scheduleCycle ?? this.defaultSchedule)(jobs, run, onResult, ac.signal);
+      await (this.o.scheduleCycle ?? this.defaultSchedule)(ordered, run, onResult, ac.signal);
     } finally {
       if (this.cycleAc === ac) this.cycleAc = undefined;
     }
@@ -390,4 +401,12 @@ class DirectorImpl implements Director {
 /** createDirector: the Director the daemon runs (start once, reload on HUP, stop on TERM). */
 export function createDirector(opts: DirectorOptions): Director & { desired(): DesiredTable } {
   return new DirectorImpl(opts);
+}
+
+/** slowFirst: the jobs whose key is in `first`, then the others, each part in its given order. */
+export function slowFirst(jobs: readonly CheckJob[], first: ReadonlySet<string>): CheckJob[] {
+  const a: CheckJob[] = [];
+  const b: CheckJob[] = [];
+  for (const j of jobs) (first.has(j.key) ? a : b).push(j);
+  return a.concat(b);
 }

@@ -1,4 +1,5 @@
-import { execa } from 'execa';
+/** execa, loaded on the first child process (not at start: it is a large module graph). */
+let execaLoad: Promise<typeof import('execa')> | undefined;
 
 /** The outcome of a child process: a value, never a throw. */
 export interface ProcessResult {
@@ -36,6 +37,7 @@ export type ProcessRunner = (file: string, args: readonly string[], opts?: RunOp
 export const execaRunner: ProcessRunner = async (file, args, opts = {}) => {
   const started = Date.now();
   try {
+    const { execa } = await (execaLoad ??= import('execa'));
     const r = await execa(file, [...args], {
       input: opts.input,
       timeout: opts.timeoutMs,

@@ -119,6 +119,46 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  it('starts the reals whose last check timed out first in the next cycle, in config order otherwise', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const TIMEOUT: CheckResult = { ok: false, status: 'l4-timeout', message: 'connect: timeout', durationMs: 2000 };
+    const health: Record<string, CheckResult> = { '10.0.0.1': UP, '10.0.0.2': UP, '10.0.0.3': TIMEOUT, '10.0.0.4': DOWN };
+    const order: string[][] = [];
+    const d = createDirector({
+      driver: sim,
+      clock,
+      hostname: 'lb1',
+      scheduleCycle: async (jobs, run, onResult, signal) => {
+        order.push(jobs.map((j) => j.real.ip));
+        for (const j of jobs) onResult(j, await run(j, signal));
+      },
+      runCheck: async (job: CheckJob) => health[job.real.ip],
+    });
+    await d.start(await cfg(`
+checkinterval=5
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq
+	real=10.0.0.3:80 masq
+	real=10.0.0.4:80 masq
+	checktype=connect
+`));
+    expect(order[0]).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+    health['10.0.0.1'] = TIMEOUT; // the refused real (10.0.0.4) did not time out: it keeps its place
+    clock.advance(5000);
+    await until(() => order.length === 2, 'second cycle');
+    expect(order[1]).toEqual(['10.0.0.3', '10.0.0.1', '10.0.0.2', '10.0.0.4']);
+    health['10.0.0.3'] = UP;
+    clock.advance(5000);
+    await until(() => order.length === 3, 'third cycle');
+    expect(order[2]).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.2', '10.0.0.4']);
+    clock.advance(5000);
+    await until(() => order.length === 4, 'fourth cycle');
+    expect(order[3]).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+    await d.stop();
+  });
+
   it('repairs a table changed behind its back on the next sync, cleanstop removes the service', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
