@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // vitest's default is cpus - 1: one worker on these 2-core machines. The suites mostly wait on
+    // sockets, child processes and check intervals, so three files at a time halve the wall time.
+    maxWorkers: 3,
     reporters: ['default'],
   },
 });
