@@ -239,14 +239,6 @@ function stringToNumber(s: string, min: number, max: number): number {
   return n;
 }
 
-interface Endpoint {
-  af: 4 | 6;
-  addr: string;
-  port: number;
-  /** IPv4 numeric / IPv6 words, for sorting. */
-  words: number[];
-}
-
 /**
  * parse_service: address[:port] or [address]:port. As ipvsadm 1.31: an IPv6 address (inet_pton), else
  * the text after the last ':' is the port and the rest an IPv4 address (inet_aton) or a host name

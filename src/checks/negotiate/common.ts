@@ -2,6 +2,7 @@
  * Shared mechanism of the negotiate checks: the step-by-step message, the hard outer deadline, socket
  * opening with layer-aware errors, and the byte caps. Protocol knowledge lives in the per-service files.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -228,6 +229,67 @@ export function meteredSocket(cap: number, trail: Pick<Trail, 'connected'>): net
     if (seen > cap) sock.destroy(new CheckFailure('l7-bad-response', `answer longer than ${cap} bytes`));
   });
   return sock;
+}
+
+/** UdpExchange: what udpExchange sends and how it reads the answers. */
+export interface UdpExchange<T> {
+  /** The request, built once the socket is connected (it may name the local address). */
+  readonly request: (local: net.AddressInfo) => Buffer | string;
+  /** Reads one datagram: the outcome, or undefined to keep waiting (a foreign id, a partial answer). May throw. */
+  readonly onMessage: (msg: Buffer) => T | undefined;
+  /** Send the request again this often while unanswered (a lost datagram); never when absent. */
+  readonly resendMs?: number;
+}
+
+/**
+ * udpExchange sends a request to the real over a connected UDP socket (only the real's datagrams reach
+ * it, and an ICMP port unreachable arrives as ECONNREFUSED) and resolves with the first outcome
+ * onMessage gives; it rejects on a socket error, on a throw of request or onMessage, or when the signal
+ * aborts. The socket is closed and the resend timer stopped in every case.
+ */
+export function udpExchange<T>(target: CheckTarget, trail: Trail, signal: AbortSignal, x: UdpExchange<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (err: unknown, value?: T): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(timer);
+      signal.removeEventListener('abort', onAbort);
+      try {
+        sock.close();
+      } catch {
+        /* already closed */
+      }
+      if (err === undefined) resolve(value as T);
+      else reject(err);
+    };
+    const onAbort = (): void => finish(signal.reason ?? new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    sock.on('error', (err) => finish(err));
+    sock.on('message', (msg) => {
+      try {
+        const value = x.onMessage(msg);
+        if (value !== undefined) finish(undefined, value);
+      } catch (err) {
+        finish(err);
+      }
+    });
+    sock.connect(target.port, target.ip, () => {
+      trail.connected = true;
+      let packet: Buffer | string;
+      try {
+        packet = x.request(sock.address());
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      const send = (): void => sock.send(packet, (err) => err && finish(err));
+      send();
+      if (x.resendMs) timer = setInterval(send, x.resendMs);
+    });
+  });
 }
 
 /** runCheck is the usual entry of a check: a fresh trail, the hard deadline, then the protocol work. */

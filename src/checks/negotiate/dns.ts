@@ -7,12 +7,11 @@
  * Deviation: resolv.conf search domains are not appended to the name (Net::DNS's search() would for
  * dotless names); the name is asked as written.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, hostPort, openStream, receiveMatches, receiveRegex, runCheck, stripSlash, type Trail } from './common.js';
+import { CheckFailure, hostPort, openStream, receiveMatches, receiveRegex, runCheck, stripSlash, udpExchange, type Trail } from './common.js';
 
 /** DNS_UDP_RESEND_MS: a lost UDP query is sent again after this long, until the deadline. */
 export const DNS_UDP_RESEND_MS = 2000;
@@ -61,39 +60,7 @@ function askUdp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal
   const id = randomInt(0, 65536);
   const query = encodeQuery(id, q);
   trail.add(`udp ${hostPort(target.ip, target.port)} ${q.type}? ${q.name}`);
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-    let timer: NodeJS.Timeout | undefined;
-    const done = (err: unknown, p?: dnsPacket.DecodedPacket) => {
-      clearInterval(timer);
-      signal.removeEventListener('abort', onAbort);
-      try {
-        sock.close();
-      } catch {
-        /* already closed */
-      }
-      if (p) resolve(p);
-      else reject(err);
-    };
-    const onAbort = () => done(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (err) => done(err));
-    sock.on('message', (msg) => {
-      try {
-        const p = decodeAnswer(msg, id);
-        if (p) done(undefined, p);
-      } catch (err) {
-        done(err);
-      }
-    });
-    sock.connect(target.port, target.ip, () => {
-      // "Connected" UDP: only the real's datagrams reach us, and an ICMP port unreachable is ECONNREFUSED.
-      trail.connected = true;
-      const send = () => sock.send(query, (err) => err && done(err));
-      send();
-      timer = setInterval(send, DNS_UDP_RESEND_MS);
-    });
-  });
+  return udpExchange(target, trail, signal, { request: () => query, onMessage: (msg) => decodeAnswer(msg, id), resendMs: DNS_UDP_RESEND_MS });
 }
 
 async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {

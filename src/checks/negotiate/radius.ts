@@ -8,11 +8,10 @@
  * ask for (BlastRADIUS hardening), and checked on the answer when present. The request is resent
  * unchanged every RADIUS_RESEND_MS until the deadline.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, hostPort, runCheck } from './common.js';
+import { CheckFailure, hostPort, runCheck, udpExchange } from './common.js';
 
 /** RADIUS codes used here (RFC 2865). */
 export const RADIUS_CODE = { accessRequest: 1, accessAccept: 2, accessReject: 3, accessChallenge: 11 } as const;
@@ -126,52 +125,21 @@ const CODE_NAMES: Record<number, string> = { 2: 'Access-Accept', 3: 'Access-Reje
 export const radius: CheckModule = {
   name: 'radius',
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    return runCheck(ctx, (trail, signal) =>
-      new Promise<CheckResult>((resolve, reject) => {
-        const v = target.virtual;
-        trail.add(`udp ${hostPort(target.ip, target.port)} Access-Request for ${JSON.stringify(v.login)}`);
-        const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-        let timer: NodeJS.Timeout | undefined;
-        let req: AccessRequest | undefined;
-        const finish = (err: unknown, res?: CheckResult) => {
-          clearInterval(timer);
-          signal.removeEventListener('abort', onAbort);
-          try {
-            sock.close();
-          } catch {
-            /* closed */
-          }
-          if (res) resolve(res);
-          else reject(err);
-        };
-        const onAbort = () => finish(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        sock.on('error', (err) => finish(err));
-        sock.on('message', (msg) => {
-          if (!req) return;
-          try {
-            const code = checkResponse(msg, req, v.secret);
-            if (code === undefined) return;
-            const name = CODE_NAMES[code] ?? `code ${code}`;
-            finish(undefined, code === RADIUS_CODE.accessAccept ? trail.up(name) : trail.down('l7-bad-status', name));
-          } catch (err) {
-            finish(err);
-          }
-        });
-        sock.connect(target.port, target.ip, () => {
-          trail.connected = true;
-          try {
-            req = buildAccessRequest(v.login, v.passwd, v.secret, sock.address().address);
-          } catch (err) {
-            finish(err);
-            return;
-          }
-          const packet = req.packet;
-          const send = () => sock.send(packet, (err) => err && finish(err));
-          send();
-          timer = setInterval(send, RADIUS_RESEND_MS);
-        });
-      }),
-    );
+    return runCheck(ctx, (trail, signal) => {
+      const v = target.virtual;
+      trail.add(`udp ${hostPort(target.ip, target.port)} Access-Request for ${JSON.stringify(v.login)}`);
+      let req: AccessRequest | undefined;
+      return udpExchange(target, trail, signal, {
+        request: (local) => (req = buildAccessRequest(v.login, v.passwd, v.secret, local.address)).packet,
+        onMessage: (msg) => {
+          if (!req) return undefined;
+          const code = checkResponse(msg, req, v.secret);
+          if (code === undefined) return undefined;
+          const name = CODE_NAMES[code] ?? `code ${code}`;
+          return code === RADIUS_CODE.accessAccept ? trail.up(name) : trail.down('l7-bad-status', name);
+        },
+        resendMs: RADIUS_RESEND_MS,
+      });
+    });
   },
 };

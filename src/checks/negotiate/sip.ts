@@ -4,11 +4,10 @@
  * read line by line up to the first empty line, and its first line must start with "SIP/2.0 200 OK".
  * The original also printed request and reply on stdout; we do not.
  */
-import dgram from 'node:dgram';
 import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, MAX_REPLY_BYTES, hostPort, openStream, runCheck, type Trail } from './common.js';
+import { CheckFailure, MAX_REPLY_BYTES, hostPort, openStream, runCheck, udpExchange, type Trail } from './common.js';
 
 /** sipOptionsRequest renders the original's OPTIONS request (local address/port go into the Via). */
 export function sipOptionsRequest(login: string, localIp: string, localPort: number, callId = randomBytes(8).toString('hex')): string {
@@ -113,36 +112,16 @@ async function overTcp(target: CheckTarget, login: string, trail: Trail, signal:
 
 function overUdp(target: CheckTarget, login: string, trail: Trail, signal: AbortSignal): Promise<CheckResult> {
   trail.add(`udp ${hostPort(target.ip, target.port)}`);
-  return new Promise<CheckResult>((resolve, reject) => {
-    const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-    const p = new SipReplyParser();
-    const stop = (err: unknown, res?: CheckResult) => {
-      signal.removeEventListener('abort', onAbort);
-      try {
-        sock.close();
-      } catch {
-        /* closed */
-      }
-      if (res) resolve(res);
-      else reject(err);
-    };
-    const onAbort = () => stop(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (err) => stop(err));
-    sock.on('message', (msg) => {
-      try {
-        p.push(msg);
-        if (p.done) stop(undefined, verdict(p, trail));
-      } catch (err) {
-        stop(err);
-      }
-    });
-    sock.connect(target.port, target.ip, () => {
-      trail.connected = true;
-      const local = sock.address();
+  const p = new SipReplyParser();
+  return udpExchange(target, trail, signal, {
+    request: (local) => {
       trail.add(`OPTIONS sip:${login}`);
-      sock.send(sipOptionsRequest(login, local.address, local.port), (err) => err && stop(err));
-    });
+      return sipOptionsRequest(login, local.address, local.port);
+    },
+    onMessage: (msg) => {
+      p.push(msg);
+      return p.done ? verdict(p, trail) : undefined;
+    },
   });
 }
 
