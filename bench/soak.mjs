@@ -130,7 +130,10 @@ try {
   const procsStart = invocations();
   const t0 = Date.now();
   let flaps = 0;
+  // RSS sampled once per tenth of the run: whether it levels off or keeps growing
+  const rssSeries = [];
   while (Date.now() - t0 < SECONDS * 1000) {
+    if (Date.now() - t0 >= (rssSeries.length * SECONDS * 1000) / 10) rssSeries.push(rssKb(pid));
     const i = Math.floor(rnd() * REALS);
     if (servers[i]) close(i);
     else await open(i);
@@ -144,7 +147,7 @@ try {
   console.log(`flaps: ${flaps}`);
   console.log(`convergence after the last flap: ${conv === undefined ? 'NOT within 120 s' : `${conv} ms`}`);
   console.log(`ipvsadm processes spawned during the flapping: ${procs} (${(procs / SECONDS).toFixed(2)}/s; ${invocations()} in all)`);
-  console.log(`daemon RSS: start ${(rssStart / 1024).toFixed(1)} MiB, end ${(rssEnd / 1024).toFixed(1)} MiB`);
+  console.log(`daemon RSS: start ${(rssStart / 1024).toFixed(1)} MiB, end ${(rssEnd / 1024).toFixed(1)} MiB; every ${SECONDS / 10} s: ${rssSeries.map((k) => (k / 1024).toFixed(0)).join(' ')} MiB`);
   console.log(`daemon alive at the end: ${(() => { try { process.kill(pid, 0); return 'yes'; } catch { return 'NO'; } })()}`);
 } catch (e) {
   console.log(`soak failed: ${e instanceof Error ? e.message : String(e)}`);
