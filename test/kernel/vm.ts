@@ -12,7 +12,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Schedulers loaded into the VM's kernel (a scheduler not loaded answers "not found"). */
 export const VM_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh'];
@@ -33,6 +34,8 @@ const WANTED = [
 ];
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
+/** The project checkout: the daemon and node_modules the payloads run inside the VM. */
+const CHECKOUT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUSYBOX = '/bin/busybox';
 
 function which(p: string): string | undefined {
@@ -156,8 +159,12 @@ mkdir -p /host
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host; then echo "@@@MOUNT_FAILED"; poweroff -f; fi
 mkdir -p /payload
 cp -r /host$payload/. /payload/
+# The checkout (keep=) stays visible at its own path even when it lies under /tmp or /run, which get
+# an empty tmpfs: bound aside before, bound back after.
+case "$keep" in /tmp/*|/run/*) mkdir -p /keep && mount -o bind "/host$keep" /keep || echo "@@@KEEP_FAILED $keep";; *) keep="";; esac
 mount -t tmpfs tmpfs /host/tmp
 mount -t tmpfs tmpfs /host/run
+if [ -n "$keep" ]; then mkdir -p "/host$keep" && mount -o bind /keep "/host$keep" || echo "@@@KEEP_FAILED $keep"; fi
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
@@ -257,7 +264,7 @@ export async function runVm(payloadDir: string, opts: RunVmOptions = {}): Promis
   const { kernel, initrd, version } = prepareVm();
   const abs = resolve(payloadDir);
   if (!existsSync(join(abs, 'run.sh'))) throw new Error(`${abs}/run.sh missing`);
-  if (/\s/.test(abs)) throw new Error('payload path must not contain spaces');
+  if (/\s/.test(abs) || /\s/.test(CHECKOUT)) throw new Error('payload and checkout paths must not contain spaces');
   const args = [
     '-accel', 'tcg',
     '-cpu', 'max',
@@ -269,7 +276,7 @@ export async function runVm(payloadDir: string, opts: RunVmOptions = {}): Promis
     '-serial', 'stdio',
     '-kernel', kernel,
     '-initrd', initrd,
-    '-append', `console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init tsc=reliable no_timer_check payload=${abs}`,
+    '-append', `console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init tsc=reliable no_timer_check payload=${abs} keep=${CHECKOUT}`,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
   ];
   const start = Date.now();
