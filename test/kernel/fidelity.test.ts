@@ -5,7 +5,7 @@
  * the real answers recorded in golden/ipvsadm-real.txt (refreshed by a VM run with
  * LDIRECTORD_KERNEL_UPDATE_GOLDEN=1).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,10 @@ describe.skipIf(missing !== undefined && !haveGolden)('the fake ipvsadm against 
     installFakeIpvsadm(join(dir, 'fakebin'), { state: join(dir, 'state-unused.json') });
     // The wrapper bakes in one state file; sequences run in parallel, so let the environment choose.
     writeFileSync(join(dir, 'fakebin/ipvsadm'), readFileSync(join(dir, 'fakebin/ipvsadm'), 'utf8').replace(/^FAKE_IPVSADM_STATE=.*$/m, ''));
-    const fakeRun = runCorpusOnHost(dir, CORPUS, join(dir, 'fakebin'), (i) => ({ FAKE_IPVSADM_STATE: join(dir, `state-${i}.json`), FAKE_IPVSADM_SCHEDULERS: VM_SCHEDULERS.join(',') }), 4);
+    // The fake's tables live outside the payload: the VM copies the payload directory over 9p while the
+    // host side runs, and files created and renamed in it meanwhile once left the copy without run.sh.
+    const states = mkdtempSync(join(tmpdir(), 'ldts-kernel-corpus-states-'));
+    const fakeRun = runCorpusOnHost(dir, CORPUS, join(dir, 'fakebin'), (i) => ({ FAKE_IPVSADM_STATE: join(states, `state-${i}.json`), FAKE_IPVSADM_SCHEDULERS: VM_SCHEDULERS.join(',') }), 4);
     if (!missing) {
       vm = await runVm(dir, { timeoutMs: 290_000 });
       real = parseRecords(vm.stdoutBytes);
@@ -48,6 +51,7 @@ describe.skipIf(missing !== undefined && !haveGolden)('the fake ipvsadm against 
       for (const [k, v] of parseGolden(readFileSync(GOLDEN, 'utf8'))) real.set(k, { stdout: v.stdout, stderr: v.stderr, rc: v.rc });
     }
     fake = await fakeRun;
+    rmSync(states, { recursive: true, force: true });
   });
 
   afterAll(() => {
