@@ -270,7 +270,9 @@ class DirectorImpl implements Director {
       return base(job, signal);
     };
     const onResult = (job: CheckJob, result: CheckResult): void => {
-      if (epoch !== this.epoch) return; // a reload or stop came in between
+      // A reload or stop came in between; or it is cancelling this cycle right now (it aborts the cycle
+      // before it moves the epoch on): a cancelled check reports down, and that is not the real's health.
+      if (epoch !== this.epoch || ac.signal.aborted) return;
       if (result.status.endsWith('-timeout')) this.timedOut.add(job.key);
       else this.timedOut.delete(job.key);
       this.handle(this.engine.result(job.key, result));

@@ -159,6 +159,52 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  for (const how of ['reload', 'stop'] as const) {
+    it(`checks cancelled by a ${how} in the middle of a cycle count for nothing (the reals keep their weight)`, async () => {
+      const clock = new ManualClock(0);
+      const sim = new SimDriver();
+      let calls = 0;
+      let inFlight = 0;
+      const d = createDirector({
+        driver: sim,
+        clock,
+        hostname: 'lb1',
+        // The start-up pass answers at once; later checks hang until cancelled, then report down as
+        // runCheck does for a cancelled check.
+        runCheck: (_job: CheckJob, signal: AbortSignal) => {
+          if (calls++ < 2) return Promise.resolve(UP);
+          inFlight++;
+          return new Promise<CheckResult>((resolve) =>
+            signal.addEventListener('abort', () => resolve({ ok: false, status: 'l4-timeout', message: 'connect: cancelled', durationMs: 1 }), { once: true }),
+          );
+        },
+      });
+      const events: EngineEvent[] = [];
+      d.onEvent((e) => events.push(e));
+      const c = await cfg(`
+checkinterval=5
+quiescent=yes
+cleanstop=no
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	real=10.0.0.2:80 masq
+	checktype=connect
+`);
+      await d.start(c);
+      const up = '-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 1\n';
+      expect(sim.save()).toBe(up);
+      events.length = 0; // start-up's own quiesce-then-restore (quiescent=yes) is not what is tested
+      clock.advance(5000);
+      await until(() => inFlight === 2, 'a cycle in flight');
+      if (how === 'reload') await d.reload(c);
+      else await d.stop();
+      expect(sim.save()).toBe(up);
+      expect(events.filter((e) => e.type === 'real-state').map((e) => e.message)).toEqual([]);
+      expect(d.snapshot().reals.map((r) => r.state)).toEqual(['up', 'up']);
+      if (how === 'reload') await d.stop();
+    });
+  }
+
   it('repairs a table changed behind its back on the next sync, cleanstop removes the service', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
