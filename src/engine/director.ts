@@ -406,7 +406,7 @@ export function createDirector(opts: DirectorOptions): Director & { desired(): D
 }
 
 /** slowFirst: the jobs whose key is in `first`, then the others, each part in its given order. */
-export function slowFirst(jobs: readonly CheckJob[], first: ReadonlySet<string>): CheckJob[] {
+function slowFirst(jobs: readonly CheckJob[], first: ReadonlySet<string>): CheckJob[] {
   const a: CheckJob[] = [];
   const b: CheckJob[] = [];
   for (const j of jobs) (first.has(j.key) ? a : b).push(j);

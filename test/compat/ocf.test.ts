@@ -11,10 +11,11 @@ import { BIN, ROOT, cliWorks, makeInstance, waitFor, which, type Instance } from
 const OURS = join(ROOT, 'compat/ocf/ldirectord');
 const STOCK = '/usr/lib/ocf/resource.d/heartbeat/ldirectord';
 // ocf-tester validates the meta-data with xmllint; without it every run fails with rc=127 on meta-data.
-const OCF_TESTER = which('xmllint') ? which('ocf-tester') : undefined;
+const XMLLINT = which('xmllint');
+const OCF_TESTER = XMLLINT ? which('ocf-tester') : undefined;
 const cli = cliWorks();
 if (!cli.ok) console.warn(`compat/ocf: daemon tests skipped: ${cli.why}`);
-if (!OCF_TESTER) console.warn(`compat/ocf: ocf-tester tests skipped: ${which('xmllint') ? 'ocf-tester' : 'xmllint'} not installed (Debian package ${which('xmllint') ? 'resource-agents' : 'libxml2-utils'})`);
+if (!OCF_TESTER) console.warn(`compat/ocf: ocf-tester tests skipped: ${XMLLINT ? 'ocf-tester' : 'xmllint'} not installed (Debian package ${XMLLINT ? 'resource-agents' : 'libxml2-utils'})`);
 if (!existsSync(STOCK)) console.warn(`compat/ocf: stock agent tests skipped: ${STOCK} missing (Debian package resource-agents)`);
 
 const OCF = { NOT_RUNNING: 7, SUCCESS: 0, ERR_GENERIC: 1, ERR_INSTALLED: 5, ERR_CONFIGURED: 6, ERR_UNIMPLEMENTED: 3 };
