@@ -41,7 +41,7 @@ describe.skipIf(!cli.ok)('compat/init.d/ldirectord over our daemon', () => {
   });
   afterAll(async () => {
     await inst?.close();
-    if (inst) rmSync(inst.dir, { recursive: true, force: true });
+    if (inst) rmSync(inst.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   });
 
   it('status 3, start 0, status 0, reload 0, start again 0, stop 0 (services removed), status 3, reload 7', async () => {

@@ -56,7 +56,7 @@ describe('compat/ocf/ldirectord without the daemon', () => {
         expect(agent(OURS, 'frobnicate', undefined, { configfile: BIN, ldirectord: BIN }, root).code).toBe(OCF.ERR_UNIMPLEMENTED);
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     }
   });
 });
@@ -68,7 +68,7 @@ describe.skipIf(!cli.ok)('compat/ocf/ldirectord driving our daemon', () => {
   });
   afterAll(async () => {
     await inst?.close();
-    if (inst) rmSync(inst.dir, { recursive: true, force: true });
+    if (inst) rmSync(inst.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   });
 
   for (const root of ['/usr/lib/ocf', '/nonexistent-ocf-root']) {
@@ -120,7 +120,7 @@ describe.skipIf(!cli.ok || !existsSync(STOCK))('stock ocf:heartbeat:ldirectord d
   });
   afterAll(async () => {
     await inst?.close();
-    if (inst) rmSync(inst.dir, { recursive: true, force: true });
+    if (inst) rmSync(inst.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   });
 
   it('start, monitor, stop, monitor again; a bad config makes monitor fail (1)', async () => {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { build, ld, until, read, alive, ROOT, BIN, type RunResult } from '../cli/helpers.js';
 import { installFakeIpvsadm, readFakeLog, readFakeTable, type FakeInvocation } from '../fake-ipvsadm/install.js';
 
@@ -103,18 +104,33 @@ export class Rig {
     return read(this.log);
   }
 
-  /** Kills the daemon (SIGKILL) if still there and removes the directory. */
+  /**
+   * Kills the daemon and what it started (SIGKILL to its process group: it runs in its own session, so
+   * an ipvsadm it spawned dies with it instead of writing into the directory being removed), then
+   * removes the directory, retrying while a straggler still renames files into it.
+   */
   cleanup(): void {
     const pid = this.pid();
-    if (pid > 0 && alive(pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
+    if (pid > 0) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone, or not a group leader */
+        }
       }
+      const end = Date.now() + 2000;
+      while (running(pid) && Date.now() < end) spawnSync('sleep', ['0.02']);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
+}
+
+/** Alive and not a zombie (a killed detached daemon may wait unreaped where pid 1 does not reap). */
+function running(pid: number): boolean {
+  if (!alive(pid)) return false;
+  const stat = read(`/proc/${pid}/stat`);
+  return !/\) Z /.test(stat);
 }
 
 /** A TCP listener on ip:port answering nothing special (connect checks). */

@@ -49,7 +49,7 @@ describe('checkcommand with shell metacharacters (check level)', () => {
     }
     expect(read(ran).trim()).toBe('127.0.0.1 80 127.0.0.2 80');
     expect(pwnedFiles(pwned, [dir, cwd, '/'])).toEqual([]);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   });
 });
 

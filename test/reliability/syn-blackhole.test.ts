@@ -69,7 +69,7 @@ describe.skipIf(why !== undefined)('SYN black hole in a test network namespace',
         expect(c.order[0]).toBe('127.0.0.3');
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     }
   });
 });

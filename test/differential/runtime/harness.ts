@@ -177,7 +177,7 @@ export class Pair {
   }
 
   cleanup(): void {
-    rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 }
 
