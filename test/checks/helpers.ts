@@ -154,29 +154,3 @@ export async function synDroppers(
     },
   };
 }
-
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-
-export const ROOT = resolve(__dirname, '../..');
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** buildDist emits dist/ unless dist/checks is newer than src/checks (for checks run in other processes). */
-export function buildDist(): void {
-  const probe = join(ROOT, 'dist/checks/index.js');
-  if (existsSync(probe) && statSync(probe).mtimeMs >= newest(join(ROOT, 'src/checks'))) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    /* tsc exits non-zero on type errors in others' files but still emits */
-  }
-}

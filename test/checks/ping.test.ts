@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { buildDist, ROOT } from './helpers.js';
+import { build, ROOT } from '../cli/helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveIp = spawnSync('ip', ['-V']).status === 0;
@@ -51,7 +51,7 @@ function runInNs(reals: Array<{ ip: string; family: 4 | 6 }>, opts: { checkcount
 
 describe.skipIf(Boolean(why))('ping in a network namespace', () => {
   beforeAll(() => {
-    buildDist();
+    build();
     sh('ip', 'netns', 'add', A);
     sh('ip', 'netns', 'add', B);
     sh('ip', 'link', 'add', `${A}v`, 'netns', A, 'type', 'veth', 'peer', 'name', `${B}v`, 'netns', B);

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import http from 'node:http';
 import { execa } from 'execa';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -100,4 +101,22 @@ export function killPidFile(p: string): void {
 
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** An HTTP server on ip:port answering every request 200 "OK". */
+export function httpOk(ip: string, port: number): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const s = http.createServer((_req, res) => res.end('OK'));
+    s.once('error', reject);
+    s.listen(port, ip, () => resolve(s));
+  });
+}
+
+/** Closes an HTTP server and its open connections. */
+export function closeHttp(s?: http.Server): Promise<void> {
+  return new Promise<void>((r) => {
+    if (!s) return r();
+    s.close(() => r());
+    s.closeAllConnections();
+  });
 }

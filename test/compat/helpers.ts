@@ -1,23 +1,14 @@
 // Helpers of the compat suite: the built command, a temporary instance over the fake ipvsadm with
 // a real TCP listener on 127.0.0.x for connect checks.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { installFakeIpvsadm, fakeSave } from '../fake-ipvsadm/install.js';
+import { ROOT, BIN, build } from '../cli/helpers.js';
 
-export const ROOT = resolve(__dirname, '../..');
-export const BIN = join(ROOT, 'bin/ldirectord.js');
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
+export { ROOT, BIN };
 
 let cliState: { ok: boolean; why: string } | undefined;
 
@@ -27,14 +18,7 @@ let cliState: { ok: boolean; why: string } | undefined;
  */
 export function cliWorks(): { ok: boolean; why: string } {
   if (cliState) return cliState;
-  const main = join(ROOT, 'dist/cli/main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < newest(join(ROOT, 'src'))) {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-    } catch {
-      /* type errors elsewhere; emit happens anyway */
-    }
-  }
+  build();
   const r = spawnSync(process.execPath, [BIN, '-v'], { encoding: 'utf8' });
   cliState = r.status === 0 ? { ok: true, why: '' } : { ok: false, why: `node bin/ldirectord.js -v fails (status ${r.status}): ${(r.stderr || '').slice(0, 200)}` };
   return cliState;

@@ -6,25 +6,11 @@ import http from 'node:http';
 import { writeFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { build, ld, tmp, until, read, killPidFile, ROOT, BIN } from '../cli/helpers.js';
+import { build, ld, tmp, until, read, killPidFile, httpOk as listen, closeHttp as close, ROOT, BIN } from '../cli/helpers.js';
 import { installFakeIpvsadm, readFakeTable, fakeSave } from '../fake-ipvsadm/install.js';
 
 const ready = existsSync(join(ROOT, 'src/engine/director.ts')) && existsSync(join(ROOT, 'src/ipvs/ipvsadm-driver.ts'));
 if (!ready) console.warn('fake-ipvsadm daemon tests skipped: the director or the ipvsadm driver is missing');
-
-function listen(ip: string, port: number): Promise<http.Server> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer((_req, res) => res.end('OK'));
-    s.once('error', reject);
-    s.listen(port, ip, () => resolve(s));
-  });
-}
-const close = (s?: http.Server) =>
-  new Promise<void>((r) => {
-    if (!s) return r();
-    s.close(() => r());
-    s.closeAllConnections();
-  });
 
 describe.skipIf(!ready)('daemon over the fake ipvsadm', () => {
   let dir: string;

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import http from 'node:http';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, ld, tmp, until, read, killPidFile, ROOT } from '../cli/helpers.js';
+import { build, ld, tmp, until, read, killPidFile, httpOk as listen, closeHttp as close, ROOT } from '../cli/helpers.js';
 
 const ready = ['dist/engine/director.js', 'dist/ipvs/sim-driver.js'].every((p) => existsSync(join(ROOT, p)) || existsSync(join(ROOT, p.replace('dist/', 'src/').replace(/\.js$/, '.ts'))));
 if (!ready) console.warn('daemon integration tests skipped: the director or the simulated IPVS driver is not built yet');
@@ -13,20 +13,6 @@ if (!ready) console.warn('daemon integration tests skipped: the director or the 
 interface Table {
   services: { service: { vaddr: string }; dests: { rs: string; weight: number }[] }[];
 }
-
-function listen(ip: string, port: number): Promise<http.Server> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer((_req, res) => res.end('OK'));
-    s.once('error', reject);
-    s.listen(port, ip, () => resolve(s));
-  });
-}
-const close = (s?: http.Server) =>
-  new Promise<void>((r) => {
-    if (!s) return r();
-    s.close(() => r());
-    s.closeAllConnections();
-  });
 
 describe.skipIf(!ready)('daemon over the simulated table', () => {
   let dir: string;
