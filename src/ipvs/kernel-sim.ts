@@ -952,37 +952,49 @@ const FWD_SWITCH: Record<Forward, string> = { gate: '-g', masq: '-m', ipip: '-i'
 // recorded the real answers had no working DNS, so only /etc/hosts names resolve). The texts come from
 // loaders (this module stays free of fs); without them every lookup fails and output stays numeric.
 
+/** A name database read once from its loader's text, one entry per line that `parse` accepts. */
+function nameDb<T>(parse: (fields: string[]) => T | null): { setLoader(f: () => string): void; entries(): T[] } {
+  let loader: () => string = () => '';
+  let cache: T[] | null = null;
+  return {
+    setLoader(f) {
+      loader = f;
+      cache = null;
+    },
+    entries() {
+      if (cache === null) {
+        let text = '';
+        try {
+          text = loader();
+        } catch {
+          /* no such file: every lookup fails, output stays numeric */
+        }
+        cache = [];
+        for (const raw of text.split('\n')) {
+          const e = parse(raw.replace(/#.*/, '').trim().split(/\s+/));
+          if (e !== null) cache.push(e);
+        }
+      }
+      return cache;
+    },
+  };
+}
+
 interface ServEntry {
   name: string;
   port: number;
   proto: string;
   aliases: string[];
 }
-let servEntries: ServEntry[] | null = null;
-let etcServicesLoader: () => string = () => '';
+const servDb = nameDb<ServEntry>((f) => {
+  const m = f.length >= 2 ? /^(\d+)\/(\S+)$/.exec(f[1]) : null;
+  return m && f[0] !== '' ? { name: f[0], port: Number(m[1]), proto: m[2], aliases: f.slice(2) } : null;
+});
 /** Lets the fake executable supply /etc/services (kept out of this module to stay free of fs). */
 export function setEtcServicesLoader(f: () => string): void {
-  etcServicesLoader = f;
-  servEntries = null;
+  servDb.setLoader(f);
 }
-function services(): ServEntry[] {
-  if (servEntries === null) {
-    servEntries = [];
-    let text = '';
-    try {
-      text = etcServicesLoader();
-    } catch {
-      /* no /etc/services: numbers */
-    }
-    for (const raw of text.split('\n')) {
-      const f = raw.replace(/#.*/, '').trim().split(/\s+/);
-      const m = f.length >= 2 ? /^(\d+)\/(\S+)$/.exec(f[1]) : null;
-      if (!m || f[0] === '') continue;
-      servEntries.push({ name: f[0], port: Number(m[1]), proto: m[2], aliases: f.slice(2) });
-    }
-  }
-  return servEntries;
-}
+const services = (): ServEntry[] => servDb.entries();
 
 /** getservbyport: the first entry's name, or the number (`-L`/`-S` without `-n`). */
 function portName(port: number, proto: 'tcp' | 'udp'): string {
@@ -1000,30 +1012,15 @@ interface HostEntry {
   addr: number;
   names: string[];
 }
-let hostEntries: HostEntry[] | null = null;
-let etcHostsLoader: () => string = () => '';
+const IPV4_DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const hostDb = nameDb<HostEntry>((f) =>
+  f.length >= 2 && IPV4_DOTTED.test(f[0]) ? { addr: inetAton(f[0]) as number, names: f.slice(1) } : null,
+);
 /** Lets the fake executable supply /etc/hosts (host names on input, and in listings without -n). */
 export function setEtcHostsLoader(f: () => string): void {
-  etcHostsLoader = f;
-  hostEntries = null;
+  hostDb.setLoader(f);
 }
-function hosts(): HostEntry[] {
-  if (hostEntries === null) {
-    hostEntries = [];
-    let text = '';
-    try {
-      text = etcHostsLoader();
-    } catch {
-      /* no /etc/hosts */
-    }
-    for (const raw of text.split('\n')) {
-      const f = raw.replace(/#.*/, '').trim().split(/\s+/);
-      if (f.length < 2 || !/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(f[0])) continue;
-      hostEntries.push({ addr: inetAton(f[0]) as number, names: f.slice(1) });
-    }
-  }
-  return hostEntries;
-}
+const hosts = (): HostEntry[] => hostDb.entries();
 
 /** gethostbyname (AF_INET) through /etc/hosts: the first line naming `name` (any case), or null. */
 function hostToAddr(name: string): number | null {
