@@ -165,6 +165,19 @@ function writeFakeIpvsadm(dir) {
 }
 
 /**
+ * stopAndRemove kills a daemon started detached (its whole process group: an ipvsadm it started must not
+ * outlive it, or the fake, which creates its state file's folder, writes `dir` back after the removal),
+ * waits for it to be gone and removes its folder.
+ */
+async function stopAndRemove(child, dir) {
+  const { rmSync } = await import('node:fs');
+  const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 2000))]);
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+}
+
+/**
  * daemonCpu runs a whole daemon — the Perl original (/usr/sbin/ldirectord) or ours (bin/ldirectord.js,
  * run through its own #! line as an admin runs it) — on the same 1000 reals: supervised=yes (foreground),
  * checktype=connect, checkinterval=1, the fake ipvsadm first on PATH. It reports the daemon's CPU time
@@ -209,8 +222,7 @@ async function daemonCpu(label, program, ok) {
   } catch (err) {
     console.log(`   ${label} could not be measured: ${err.message}`);
   } finally {
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(child, dir);
   }
 }
 
@@ -272,7 +284,7 @@ async function startDaemon(name, cfgLines) {
   const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const argv = [join(root, 'bin/ldirectord.js'), '-d', name, 'start'];
   const child = spawn(flags.length ? process.execPath : argv[0], flags.length ? [...flags, ...argv] : argv.slice(1), {
-    cwd: dir, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LDIRECTORD_RUNDIR: dir, ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}) },
+    cwd: dir, detached: true, stdio: 'ignore', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LDIRECTORD_RUNDIR: dir, ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}) },
   });
   return { child, dir, statePath: join(dir, `ldirectord.${name}.state.json`) };
 }
@@ -299,8 +311,7 @@ async function daemonCycles(reals) {
     if (seen.size === 0) console.log('   ours, whole daemon: no check cycle reported within 90 s');
     else console.log(`   ours, whole daemon (ldirectord -d start), same reals: check cycles took ${[...seen].map(([n, ms]) => `#${n} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
   } finally {
-    d.child.kill('SIGKILL');
-    rmSync(d.dir, { recursive: true, force: true });
+    await stopAndRemove(d.child, d.dir);
   }
 }
 
@@ -336,8 +347,7 @@ async function originalPass(reals, ok) {
     if (end === undefined) console.log('   the original did not finish a pass of checks in time (BENCH_ORIGINAL_MAX_S)');
     else console.log(`   the original, same reals, same namespace: one pass of checks took ${((end - begin) / 1000).toFixed(1)} s (measured; it checks one real after another)`);
   } finally {
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(child, dir);
     rmSync(`/var/run/ldirectord.${name}.pid`, { force: true });
   }
 }
@@ -477,9 +487,8 @@ async function daemonRss() {
         `${mb(end.rss)} after ${done.toFixed(1)} more check cycles (highest sampled ${mb(max)}, peak VmHWM ${mb(end.hwm)}; issue #5's target: <= 100 MB, ${Math.max(max, end.hwm) <= 100 * 1024 * 1024 ? 'met' : 'NOT met'})`,
     );
   } finally {
-    child.kill('SIGKILL');
+    await stopAndRemove(child, dir);
     ok.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 if (!stage && want('rss')) await daemonRss();
