@@ -46,40 +46,60 @@ function l4Status(err: unknown): CheckStatus {
 }
 
 /**
- * connectTcp opens a TCP connection or rejects with a NetError (l4-refused, l4-timeout; 'internal' for
- * an abort). The socket is destroyed on every failure path; on success the caller owns it.
+ * settleOn waits for `event` on `sock` within timeoutMs, or until the signal aborts. It resolves with the
+ * socket, or destroys it (and `also`, the socket under it) and rejects with the NetError made by
+ * `failed` (for an error) or `timedOut`. Every listener and the timer are gone once it has settled.
  */
-export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
+function settleOn<S extends net.Socket>(
+  sock: S,
+  event: 'connect' | 'secureConnect',
+  o: { timeoutMs: number; signal?: AbortSignal; failed: (err: unknown) => NetError; timedOut: () => NetError; also?: net.Socket },
+): Promise<S> {
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) {
-      reject(new NetError('l4-timeout', 'aborted before connect'));
-      return;
-    }
-    if (!(opts.port > 0 && opts.port < 65536)) {
-      reject(new NetError('l4-refused', `no port to connect to (${opts.port})`));
-      return;
-    }
-    const sock = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
     let done = false;
     const finish = (err?: NetError): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      o.signal?.removeEventListener('abort', onAbort);
       sock.removeListener('error', onError);
-      sock.removeListener('connect', onConnect);
+      sock.removeListener(event, onOk);
       if (err) {
         sock.destroy();
+        o.also?.destroy();
         reject(err);
       } else resolve(sock);
     };
-    const onError = (err: unknown): void => finish(new NetError(l4Status(err), `connect: ${describeErr(err)}`));
-    const onConnect = (): void => finish();
-    const onAbort = (): void => finish(new NetError('l4-timeout', 'connect: timed out'));
-    const timer = setTimeout(onAbort, Math.max(0, opts.timeoutMs));
+    const onError = (err: unknown): void => finish(o.failed(err));
+    const onOk = (): void => finish();
+    const onAbort = (): void => finish(o.timedOut());
+    const timer = setTimeout(onAbort, Math.max(0, o.timeoutMs));
     sock.once('error', onError);
-    sock.once('connect', onConnect);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    sock.once(event, onOk);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * connectTcp opens a TCP connection or rejects with a NetError (l4-refused, l4-timeout; 'internal' for
+ * an abort). The socket is destroyed on every failure path; on success the caller owns it.
+ */
+export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
+  if (opts.signal?.aborted) return Promise.reject(new NetError('l4-timeout', 'aborted before connect'));
+  if (!(opts.port > 0 && opts.port < 65536)) {
+    return Promise.reject(new NetError('l4-refused', `no port to connect to (${opts.port})`));
+  }
+  let sock: net.Socket;
+  try {
+    sock = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
+  } catch (err) {
+    return Promise.reject(err); // a bad argument (e.g. localAddress) throws before any socket exists
+  }
+  return settleOn(sock, 'connect', {
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+    failed: (err) => new NetError(l4Status(err), `connect: ${describeErr(err)}`),
+    timedOut: () => new NetError('l4-timeout', 'connect: timed out'),
   });
 }
 
@@ -90,35 +110,18 @@ export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
 export async function connectTls(opts: TlsConnectOptions): Promise<tls.TLSSocket> {
   const started = Date.now();
   const raw = await connectTcp(opts);
-  return new Promise((resolve, reject) => {
-    const left = Math.max(0, opts.timeoutMs - (Date.now() - started));
-    const s = tls.connect({
-      rejectUnauthorized: false,
-      ...opts.tlsOptions,
-      socket: raw,
-      servername: opts.servername && net.isIP(opts.servername) === 0 ? opts.servername : undefined,
-    });
-    let done = false;
-    const finish = (err?: NetError): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      s.removeListener('error', onError);
-      s.removeListener('secureConnect', onOk);
-      if (err) {
-        s.destroy();
-        raw.destroy();
-        reject(err);
-      } else resolve(s);
-    };
-    const onError = (err: unknown): void => finish(new NetError('tls', `tls: ${describeErr(err)}`));
-    const onOk = (): void => finish();
-    const onAbort = (): void => finish(new NetError('l7-timeout', 'tls: handshake timed out'));
-    const timer = setTimeout(onAbort, left);
-    s.once('error', onError);
-    s.once('secureConnect', onOk);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const s = tls.connect({
+    rejectUnauthorized: false,
+    ...opts.tlsOptions,
+    socket: raw,
+    servername: opts.servername && net.isIP(opts.servername) === 0 ? opts.servername : undefined,
+  });
+  return settleOn(s, 'secureConnect', {
+    timeoutMs: opts.timeoutMs - (Date.now() - started),
+    signal: opts.signal,
+    failed: (err) => new NetError('tls', `tls: ${describeErr(err)}`),
+    timedOut: () => new NetError('l7-timeout', 'tls: handshake timed out'),
+    also: raw,
   });
 }
 
