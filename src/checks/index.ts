@@ -184,7 +184,7 @@ export async function runCheck(job: CheckJob, opts: RunCheckOptions): Promise<Ch
       st.set(job.key, result.ok ? (st.get(job.key) ?? 0) + 1 : COMBINED_START);
     }
   }
-  return result;
+  return combined === 'connect' ? { ...result, pass: 'connect' } : result;
 }
 
 /**

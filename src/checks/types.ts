@@ -26,6 +26,8 @@ export interface CheckResult {
   /** Human text built up step by step ("connect 10.0.0.1:80; read: timeout"). */
   readonly message: string;
   readonly durationMs: number;
+  /** Set on a combined check's connect pass, which the original logs as a plain connect check. */
+  readonly pass?: 'connect';
 }
 
 /**

@@ -520,12 +520,12 @@ export class Engine {
 
 /**
  * The message of a monitorfile line. The original writes one only for maintenance, the HTTP checks
- * (the status line) and LDAP; every other check logs `-`, and scripts that read monitor files rely on
- * that, so only those checks carry our text.
+ * (the status line) and LDAP; every other check logs `-` (a combined check's connect passes too), and
+ * scripts that read monitor files rely on that, so only those checks carry our text.
  */
 function monitorMessage(v: VirtualService, res: CheckResult): string {
   if (res.status === 'maintenance') return 'Server in maintenance';
-  const negotiating = v.checktype === 'negotiate' || v.checktype === 'combined';
+  const negotiating = v.checktype === 'negotiate' || (v.checktype === 'combined' && res.pass !== 'connect');
   if (negotiating && ['http', 'https', 'http_proxy', 'ldap', 'ldaps'].includes(v.service)) return res.message;
   return '';
 }

@@ -121,12 +121,17 @@ describe('runCheck dispatch', () => {
     const j = job({ checktype: 'combined', combinedCount: 2, service: 'smtp' }, { port: l.port });
     const o = opts({ services: { smtp: neg }, combinedState: state });
     const seq: number[] = [];
+    const passes: (string | undefined)[] = [];
     for (let i = 0; i < 5; i++) {
       const before = neg.calls;
-      expect((await runCheck(j, o)).ok).toBe(true);
+      const r = await runCheck(j, o);
+      expect(r.ok).toBe(true);
       seq.push(neg.calls - before);
+      passes.push(r.pass);
     }
     expect(seq).toEqual([1, 0, 0, 1, 0]); // negotiate every N+1 passes
+    // the connect passes say so (the engine logs them to the monitorfile as plain connect checks)
+    expect(passes).toEqual([undefined, 'connect', 'connect', undefined, 'connect']);
     // connect failure: counter back to 999999, so the next pass negotiates
     const down = { ...j, real: makeReal({ port: await closedPort() }) };
     expect((await runCheck(down, o)).ok).toBe(false);

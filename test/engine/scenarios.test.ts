@@ -306,6 +306,19 @@ describe('engine scenarios: monitorfile', () => {
     const mon = s.events.filter((e) => e.type === 'monitor') as { line: string }[];
     expect(mon[0].line).toMatch(/\[down\] HTTP\/1\.1 500 x%7cy\n$/);
   });
+  it('a combined http check logs its status line on negotiate passes and - on connect passes, as the original', async () => {
+    const s = new Scenario();
+    await s.start(await cfg('virtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tservice=http\n\tchecktype=2\n\tmonitorfile=/tmp/mon.log\n'));
+    const mon: { line: string }[] = [];
+    const monitorLines = (): void => void mon.push(...(s.events.filter((e) => e.type === 'monitor') as { line: string }[]));
+    await s.check({ '10.0.0.1': { ok: true, status: 'ok', message: 'HTTP/1.1 200 OK', durationMs: 1 } });
+    monitorLines();
+    await s.check({ '10.0.0.1': { ok: true, status: 'ok', message: 'connect 10.0.0.1:80', durationMs: 1, pass: 'connect' } });
+    monitorLines();
+    expect(mon).toHaveLength(2);
+    expect(mon[0].line).toMatch(/\[up\] HTTP\/1\.1 200 OK\n$/);
+    expect(mon[1].line).toMatch(/\[up\] -\n$/);
+  });
 });
 
 describe('engine scenarios: IPv6 and checktype off', () => {
