@@ -81,7 +81,7 @@ function settleOn<S extends net.Socket>(
 }
 
 /**
- * connectTcp opens a TCP connection or rejects with a NetError (l4-refused, l4-timeout; 'internal' for
+ * connectTcp opens a TCP connection or rejects with a NetError (l4-refused; l4-timeout at the timeout or
  * an abort). The socket is destroyed on every failure path; on success the caller owns it.
  */
 export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
