@@ -24,6 +24,9 @@ export interface SimDest {
   tunPort: number;
   /** 0 = nocsum, 1 = csum, 2 = remcsum. */
   tunFlags: number;
+  /** Connections the listings show (ActiveConn, InActConn); 0 when absent. Tests set them in the state file. */
+  activeConns?: number;
+  inactConns?: number;
 }
 
 /** SimService is one virtual service as the kernel holds it. */
@@ -1168,16 +1171,21 @@ function formatService(s: SimService, f: ListFormat): string {
     } else if (f.rate) {
       text += `  -> ${pad(dname, 28)} ${lpad('0', 8)} ${lpad('0', 8)} ${lpad('0', 8)}${zero(f).repeat(2)}\n`;
     } else if (f.thresholds) {
-      text += `  -> ${pad(dname, 28)} ${pad(String(d.uthreshold), 10)} ${pad(String(d.lthreshold), 10)} ${pad('0', 10)} ${pad('0', 10)}\n`;
+      text += `  -> ${pad(dname, 28)} ${pad(String(d.uthreshold), 10)} ${pad(String(d.lthreshold), 10)} ${conns(d)}\n`;
     } else if (f.persistentConn) {
-      text += `  -> ${pad(dname, 28)} ${pad(String(d.weight), 9)} ${pad('0', 11)} ${pad('0', 10)} ${pad('0', 10)}\n`;
+      text += `  -> ${pad(dname, 28)} ${pad(String(d.weight), 9)} ${pad('0', 11)} ${conns(d)}\n`;
     } else if (f.tunInfo) {
-      text += `  -> ${pad(dname, 28)} ${pad(FWD_NAME[d.fwd], 7)} ${pad(tunInfo(d), 13)} ${pad(String(d.weight), 6)} ${pad('0', 10)} ${pad('0', 10)}\n`;
+      text += `  -> ${pad(dname, 28)} ${pad(FWD_NAME[d.fwd], 7)} ${pad(tunInfo(d), 13)} ${pad(String(d.weight), 6)} ${conns(d)}\n`;
     } else {
-      text += `  -> ${pad(dname, 28)} ${pad(FWD_NAME[d.fwd], 7)} ${pad(String(d.weight), 6)} ${pad('0', 10)} ${pad('0', 10)}\n`;
+      text += `  -> ${pad(dname, 28)} ${pad(FWD_NAME[d.fwd], 7)} ${pad(String(d.weight), 6)} ${conns(d)}\n`;
     }
   }
   return text;
+}
+
+/** The ActiveConn and InActConn columns of a destination. */
+function conns(d: SimDest): string {
+  return `${pad(String(d.activeConns ?? 0), 10)} ${pad(String(d.inactConns ?? 0), 10)}`;
 }
 
 /** The whole table as `ipvsadm -L` (or `-S` with rule) prints it, with the given format. */
@@ -1343,6 +1351,8 @@ export function toIpvsTable(state: SimState): IpvsTable {
       weight: d.weight,
       upperThreshold: d.uthreshold,
       lowerThreshold: d.lthreshold,
+      ...(d.activeConns ? { activeConns: d.activeConns } : {}),
+      ...(d.inactConns ? { inactConns: d.inactConns } : {}),
     }));
     return { service, dests };
   });

@@ -72,7 +72,15 @@ export function parseList(text: string): IpvsTable {
     const d = DEST_RE.exec(line);
     const cur = services[services.length - 1];
     if (d && cur) {
-      cur.dests.push({ rs: d[1], forward: FORWARD_BY_NAME[d[2]], weight: Number(d[3]), upperThreshold: 0, lowerThreshold: 0 });
+      cur.dests.push({
+        rs: d[1],
+        forward: FORWARD_BY_NAME[d[2]],
+        weight: Number(d[3]),
+        upperThreshold: 0,
+        lowerThreshold: 0,
+        ...(d[4] !== '0' ? { activeConns: Number(d[4]) } : {}),
+        ...(d[5] !== '0' ? { inactConns: Number(d[5]) } : {}),
+      });
       return;
     }
     throw new IpvsParseError(i + 1, line, '-L -n');

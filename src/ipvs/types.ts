@@ -28,6 +28,12 @@ export interface IpvsDest {
   readonly weight: number;
   readonly upperThreshold: number;
   readonly lowerThreshold: number;
+  /**
+   * Connections as the listing shows them (ActiveConn, InActConn), present only when not 0 and only on a
+   * table read from the kernel: never part of a desired table, never compared by the planner.
+   */
+  readonly activeConns?: number;
+  readonly inactConns?: number;
 }
 
 /** IpvsTable is a snapshot of the kernel's virtual-server table. */
