@@ -18,7 +18,7 @@ import type { Client as UndiciClient } from 'undici';
 let undiciLoad: Promise<typeof import('undici')> | undefined;
 const loadUndici = (): Promise<typeof import('undici')> => (undiciLoad ??= import('undici'));
 import { connectTcp, connectTls, NetError } from './net.js';
-import { perlSubject, translatePerlRegex } from './perl-regex.js';
+import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
 import { errText, hostPort, Stopwatch } from './result.js';
 import { serverString } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';

@@ -16,7 +16,7 @@ import { checkTarget } from './target.js';
 import type { CheckContext, CheckJob, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
 
 export { checkTarget, realIdString, checkPort } from './target.js';
-export { translatePerlRegex, perlSubject, perlMatch } from './perl-regex.js';
+export { translatePerlRegex, perlSubject, perlMatch } from '../util/perl-regex.js';
 export { runCycle, buildCheckJobs, DEFAULT_CONCURRENCY } from './scheduler.js';
 
 /** GRACE_MS: how long after its timeout a check that ignores its abort signal may still take. */

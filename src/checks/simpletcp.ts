@@ -9,7 +9,7 @@
  */
 import dgram from 'node:dgram';
 import { connectTcp, destroySocket, halfClose, NetError, SocketReader, writeAll } from './net.js';
-import { perlSubject, translatePerlRegex } from './perl-regex.js';
+import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
 import { errText, hostPort, Stopwatch } from './result.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
 

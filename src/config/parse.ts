@@ -24,6 +24,7 @@ import type {
   VirtualService,
 } from '../model/config.js';
 import { ConfigError } from '../util/errors.js';
+import { translatePerlRegex } from '../util/perl-regex.js';
 import { firstDigits, perlRe, perlSplitCommaList, perlTrue } from './perl.js';
 import { type Resolver, systemResolver } from './resolver.js';
 
@@ -40,8 +41,8 @@ export interface ParseOptions {
   /** As under the original's -d: the logfile is not test-opened. Default false. */
   debug?: boolean;
   /**
-   * Translator of receive= patterns (Perl syntax) to RegExp; a throw rejects the line. Default: the
-   * checks' translatePerlRegex (src/checks/perl-regex.ts) when that module exists, else none.
+   * Translator of receive= patterns (Perl syntax) to RegExp; a throw rejects the line. Default:
+   * translatePerlRegex (src/util/perl-regex.ts), the one the checks match answers with.
    */
   regexTranslator?: (src: string) => RegExp;
 }
@@ -278,7 +279,7 @@ interface GlobalDraft {
   checkintervalLine?: number;
 }
 
-/** Signature of the Perl-regex translator of the checks (src/checks/perl-regex.ts), when present. */
+/** Signature of a Perl-regex translator (default translatePerlRegex of src/util/perl-regex.ts). */
 type RegexTranslator = (src: string) => RegExp;
 
 class Parser {
@@ -288,7 +289,7 @@ class Parser {
   readonly checkFiles: boolean;
   readonly debug: boolean;
   readonly hostCache = new Map<string, Promise<string | undefined>>();
-  translateRegex?: RegexTranslator;
+  readonly translateRegex: RegexTranslator;
 
   constructor(
     readonly file: string,
@@ -298,6 +299,7 @@ class Parser {
     this.hostname = opts.hostname ?? process.env.HOSTNAME ?? osHostname();
     this.checkFiles = opts.checkFiles ?? true;
     this.debug = opts.debug ?? false;
+    this.translateRegex = opts.regexTranslator ?? translatePerlRegex;
   }
 
   error(line: number, message: string, text?: string): never {
@@ -333,7 +335,6 @@ class Parser {
 
   /** The receive= regex must be translatable to a JavaScript RegExp (the checks use it). */
   checkReceive(line: number, receive: string): void {
-    if (!this.translateRegex) return;
     try {
       this.translateRegex(receive);
     } catch (e) {
@@ -1116,23 +1117,12 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-let translatorPromise: Promise<RegexTranslator | undefined> | undefined;
-
-/** Loads the checks' Perl-regex translator when it exists (it is optional for the parser). */
-function loadTranslator(): Promise<RegexTranslator | undefined> {
-  translatorPromise ??= import('../checks/perl-regex.js' as string)
-    .then((m: { translatePerlRegex?: RegexTranslator }) => m.translatePerlRegex)
-    .catch(() => undefined);
-  return translatorPromise;
-}
-
 /**
  * parseConfigText parses the text of an ldirectord.cf. `file` is the name used in errors and
  * warnings. Throws ConfigError at the first line the original rejects.
  */
 export async function parseConfigText(text: string, file: string, opts: ParseOptions = {}): Promise<Config> {
   const p = new Parser(file, opts);
-  p.translateRegex = opts.regexTranslator ?? (await loadTranslator());
   const g = defaultGlobals();
   const lines = splitLines(text);
   const resolved: ResolvedVirtual[] = [];

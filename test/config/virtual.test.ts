@@ -441,11 +441,7 @@ describe('virtual= trailing text', () => {
   });
 });
 
-const translatorFile = new URL('../../src/checks/perl-regex.ts', import.meta.url);
-const haveTranslator = existsSync(translatorFile);
-if (!haveTranslator) console.warn('config: src/checks/perl-regex.ts absent, default translator test skipped');
-
-describe.skipIf(!haveTranslator)('default receive translator (src/checks/perl-regex.ts)', () => {
+describe('default receive translator (src/util/perl-regex.ts)', () => {
   it('is used by default: Perl-only constructs are rejected at their line, Perl idioms accepted', async () => {
     const { parseConfigText } = await import('../../src/config/parse.js');
     const e = await parseConfigText('virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\treceive="a(?{ 1 })"\n', 't.cf', { checkFiles: false }).catch((x: unknown) => x);

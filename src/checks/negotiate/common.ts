@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { CheckContext, CheckResult, CheckStatus, CheckTarget } from '../types.js';
-import { perlSubject, translatePerlRegex } from '../perl-regex.js';
+import { perlSubject, translatePerlRegex } from '../../util/perl-regex.js';
 
 /** MAX_REPLY_BYTES caps one protocol reply (a greeting, a multi-line SMTP/FTP answer, a SIP header block). */
 export const MAX_REPLY_BYTES = 16 * 1024;

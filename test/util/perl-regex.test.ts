@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { perlMatch, perlSubject, translatePerlRegex } from '../../src/checks/perl-regex.js';
+import { perlMatch, perlSubject, translatePerlRegex } from '../../src/util/perl-regex.js';
 
 // Table: [pattern, subject, expected match]. Expectations are what Perl 5 does with `$s =~ /$p/`.
 const TABLE: Array<[string, string, boolean]> = [
