@@ -3,15 +3,8 @@
  * ld_service_to_port rules, and get_real_id_str (the key that makes the original check a real once per
  * pass and apply the result to every virtual listing it).
  */
-import type { RealServer, ServiceName, VirtualService } from '../model/config.js';
+import { type RealServer, SERVICE_PORTS, type VirtualService } from '../model/config.js';
 import type { CheckTarget } from './types.js';
-
-/** The original's ld_service_to_port; undefined for none and simpletcp (no well-known port). */
-export const SERVICE_PORTS: Partial<Record<ServiceName, number>> = {
-  ftp: 21, smtp: 25, dns: 53, http: 80, pop: 110, nntp: 119, imap: 143, ldap: 389, https: 443,
-  submission: 587, ldaps: 636, imaps: 993, pops: 995, oracle: 1521, radius: 1812, http_proxy: 3128,
-  mysql: 3306, sip: 5060, pgsql: 5432,
-};
 
 /**
  * checkPort is the original's ld_checkport: checkport=, else the real's port when > 0, else the

@@ -8,20 +8,23 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 
-import type {
-  AddressFamily,
-  CheckType,
-  Config,
-  ConfigWarning,
-  DaemonStatus,
-  FallbackServer,
-  Forward,
-  GlobalConfig,
-  LogTarget,
-  Protocol,
-  RealServer,
-  ServiceName,
-  VirtualService,
+import {
+  type AddressFamily,
+  type CheckType,
+  type Config,
+  type ConfigWarning,
+  type DaemonStatus,
+  type FallbackServer,
+  type Forward,
+  type GlobalConfig,
+  IPVS_SCHEDULERS,
+  type LogTarget,
+  type Protocol,
+  type RealServer,
+  SERVICE_PORTS,
+  SERVICES,
+  type ServiceName,
+  type VirtualService,
 } from '../model/config.js';
 import { ConfigError } from '../util/errors.js';
 import { translatePerlRegex } from '../util/perl-regex.js';
@@ -47,29 +50,14 @@ export interface ParseOptions {
   regexTranslator?: (src: string) => RegExp;
 }
 
-/** Schedulers the kernel knows (for a warning only: the original accepts any [a-z]+). */
-const KNOWN_SCHEDULERS = new Set([
-  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos',
-]);
-
 /** Syslog facilities (logfile= without a leading "/"); others are accepted but fail when logging. */
 const SYSLOG_FACILITIES = new Set([
   'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
   'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
 ]);
 
-const SERVICE_SET = new Set<string>([
-  'dns', 'ftp', 'http', 'https', 'http_proxy', 'imap', 'imaps', 'ldap', 'ldaps', 'nntp', 'mysql',
-  'none', 'oracle', 'pop', 'pops', 'radius', 'pgsql', 'sip', 'smtp', 'submission', 'simpletcp',
-]);
-
-/** ld_port_to_service: compared as strings, so "080" maps to none (original's behaviour). */
-const PORT_TO_SERVICE: Record<string, ServiceName> = {
-  '21': 'ftp', '25': 'smtp', '53': 'dns', '80': 'http', '110': 'pop', '119': 'nntp', '143': 'imap',
-  '389': 'ldap', '443': 'https', '587': 'submission', '636': 'ldaps', '995': 'pops', '993': 'imaps',
-  '1521': 'oracle', '1812': 'radius', '3128': 'http_proxy', '3306': 'mysql', '5060': 'sip',
-  '5432': 'pgsql',
-};
+/** ld_port_to_service, SERVICE_PORTS read backwards: keyed by the port as written, so "080" maps to none (original's behaviour). */
+const PORT_TO_SERVICE = new Map(Object.entries(SERVICE_PORTS).map(([service, port]) => [String(port), service as ServiceName]));
 
 const ALL_STATUSES: readonly DaemonStatus[] = ['starting', 'running', 'stopping', 'reloading'];
 
@@ -609,7 +597,7 @@ async function resolveVirtual(p: Parser, v: VirtualDraft, endLine: number, seen:
     ip = resolvedIp;
     server = v.family === 6 ? `[${ip}]` : ip;
     portStr = resolvedPort;
-    service = v.service ?? PORT_TO_SERVICE[portStr] ?? 'none';
+    service = v.service ?? PORT_TO_SERVICE.get(portStr) ?? 'none';
   } else {
     service = v.service ?? 'none';
   }
@@ -768,7 +756,7 @@ async function parseVirtualDirective(p: Parser, v: VirtualDraft, rcmd: string, r
     if (!s) p.error(line, 'scheduler must be written in lowercase letters (a-z)', raw);
     v.scheduler = s[0];
     if (s[0] !== m[1]) p.warn(line, `scheduler "${m[1]}" is read as "${s[0]}" (first run of lowercase letters)`);
-    if (!KNOWN_SCHEDULERS.has(s[0])) p.warn(line, `scheduler "${s[0]}" is not a known IPVS scheduler: ipvsadm will reject it at runtime`);
+    if (!(IPVS_SCHEDULERS as readonly string[]).includes(s[0])) p.warn(line, `scheduler "${s[0]}" is not a known IPVS scheduler: ipvsadm will reject it at runtime`);
     v.lines.scheduler = line;
   } else if ((m = V.persistent.exec(rcmd))) {
     const digits = firstDigits(m[1]);
@@ -808,8 +796,8 @@ async function parseVirtualDirective(p: Parser, v: VirtualDraft, rcmd: string, r
     v.lines.ops = line;
   } else if ((m = V.service.exec(rcmd))) {
     const w = /\w+/.exec(m[1])?.[0];
-    if (w === undefined || !SERVICE_SET.has(w)) {
-      p.error(line, `service must be one of ${[...SERVICE_SET].sort().join(', ')}`, raw);
+    if (w === undefined || !(SERVICES as readonly string[]).includes(w)) {
+      p.error(line, `service must be one of ${[...SERVICES].sort().join(', ')}`, raw);
     }
     v.service = w as ServiceName;
     // Defaults applied only when service= is given, at this line (original's behaviour).

@@ -7,7 +7,7 @@
  *
  * Used by the fake ipvsadm executable (test/fake-ipvsadm) and by SimDriver (no processes).
  */
-import type { Forward } from '../model/config.js';
+import { type Forward, IPVS_SCHEDULERS } from '../model/config.js';
 import type { IpvsDest, IpvsProto, IpvsService, IpvsTable } from './types.js';
 
 /** SimDest is one destination as the kernel holds it. */
@@ -73,12 +73,10 @@ export interface SimRunOptions {
 }
 
 /**
- * Schedulers the simulated kernel has. `dh` is absent on purpose: the captured kernel refused it
- * ("Scheduler or persistence engine not found").
+ * Schedulers the simulated kernel has: those of IPVS but `dh`, absent on purpose: the captured kernel
+ * refused it ("Scheduler or persistence engine not found"), as any kernel without ip_vs_dh loaded does.
  */
-export const KNOWN_SCHEDULERS: readonly string[] = [
-  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos',
-];
+export const KNOWN_SCHEDULERS: readonly string[] = IPVS_SCHEDULERS.filter((s) => s !== 'dh');
 
 export const IPVSADM_VERSION_LINE = 'ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)';
 const LIST_HEADER = 'IP Virtual Server version 1.2.1 (size=4096)\n';

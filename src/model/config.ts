@@ -38,6 +38,26 @@ export const SERVICES = [
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/**
+ * The well-known port of each service: the original's ld_service_to_port (the port a check uses when
+ * neither checkport= nor the real gives one) and, read backwards, its ld_port_to_service (the service
+ * of a virtual without service=). `none` and `simpletcp` have no port.
+ */
+export const SERVICE_PORTS: Readonly<Partial<Record<ServiceName, number>>> = {
+  ftp: 21, smtp: 25, dns: 53, http: 80, pop: 110, nntp: 119, imap: 143, ldap: 389, https: 443,
+  submission: 587, ldaps: 636, imaps: 993, pops: 995, oracle: 1521, radius: 1812, http_proxy: 3128,
+  mysql: 3306, sip: 5060, pgsql: 5432,
+};
+
+/**
+ * The schedulers of Linux IPVS (one kernel module ip_vs_NAME each). The original checks scheduler=
+ * against no list (any [a-z]+ goes to ipvsadm); the parser only warns about a name not in it. A given
+ * kernel may lack some (the simulated kernel, like the captured one, has no `dh`).
+ */
+export const IPVS_SCHEDULERS = [
+  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos',
+] as const;
+
 /** emailalertstatus= words. */
 export type DaemonStatus = 'starting' | 'running' | 'stopping' | 'reloading';
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { parse, rejectLine, virtual } from './helpers.js';
+import { IPVS_SCHEDULERS } from '../../src/model/config.js';
 
 const R = 'real=127.0.0.2:80 gate';
 
@@ -275,6 +276,15 @@ describe('scheduling directives', () => {
     const ok = await parse(`virtual=127.0.0.1:80\n\t${R}\n\tscheduler=wlc\n`);
     expect(ok.warnings).toEqual([]);
     expect(await rejectLine(`virtual=127.0.0.1:80\n\t${R}\n\tscheduler=WRR\n`)).toBe(3);
+  });
+
+  it('scheduler: every IPVS scheduler (dh and twos too) is known: no warning, passed on as written', async () => {
+    for (const s of IPVS_SCHEDULERS) {
+      const c = await parse(`virtual=127.0.0.1:80\n\t${R}\n\tscheduler=${s}\n`);
+      expect(c.warnings, s).toEqual([]);
+      expect(c.virtuals[0].scheduler).toBe(s);
+    }
+    expect(IPVS_SCHEDULERS).toContain('dh');
   });
 
   it('persistent: first digit run, 0 allowed', async () => {
