@@ -14,7 +14,8 @@ import { ConfigError } from '../util/errors.js';
 import { systemClock } from '../util/clock.js';
 import { destinationFor, type LdLogger } from '../log/logger.js';
 import { removeOwnPidFile, runDir } from './pidfile.js';
-import { parseConfig, formatWarning, makeDirector, makeIpvsadmDriver, makeSimDriver, type SimDriverLike } from './deps.js';
+import { parseConfig, formatWarning, makeDirector, makeSimDriver, type SimDriverLike } from './deps.js';
+import { selectIpvsDriver, type IpvsDriverSelection } from '../ipvs/select.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { stateFilePath, writeStateFile } from '../observe/show.js';
@@ -44,10 +45,21 @@ export interface DaemonOptions {
   director?: Director;
 }
 
-/** The driver the daemon uses: ipvsadm, or the simulated table when LDIRECTORD_SIM_STATE names a file. */
-async function makeDriver(ipvsadm: string, logger: LdLogger): Promise<IpvsDriver> {
+/**
+ * The driver the daemon uses: netlink or ipvsadm (src/ipvs/select.ts, LDIRECTORD_IPVS_DRIVER), or the
+ * simulated table when LDIRECTORD_SIM_STATE names a file.
+ */
+async function makeDriver(ipvsadm: string, logger: LdLogger, onSelect: (s: IpvsDriverSelection) => void): Promise<IpvsDriver> {
   const simState = process.env.LDIRECTORD_SIM_STATE;
-  if (!simState) return await makeIpvsadmDriver(ipvsadm, (level, m) => logger[level](m));
+  if (!simState) {
+    const { driver, selection } = await selectIpvsDriver({
+      env: process.env,
+      ipvsadm,
+      log: (level, m) => logger[level](m),
+    });
+    onSelect(selection);
+    return driver;
+  }
   const sim: SimDriverLike = await makeSimDriver();
   const save = async () => {
     const table = await sim.read();
@@ -89,6 +101,7 @@ export class Daemon {
   private lastCycleCount = -1;
   private lastCycleAt?: number;
   private readonly startedAt = Date.now();
+  private ipvsDriver?: IpvsDriverSelection;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -119,7 +132,7 @@ export class Daemon {
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
     this.director = this.o.director ?? (await makeDirector({
-      driver: await makeDriver(this.o.ipvsadm, logger),
+      driver: await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)),
       hostname: this.hostname,
       clock: systemClock,
       log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),
@@ -360,6 +373,7 @@ export class Daemon {
         config: this.o.configPath,
         writtenAt: Date.now(),
         status: this.status,
+        ...(this.ipvsDriver ? { ipvsDriver: this.ipvsDriver } : {}),
         snapshot: this.director.snapshot(),
       });
     } catch {

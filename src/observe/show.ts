@@ -12,6 +12,8 @@ export interface StateFile {
   readonly config: string;
   readonly writtenAt: number;
   readonly status: string;
+  /** The IPVS driver the daemon chose and why (src/ipvs/select.ts). */
+  readonly ipvsDriver?: { readonly driver: string; readonly requested: string; readonly reason: string; readonly ipvsadm?: string };
   readonly snapshot: DirectorSnapshot;
 }
 
@@ -62,6 +64,7 @@ export function showJson(s: StateFile): unknown {
     writtenAt: new Date(s.writtenAt).toISOString(),
     cycle: s.snapshot.cycle,
     ipvsadm: s.snapshot.ipvsadm,
+    ipvsDriver: s.ipvsDriver ?? null,
     virtuals: vids.map((vid) => ({
       virtual: vid,
       fallbackActive: fb.get(vid) ?? false,

@@ -1,0 +1,508 @@
+/**
+ * The IPVS generic-netlink message codec: pure functions from IpvsCommands to the bytes the kernel reads
+ * and from the kernel's answers back to IpvsTable entries. No I/O here (src/ipvs/netlink/socket.ts sends
+ * and receives), so every byte can be unit-tested and compared with what ipvsadm sends (golden file).
+ *
+ * Layout (include/uapi/linux/netlink.h, genetlink.h, ip_vs.h): a message is a 16-byte nlmsghdr (len,
+ * type, flags, seq, pid; host order), a 4-byte genlmsghdr (cmd, version, reserved) and attributes, each
+ * a 4-byte header (len, type) and a payload padded to 4 bytes. Everything is host order (little endian
+ * here) except the ports, which are big-endian, and IPv4 netmasks, which are the address bytes.
+ */
+import { isIPv6 } from 'node:net';
+import type { Forward } from '../../model/config.js';
+import { canonicalAddrPort, canonicalVaddr } from '../plan.js';
+import { formatAddrPort, splitAddrPort } from '../normalize.js';
+import type { IpvsCommand, IpvsDest, IpvsProto, IpvsService } from '../types.js';
+
+export const NETLINK_GENERIC = 16;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const GENL_ID_CTRL = 16;
+export const CTRL_CMD_GETFAMILY = 3;
+export const CTRL_ATTR_FAMILY_ID = 1;
+export const CTRL_ATTR_FAMILY_NAME = 2;
+
+export const IPVS_GENL_NAME = 'IPVS';
+export const IPVS_GENL_VERSION = 1;
+
+/** IPVS generic netlink commands (enum ipvs_gen_cmds). */
+export const IPVS_CMD = {
+  NEW_SERVICE: 1,
+  SET_SERVICE: 2,
+  DEL_SERVICE: 3,
+  GET_SERVICE: 4,
+  NEW_DEST: 5,
+  SET_DEST: 6,
+  DEL_DEST: 7,
+  GET_DEST: 8,
+  NEW_DAEMON: 9,
+  DEL_DAEMON: 10,
+  GET_DAEMON: 11,
+  GET_INFO: 15,
+} as const;
+
+export const IPVS_CMD_ATTR_SERVICE = 1;
+export const IPVS_CMD_ATTR_DEST = 2;
+
+export const SVC_ATTR = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11, STATS64: 12 } as const;
+export const DEST_ATTR = {
+  ADDR: 1,
+  PORT: 2,
+  FWD_METHOD: 3,
+  WEIGHT: 4,
+  U_THRESH: 5,
+  L_THRESH: 6,
+  ACTIVE_CONNS: 7,
+  INACT_CONNS: 8,
+  PERSIST_CONNS: 9,
+  STATS: 10,
+  ADDR_FAMILY: 11,
+  STATS64: 12,
+  TUN_TYPE: 13,
+  TUN_PORT: 14,
+  TUN_FLAGS: 15,
+} as const;
+export const INFO_ATTR = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+/** Connection (forwarding) flags of a destination. */
+export const FWD = { MASQ: 0, LOCALNODE: 1, TUNNEL: 2, DROUTE: 3 } as const;
+/** Service flags. */
+export const SVC_F = { PERSISTENT: 0x1, HASHED: 0x2, ONEPACKET: 0x4, SCHED1: 0x8, SCHED2: 0x10, SCHED3: 0x20 } as const;
+
+const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+/** One netlink attribute: type and payload (for a nest, the encoded children). */
+export interface Attr {
+  readonly type: number;
+  readonly data: Buffer;
+}
+
+export function attr(type: number, data: Buffer): Attr {
+  return { type, data };
+}
+export const u8 = (type: number, v: number) => attr(type, Buffer.from([v & 0xff]));
+export function u16(type: number, v: number): Attr {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return attr(type, b);
+}
+export function be16(type: number, v: number): Attr {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v);
+  return attr(type, b);
+}
+export function u32(type: number, v: number): Attr {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return attr(type, b);
+}
+/** A NUL-terminated string attribute. */
+export const str = (type: number, s: string) => attr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]));
+/** A nested attribute. The nested flag is not set: libnl's nla_nest_start (ipvsadm) does not set it either. */
+export const nest = (type: number, children: readonly Attr[]) => attr(type, encodeAttrs(children));
+
+/** encodeAttrs writes attributes, each padded to 4 bytes. */
+export function encodeAttrs(attrs: readonly Attr[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const a of attrs) {
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(4 + a.data.length, 0);
+    h.writeUInt16LE(a.type, 2);
+    parts.push(h, a.data);
+    const pad = align4(a.data.length) - a.data.length;
+    if (pad) parts.push(Buffer.alloc(pad));
+  }
+  return Buffer.concat(parts);
+}
+
+/** decodeAttrs reads a run of attributes; a malformed one ends the run with an error. */
+export function decodeAttrs(buf: Buffer): Attr[] {
+  const out: Attr[] = [];
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if (len < 4 || off + len > buf.length) throw new Error(`malformed netlink attribute at byte ${off} (length ${len})`);
+    out.push({ type, data: buf.subarray(off + 4, off + len) });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** The attributes by type (the last one of a type wins). */
+export function attrMap(buf: Buffer): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  for (const a of decodeAttrs(buf)) m.set(a.type, a.data);
+  return m;
+}
+
+export interface NlMessage {
+  readonly type: number;
+  readonly flags: number;
+  readonly seq: number;
+  readonly pid: number;
+  /** Everything after the 16-byte header. */
+  readonly payload: Buffer;
+}
+
+/** encodeMessage writes one netlink message (header + payload). */
+export function encodeMessage(m: { type: number; flags: number; seq: number; pid?: number; payload: Buffer }): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt32LE(16 + m.payload.length, 0);
+  h.writeUInt16LE(m.type, 4);
+  h.writeUInt16LE(m.flags, 6);
+  h.writeUInt32LE(m.seq >>> 0, 8);
+  h.writeUInt32LE((m.pid ?? 0) >>> 0, 12);
+  const pad = align4(m.payload.length) - m.payload.length;
+  return Buffer.concat(pad ? [h, m.payload, Buffer.alloc(pad)] : [h, m.payload]);
+}
+
+/** decodeMessages splits one datagram into its messages. */
+export function decodeMessages(buf: Buffer): NlMessage[] {
+  const out: NlMessage[] = [];
+  let off = 0;
+  while (off + 16 <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < 16 || off + len > buf.length) throw new Error(`malformed netlink message at byte ${off} (length ${len})`);
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + 16, off + len),
+    });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** The generic netlink payload: genlmsghdr + attributes. */
+export function genlPayload(cmd: number, version: number, attrs: readonly Attr[]): Buffer {
+  return Buffer.concat([Buffer.from([cmd, version, 0, 0]), encodeAttrs(attrs)]);
+}
+
+/** Splits a generic netlink payload into its command and attributes. */
+export function decodeGenl(payload: Buffer): { cmd: number; version: number; attrs: Buffer } {
+  if (payload.length < 4) throw new Error('generic netlink message shorter than its header');
+  return { cmd: payload[0], version: payload[1], attrs: payload.subarray(4) };
+}
+
+/** The errno of an NLMSG_ERROR message (0 = ACK), as a positive number. */
+export function errorCode(m: NlMessage): number {
+  if (m.payload.length < 4) throw new Error('truncated netlink error message');
+  return -m.payload.readInt32LE(0);
+}
+
+/** The CTRL_CMD_GETFAMILY request payload for a family name. */
+export function getFamilyPayload(name: string): Buffer {
+  return genlPayload(CTRL_CMD_GETFAMILY, 1, [str(CTRL_ATTR_FAMILY_NAME, name)]);
+}
+
+/** The family id in a CTRL_CMD_NEWFAMILY answer. */
+export function decodeFamilyId(payload: Buffer): number | undefined {
+  const a = attrMap(decodeGenl(payload).attrs).get(CTRL_ATTR_FAMILY_ID);
+  return a && a.length >= 2 ? a.readUInt16LE(0) : undefined;
+}
+
+// ---- addresses ----
+
+function parseIpv4(s: string): Buffer | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const b = m.slice(1).map(Number);
+  if (b.some((x) => x > 255)) return undefined;
+  return Buffer.from(b);
+}
+
+function parseIpv6(s: string): Buffer | undefined {
+  if (!isIPv6(s)) return undefined;
+  // The URL parser writes any valid IPv6 text in one hex form (embedded IPv4 included).
+  const host = new URL(`http://[${s}]/`).hostname.slice(1, -1);
+  const halves = host.split('::');
+  const groups = (h: string | undefined) => (h ? h.split(':').map((g) => parseInt(g, 16)) : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const all = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
+  if (all.length !== 8) return undefined;
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => b.writeUInt16BE(g, i * 2));
+  return b;
+}
+
+/** An address as the kernel's 16-byte nf_inet_addr, with its family; undefined when it is not one. */
+export function encodeAddr(ip: string): { af: number; bytes: Buffer } | undefined {
+  const v4 = parseIpv4(ip);
+  if (v4) return { af: AF_INET, bytes: Buffer.concat([v4, Buffer.alloc(12)]) };
+  const v6 = parseIpv6(ip);
+  if (v6) return { af: AF_INET6, bytes: v6 };
+  return undefined;
+}
+
+/** An nf_inet_addr as ipvsadm -n prints it (IPv6 compressed as inet_ntop does). */
+export function decodeAddr(af: number, b: Buffer): string {
+  if (af === AF_INET) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(i * 2).toString(16));
+  // canonicalAddrPort (the planner's own form) compresses it as ipvsadm lists it
+  return splitAddrPort(canonicalAddrPort(`[${groups.join(':')}]:0`)).ip;
+}
+
+// ---- services and destinations ----
+
+const FWD_CODE: Record<Forward, number> = { masq: FWD.MASQ, ipip: FWD.TUNNEL, gate: FWD.DROUTE };
+
+/** How a service is named to the kernel (what ipvsadm's -t/-u/-f option gives). */
+export interface ServiceRef {
+  readonly proto: IpvsProto;
+  readonly vaddr: string;
+  readonly ipv6Fwm?: boolean;
+}
+
+export class CodecError extends Error {}
+
+/** The service's identity attributes: AF and either FWMARK or PROTOCOL + ADDR + PORT. */
+function serviceIdAttrs(s: ServiceRef): { af: number; attrs: Attr[] } {
+  if (s.proto === 'fwm') {
+    const mark = Number(s.vaddr);
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw new CodecError(`bad firewall mark ${s.vaddr}`);
+    const af = s.ipv6Fwm ? AF_INET6 : AF_INET;
+    return { af, attrs: [u16(SVC_ATTR.AF, af), u32(SVC_ATTR.FWMARK, mark)] };
+  }
+  const { ip, port } = splitAddrPort(s.vaddr);
+  const a = encodeAddr(ip);
+  if (!a) throw new CodecError(`bad virtual service address ${s.vaddr}`);
+  return {
+    af: a.af,
+    attrs: [
+      u16(SVC_ATTR.AF, a.af),
+      u16(SVC_ATTR.PROTOCOL, s.proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP),
+      attr(SVC_ATTR.ADDR, a.bytes),
+      be16(SVC_ATTR.PORT, port),
+    ],
+  };
+}
+
+/** Scheduler flag names as ipvsadm's -b takes and lists them, by scheduler. */
+function flagNames(scheduler: string): [string, string, string] {
+  if (scheduler === 'sh') return ['sh-fallback', 'sh-port', 'flag-3'];
+  if (scheduler === 'mh') return ['mh-fallback', 'mh-port', 'flag-3'];
+  return ['flag-1', 'flag-2', 'flag-3'];
+}
+
+const FLAG_BITS: Record<string, number> = {
+  'sh-fallback': SVC_F.SCHED1,
+  'sh-port': SVC_F.SCHED2,
+  'mh-fallback': SVC_F.SCHED1,
+  'mh-port': SVC_F.SCHED2,
+  'flag-1': SVC_F.SCHED1,
+  'flag-2': SVC_F.SCHED2,
+  'flag-3': SVC_F.SCHED3,
+};
+
+/** The flags word of a service (persistence, one-packet scheduling, scheduler flags). */
+export function serviceFlags(s: IpvsService): number {
+  let f = 0;
+  if (s.persistent !== undefined) f |= SVC_F.PERSISTENT;
+  if (s.ops) f |= SVC_F.ONEPACKET;
+  for (const name of (s.schedflags ?? '').split(',').filter((x) => x !== '')) {
+    const bit = FLAG_BITS[name];
+    if (bit === undefined) throw new CodecError(`unknown scheduler flag ${name}`);
+    f |= bit;
+  }
+  return f;
+}
+
+/** The netmask word: IPv4 masks are the address bytes (network order), IPv6 ones the prefix length. */
+function netmaskWord(s: IpvsService, af: number): number {
+  const mask = s.persistent !== undefined ? s.netmask : undefined;
+  if (af === AF_INET6) {
+    if (mask === undefined || mask === '') return 128;
+    const n = Number(mask);
+    if (!Number.isInteger(n) || n < 1 || n > 128) throw new CodecError(`bad IPv6 netmask ${mask}`);
+    return n;
+  }
+  if (mask === undefined || mask === '') return 0xffffffff;
+  const b = parseIpv4(mask);
+  if (!b) throw new CodecError(`bad netmask ${mask}`);
+  return b.readUInt32LE(0);
+}
+
+/** The full service nest of NEW_SERVICE / SET_SERVICE. */
+export function serviceAttrs(s: IpvsService): Attr[] {
+  const id = serviceIdAttrs(s);
+  const flags = Buffer.alloc(8);
+  flags.writeUInt32LE(serviceFlags(s), 0);
+  flags.writeUInt32LE(0xffffffff, 4);
+  return [
+    ...id.attrs,
+    str(SVC_ATTR.SCHED_NAME, s.scheduler),
+    attr(SVC_ATTR.FLAGS, flags),
+    u32(SVC_ATTR.TIMEOUT, s.persistent ?? 0),
+    u32(SVC_ATTR.NETMASK, netmaskWord(s, id.af)),
+  ];
+}
+
+/** The destination nest of NEW_DEST / SET_DEST (every field: the kernel wants the full entry). */
+export function destAttrs(d: IpvsDest): Attr[] {
+  const { ip, port } = splitAddrPort(d.rs);
+  const a = encodeAddr(ip);
+  if (!a) throw new CodecError(`bad real server address ${d.rs}`);
+  const attrs = [
+    attr(DEST_ATTR.ADDR, a.bytes),
+    be16(DEST_ATTR.PORT, port),
+    u32(DEST_ATTR.FWD_METHOD, FWD_CODE[d.forward]),
+    u32(DEST_ATTR.WEIGHT, d.weight),
+    u32(DEST_ATTR.U_THRESH, d.upperThreshold),
+    u32(DEST_ATTR.L_THRESH, d.lowerThreshold),
+    u16(DEST_ATTR.ADDR_FAMILY, a.af),
+  ];
+  // Tunnelling: ipip encapsulation (type 0), no port, no flags, as ipvsadm sends without --tun-type
+  if (d.forward === 'ipip') attrs.push(u8(DEST_ATTR.TUN_TYPE, 0), be16(DEST_ATTR.TUN_PORT, 0), u16(DEST_ATTR.TUN_FLAGS, 0));
+  return attrs;
+}
+
+/** The destination nest of DEL_DEST: only the address and port matter to the kernel. */
+function destKeyAttrs(rs: string): Attr[] {
+  const { ip, port } = splitAddrPort(rs);
+  const a = encodeAddr(ip);
+  if (!a) throw new CodecError(`bad real server address ${rs}`);
+  return [attr(DEST_ATTR.ADDR, a.bytes), be16(DEST_ATTR.PORT, port)];
+}
+
+/** The service nest of a command that only names the service (DEL_SERVICE, the *_DEST commands). */
+export function serviceRefAttrs(s: ServiceRef): Attr[] {
+  return serviceIdAttrs(s).attrs;
+}
+
+/** One IpvsCommand as a generic netlink command and payload (without the netlink header). */
+export function encodeCommand(c: IpvsCommand): { cmd: number; payload: Buffer } {
+  const build = (cmd: number, attrs: Attr[]) => ({ cmd, payload: genlPayload(cmd, IPVS_GENL_VERSION, attrs) });
+  switch (c.op) {
+    case 'add-service':
+      return build(IPVS_CMD.NEW_SERVICE, [nest(IPVS_CMD_ATTR_SERVICE, serviceAttrs(c.service))]);
+    case 'edit-service':
+      return build(IPVS_CMD.SET_SERVICE, [nest(IPVS_CMD_ATTR_SERVICE, serviceAttrs(c.service))]);
+    case 'delete-service':
+      return build(IPVS_CMD.DEL_SERVICE, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c))]);
+    case 'add-dest':
+      return build(IPVS_CMD.NEW_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
+    case 'edit-dest':
+      return build(IPVS_CMD.SET_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
+    case 'delete-dest':
+      return build(IPVS_CMD.DEL_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destKeyAttrs(c.rs))]);
+  }
+}
+
+/** The GET_SERVICE dump request payload. */
+export function getServicesPayload(): Buffer {
+  return genlPayload(IPVS_CMD.GET_SERVICE, IPVS_GENL_VERSION, []);
+}
+
+/** The GET_DEST dump request payload for one service (as it was listed). */
+export function getDestsPayload(s: ServiceRef): Buffer {
+  return genlPayload(IPVS_CMD.GET_DEST, IPVS_GENL_VERSION, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(s))]);
+}
+
+/** The GET_INFO request payload (the IPVS version: a cheap "is it there" question). */
+export function getInfoPayload(): Buffer {
+  return genlPayload(IPVS_CMD.GET_INFO, IPVS_GENL_VERSION, []);
+}
+
+/** The IPVS version from a GET_INFO answer, as `1.2.1`. */
+export function decodeInfoVersion(payload: Buffer): string | undefined {
+  const v = attrMap(decodeGenl(payload).attrs).get(INFO_ATTR.VERSION);
+  if (!v || v.length < 4) return undefined;
+  const n = v.readUInt32LE(0);
+  return `${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+}
+
+function need(m: Map<number, Buffer>, type: number, what: string, size: number): Buffer {
+  const b = m.get(type);
+  if (!b || b.length < size) throw new CodecError(`kernel answer without ${what}`);
+  return b;
+}
+
+/** One service of a GET_SERVICE dump, as ipvsadm -L -n would list it (parse.ts's IpvsService). */
+export function decodeService(payload: Buffer): IpvsService {
+  const top = attrMap(decodeGenl(payload).attrs);
+  const m = attrMap(need(top, IPVS_CMD_ATTR_SERVICE, 'a service', 4));
+  const af = need(m, SVC_ATTR.AF, 'the address family', 2).readUInt16LE(0);
+  const sched = need(m, SVC_ATTR.SCHED_NAME, 'the scheduler', 1).toString('utf8').replace(/\0.*$/s, '');
+  const fl = need(m, SVC_ATTR.FLAGS, 'the flags', 8).readUInt32LE(0);
+  const timeout = m.get(SVC_ATTR.TIMEOUT)?.readUInt32LE(0) ?? 0;
+  const netmask = m.get(SVC_ATTR.NETMASK)?.readUInt32LE(0);
+  let proto: IpvsProto;
+  let vaddr: string;
+  const mark = m.get(SVC_ATTR.FWMARK);
+  if (mark && mark.length >= 4 && !m.has(SVC_ATTR.PROTOCOL)) {
+    proto = 'fwm';
+    vaddr = String(mark.readUInt32LE(0));
+  } else {
+    const p = need(m, SVC_ATTR.PROTOCOL, 'the protocol', 2).readUInt16LE(0);
+    if (p === IPPROTO_TCP) proto = 'tcp';
+    else if (p === IPPROTO_UDP) proto = 'udp';
+    else throw new CodecError(`service with protocol ${p}, which ldirectord does not manage`);
+    const ip = decodeAddr(af, need(m, SVC_ATTR.ADDR, 'the address', af === AF_INET ? 4 : 16));
+    vaddr = canonicalVaddr(proto, formatAddrPort(ip, need(m, SVC_ATTR.PORT, 'the port', 2).readUInt16BE(0)));
+  }
+  const out: { -readonly [K in keyof IpvsService]: IpvsService[K] } = { proto, vaddr, scheduler: sched };
+  if (proto === 'fwm' && af === AF_INET6) out.ipv6Fwm = true;
+  if (fl & SVC_F.PERSISTENT) {
+    out.persistent = timeout;
+    if (netmask !== undefined) {
+      if (af === AF_INET6) {
+        if (netmask !== 128) out.netmask = String(netmask);
+      } else if (netmask !== 0xffffffff) {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(netmask);
+        out.netmask = `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+      }
+    }
+  }
+  const names = flagNames(sched);
+  const flags = [SVC_F.SCHED1, SVC_F.SCHED2, SVC_F.SCHED3].map((bit, i) => (fl & bit ? names[i] : '')).filter((x) => x !== '');
+  if (flags.length) out.schedflags = flags.join(',');
+  if (fl & SVC_F.ONEPACKET) out.ops = true;
+  return out;
+}
+
+const FORWARD_OF: Record<number, Forward> = { [FWD.MASQ]: 'masq', [FWD.LOCALNODE]: 'gate', [FWD.TUNNEL]: 'ipip', [FWD.DROUTE]: 'gate' };
+
+/** One destination of a GET_DEST dump. `svcAf` is its service's family (older kernels send no ADDR_FAMILY). */
+export function decodeDest(payload: Buffer, svcAf: number): IpvsDest {
+  const top = attrMap(decodeGenl(payload).attrs);
+  const m = attrMap(need(top, IPVS_CMD_ATTR_DEST, 'a destination', 4));
+  const af = m.get(DEST_ATTR.ADDR_FAMILY)?.readUInt16LE(0) ?? svcAf;
+  const ip = decodeAddr(af, need(m, DEST_ATTR.ADDR, 'the address', af === AF_INET ? 4 : 16));
+  const port = need(m, DEST_ATTR.PORT, 'the port', 2).readUInt16BE(0);
+  const fwd = need(m, DEST_ATTR.FWD_METHOD, 'the forwarding method', 4).readUInt32LE(0) & 7;
+  const forward = FORWARD_OF[fwd];
+  if (!forward) throw new CodecError(`destination with forwarding method ${fwd}`);
+  return {
+    rs: formatAddrPort(ip, port),
+    forward,
+    weight: need(m, DEST_ATTR.WEIGHT, 'the weight', 4).readInt32LE(0),
+    upperThreshold: m.get(DEST_ATTR.U_THRESH)?.readUInt32LE(0) ?? 0,
+    lowerThreshold: m.get(DEST_ATTR.L_THRESH)?.readUInt32LE(0) ?? 0,
+  };
+}
+
+/** The family of a service as listed (for its destinations' dump). */
+export function serviceAf(s: ServiceRef): number {
+  return serviceIdAttrs(s).af;
+}
