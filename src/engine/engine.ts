@@ -473,7 +473,9 @@ export class Engine {
     let message: string;
     let state: 'quiescent' | 'down' | 'maintenance';
     if (quiescent) {
-      vs.present.set(dest, { rs: dest, forward, weight: 0, upperThreshold: d?.upperThreshold ?? 0, lowerThreshold: d?.lowerThreshold ?? 0 });
+      // The original quiesces with `ipvsadm -e|-a ... -r <rs> <fwd> -w 0` and no -x/-y: the kernel resets
+      // what an edit does not carry, so the quiesced entry has both thresholds 0 (and the default tunnel).
+      vs.present.set(dest, { rs: dest, forward, weight: 0, upperThreshold: 0, lowerThreshold: 0 });
       message = d || !this.config?.global.readdquiescent ? `Quiescent ${where} (Weight set to 0)` : `Readd Quiescent ${where} (Weight set to 0)`;
       state = 'quiescent';
     } else {

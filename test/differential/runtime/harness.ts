@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fakeSave, installFakeIpvsadm } from '../../fake-ipvsadm/install.js';
+import { fakeSave, installFakeIpvsadm, readFakeState } from '../../fake-ipvsadm/install.js';
 
 export const ROOT = resolve(__dirname, '../../..');
 export const ORIGINAL = '/usr/sbin/ldirectord';
@@ -80,17 +80,30 @@ export interface Side {
 export class Pair {
   readonly root: string;
   readonly sides: [Side, Side];
-  constructor(readonly cf: string) {
+  /**
+   * @param vars per-side placeholders replaced in the config besides @DIR@ (e.g. each side's own
+   *   SMTP sink), at start and at every hup().
+   */
+  constructor(
+    readonly cf: string,
+    private readonly vars: Partial<Record<'orig' | 'ours', Record<string, string>>> = {},
+  ) {
     this.root = mkdtempSync(join(tmpdir(), 'ld-diff-'));
     const mk = (name: 'orig' | 'ours'): Side => {
       const dir = join(this.root, name);
       mkdirSync(dir);
       const state = join(dir, 'state.json');
       installFakeIpvsadm(dir, { state, log: join(dir, 'ipvsadm.log') });
-      writeFileSync(join(dir, 'ld.cf'), cf.replaceAll('@DIR@', dir));
       return { name, dir, state, output: '' };
     };
     this.sides = [mk('orig'), mk('ours')];
+    for (const s of this.sides) writeFileSync(join(s.dir, 'ld.cf'), this.subst(s, cf));
+  }
+
+  private subst(side: Side, cf: string): string {
+    let text = cf.replaceAll('@DIR@', side.dir);
+    for (const [k, v] of Object.entries(this.vars[side.name] ?? {})) text = text.replaceAll(k, v);
+    return text;
   }
 
   /** Loads the same table into both fakes (ipvsadm -R), for a restart over an existing table. */
@@ -116,7 +129,7 @@ export class Pair {
   /** Rewrites both configs and sends SIGHUP to both daemons (reload). */
   hup(cf: string): void {
     for (const s of this.sides) {
-      writeFileSync(join(s.dir, 'ld.cf'), cf.replaceAll('@DIR@', s.dir));
+      writeFileSync(join(s.dir, 'ld.cf'), this.subst(s, cf));
       s.child?.kill('SIGHUP');
     }
   }
@@ -145,8 +158,13 @@ export class Pair {
     );
   }
 
+  /**
+   * Both tables, every field of every entry: the `-S -n` lines (which leave out thresholds and tunnel
+   * settings) and one line per destination with its forwarding, weight, upper/lower thresholds and
+   * tunnel type/port/flags, sorted.
+   */
   tables(): [string, string] {
-    return [norm(fakeSave(this.sides[0].state)), norm(fakeSave(this.sides[1].state))];
+    return [fullTable(this.sides[0].state), fullTable(this.sides[1].state)];
   }
 
   /**
@@ -179,6 +197,19 @@ export class Pair {
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
+}
+
+/** fullTable: the `-S -n` lines and every field of every destination of a fake's state, sorted. */
+export function fullTable(stateFile: string): string {
+  const lines = [fakeSave(stateFile)];
+  for (const s of readFakeState(stateFile).services) {
+    const svc = s.fwmark ? `fwm ${s.fwmark}/${s.af}` : `${s.protocol} ${s.af === 6 ? `[${s.addr}]` : s.addr}:${s.port}`;
+    for (const d of s.dests) {
+      const rs = d.af === 6 ? `[${d.addr}]:${d.port}` : `${d.addr}:${d.port}`;
+      lines.push(`= ${svc} -> ${rs} fwd=${d.fwd} w=${d.weight} x=${d.uthreshold} y=${d.lthreshold} tun=${d.tunType}/${d.tunPort}/${d.tunFlags}`);
+    }
+  }
+  return norm(lines.join('\n'));
 }
 
 /** Sorted `-S -n` lines: the order of entries is the kernel's insertion order, which may differ. */
