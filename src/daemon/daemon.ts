@@ -19,9 +19,10 @@ import { selectIpvsDriver, type IpvsDriverSelection } from '../ipvs/select.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { stateFilePath, writeStateFile } from '../observe/show.js';
-import { renderMetrics, serveMetrics, writeMetricsFile } from '../observe/metrics.js';
+import { renderMetrics, writeMetricsFile } from '../observe/metrics.js';
+import { httpSpec, serveStatus, type StatusServer } from '../observe/http.js';
+import { RecordingDriver } from '../ipvs/recording.js';
 import { LagMonitor, SystemdNotifier, isAlive } from '../observe/watchdog.js';
-import type { Server } from 'node:http';
 
 /** Signals that stop the daemon (those of the original that Node can catch). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ'];
@@ -97,7 +98,9 @@ export class Daemon {
   private stateWriting = false;
   private readonly lag = new LagMonitor(500);
   private readonly systemd = new SystemdNotifier();
-  private metricsServer?: Server;
+  private httpServer?: StatusServer;
+  /** The driver, keeping its last table read for the status page. */
+  private driver?: RecordingDriver;
   private lastCycleCount = -1;
   private lastCycleAt?: number;
   private readonly startedAt = Date.now();
@@ -131,8 +134,9 @@ export class Daemon {
     });
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
+    if (!this.o.director) this.driver = new RecordingDriver(await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)));
     this.director = this.o.director ?? (await makeDirector({
-      driver: await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)),
+      driver: this.driver!,
       hostname: this.hostname,
       clock: systemClock,
       log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),
@@ -159,17 +163,30 @@ export class Daemon {
     return await done;
   }
 
-  /** Metrics (opt-in by environment), the lag monitor and the systemd watchdog. */
+  /** The status page, JSON and metrics (opt-in by environment), the lag monitor and the systemd watchdog. */
   private async startObservers(): Promise<void> {
     const { logger } = this.o;
     this.lag.start();
-    const spec = process.env.LDIRECTORD_METRICS;
+    const spec = httpSpec(process.env);
     if (spec) {
       try {
-        this.metricsServer = await serveMetrics(spec, () => this.metricsText());
-        logger.info(`Serving metrics on http://${spec}/metrics`);
+        this.httpServer = await serveStatus(spec, {
+          snapshot: () => this.director.snapshot(),
+          cycleCount: () => this.director.cycleCount(),
+          config: () => this.config,
+          table: () => this.driver?.last(),
+          // At most one extra table read per 5 s however many pages are open (the director reads it
+          // before each change and every 30 s).
+          refreshTable: () => void this.driver?.refresh(5000),
+          daemonStatus: () => this.status,
+          configPath: this.o.configPath,
+          pid: process.pid,
+          hostname: this.hostname,
+          metrics: () => this.metricsText(),
+        }, { log: (level, m) => logger[level](m) });
+        logger.info(`Serving metrics and the status page on http://${spec}/ (/, /status.json, /metrics)`);
       } catch (e) {
-        logger.error(`Can not serve metrics on ${spec}: ${e instanceof Error ? e.message : String(e)}`);
+        logger.error(`Can not serve HTTP on ${spec}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     if (this.systemd.enabled) {
@@ -238,7 +255,7 @@ export class Daemon {
     for (const t of this.timers) clearInterval(t);
     this.lag.stop();
     this.systemd.stop();
-    this.metricsServer?.close();
+    void this.httpServer?.close();
     if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
     try {
       unlinkSync(this.statePath);

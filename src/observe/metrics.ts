@@ -1,11 +1,11 @@
 /**
  * Prometheus metrics, opt-in so that an unchanged ldirectord.cf changes nothing:
- *   LDIRECTORD_METRICS=127.0.0.1:9469        serve /metrics on that local address
+ *   LDIRECTORD_HTTP=127.0.0.1:9469           serve /metrics (and the status page, src/observe/http.ts) there;
+ *                                            LDIRECTORD_METRICS is its older name
  *   LDIRECTORD_METRICS_TEXTFILE=/path/x.prom write the same text there (node_exporter textfile collector)
  * They are environment settings, not directives, so the config file stays loadable by the Perl original
  * (set them in /etc/default/ldirectord or the unit's EnvironmentFile).
  */
-import http from 'node:http';
 import { writeFile, rename } from 'node:fs/promises';
 import type { DirectorSnapshot } from '../engine/types.js';
 
@@ -50,28 +50,11 @@ export function renderMetrics(s: DirectorSnapshot, extra: MetricsExtra = {}): st
   return out.join('\n') + '\n';
 }
 
-/** Parses `host:port` / `[v6]:port` of LDIRECTORD_METRICS. Only local addresses make sense; any is accepted. */
+/** Parses `host:port` / `[v6]:port` of LDIRECTORD_HTTP or LDIRECTORD_METRICS. Only local addresses make sense; any is accepted. */
 export function parseListen(spec: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(spec) ?? /^([^:]+):(\d+)$/.exec(spec);
-  if (!m) throw new Error(`LDIRECTORD_METRICS must be host:port, not "${spec}"`);
+  if (!m) throw new Error(`LDIRECTORD_HTTP (or LDIRECTORD_METRICS) must be host:port, not "${spec}"`);
   return { host: m[1], port: Number(m[2]) };
-}
-
-/** Serves /metrics; resolves once listening. */
-export async function serveMetrics(spec: string, render: () => string): Promise<http.Server> {
-  const { host, port } = parseListen(spec);
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
 }
 
 /** Writes the metrics text atomically (write + rename), as node_exporter's textfile collector wants. */

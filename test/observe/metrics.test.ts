@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { renderMetrics, serveMetrics, writeMetricsFile, parseListen } from '../../src/observe/metrics.js';
+import { renderMetrics, writeMetricsFile, parseListen } from '../../src/observe/metrics.js';
+import { serveStatus } from '../../src/observe/http.js';
 import type { DirectorSnapshot } from '../../src/engine/types.js';
 
 const snap: DirectorSnapshot = {
@@ -45,7 +46,18 @@ describe('metrics', () => {
 
   it('is scraped over HTTP on a local address and written atomically as a textfile', async () => {
     let n = 0;
-    const server = await serveMetrics('127.0.0.1:0', () => renderMetrics({ ...snap, cycle: { ...snap.cycle, count: ++n } }));
+    const server = await serveStatus(
+      '127.0.0.1:0',
+      {
+        snapshot: () => snap,
+        cycleCount: () => 0,
+        config: () => undefined,
+        daemonStatus: () => 'running',
+        configPath: 'x.cf',
+        metrics: () => renderMetrics({ ...snap, cycle: { ...snap.cycle, count: ++n } }),
+      },
+      { cacheMs: 0 },
+    );
     try {
       const port = (server.address() as AddressInfo).port;
       const r1 = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -54,7 +66,7 @@ describe('metrics', () => {
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('ldirectord_check_cycles_total 2');
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     } finally {
-      server.close();
+      await server.close();
     }
     const dir = mkdtempSync(join(tmpdir(), 'prom-'));
     await writeMetricsFile(join(dir, 'ldirectord.prom'), renderMetrics(snap));

@@ -1,0 +1,59 @@
+/**
+ * RecordingDriver: an IpvsDriver that keeps the last table it read, so that the status page can show
+ * connection counts without an ipvsadm process per HTTP request. The director reads the table before
+ * every change and at least every verify interval; refresh() adds at most one read per `minAgeMs`,
+ * however many ask (one read in flight at a time).
+ */
+import type { IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from './types.js';
+
+export interface TableReading {
+  readonly table: IpvsTable;
+  /** When the read ended (ms since the epoch). */
+  readonly at: number;
+}
+
+export class RecordingDriver implements IpvsDriver {
+  private lastRead?: TableReading;
+  private inFlight?: Promise<void>;
+  private lastAttempt = -Infinity;
+
+  constructor(
+    private readonly inner: IpvsDriver,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async read(): Promise<IpvsTable> {
+    const table = await this.inner.read();
+    this.lastRead = { table, at: this.now() };
+    return table;
+  }
+
+  apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]> {
+    return this.inner.apply(commands);
+  }
+
+  /** The last table read, if any. */
+  last(): TableReading | undefined {
+    return this.lastRead;
+  }
+
+  /**
+   * Reads the table when the last read (or failed attempt) is older than minAgeMs and no read is
+   * running; never rejects.
+   */
+  refresh(minAgeMs: number): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    const now = this.now();
+    if (now - Math.max(this.lastAttempt, this.lastRead?.at ?? -Infinity) < minAgeMs) return Promise.resolve();
+    this.lastAttempt = now;
+    this.inFlight = this.read()
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+    return this.inFlight;
+  }
+}

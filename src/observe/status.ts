@@ -1,0 +1,288 @@
+/**
+ * The status data: every virtual and every real as the status page, `/status.json` and `show --json`
+ * present them. buildStatus() is a pure function of the director's snapshot, the last IPVS table read,
+ * the running configuration and the recent check history; it does no I/O and reads no clock.
+ *
+ * Field names are stable (documented in ldirectord(8)); new fields may be added, none renamed.
+ */
+import type { Config, VirtualService } from '../model/config.js';
+import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
+import type { IpvsTable } from '../ipvs/types.js';
+import { canonicalAddrPort, kernelDestOf, serviceKey } from '../ipvs/plan.js';
+
+/** Admin state of a real (set at run time by drain/maint/weight); `none` = health-driven. */
+export type AdminState = 'none' | 'drain' | 'maint';
+
+/** One past check of a real. */
+export interface StatusCheck {
+  /** When it ended (ISO 8601). */
+  readonly at: string;
+  readonly ok: boolean;
+  readonly latencyMs: number;
+}
+
+export interface StatusReal {
+  /** `ip:port` as the config names it (`[v6]:port`). */
+  readonly real: string;
+  /** Health state. */
+  readonly state: RealSnapshot['state'];
+  readonly admin: AdminState;
+  /** The weight an admin set (`weight` command), null when none. */
+  readonly adminWeight: number | null;
+  /** The weight the director gives it in the table now (0 when quiesced, removed or drained). */
+  readonly weight: number;
+  /** The weight the config gives it; null when the config is not known. */
+  readonly configuredWeight: number | null;
+  /** Consecutive failed checks. */
+  readonly failures: number;
+  /** When the last check ended (ISO 8601), null before the first. */
+  readonly lastCheck: string | null;
+  readonly latencyMs: number | null;
+  /** The last check's result: ok, the layer that failed (or `ok`), and the real's answer or the error. */
+  readonly result: { readonly ok: boolean; readonly status: string; readonly message: string } | null;
+  /** The last failure's layer and message while the last check failed (as `show --json` always gave it). */
+  readonly reason: { readonly layer: string; readonly message: string } | null;
+  /** From the last table read; null when the real is not in the table or no table was read. */
+  readonly activeConns: number | null;
+  readonly inactConns: number | null;
+  /** The last checks, oldest first. */
+  readonly history: readonly StatusCheck[];
+}
+
+export interface StatusVirtual {
+  /** The original's virtual id, `tcp:1.2.3.4:80`, `fwm:42`. */
+  readonly virtual: string;
+  /** The service address as ipvsadm shows it (`1.2.3.4:80`, `[::1]:80`, or the mark). */
+  readonly address: string;
+  readonly protocol: 'tcp' | 'udp' | 'fwm' | null;
+  readonly scheduler: string | null;
+  /** Persistence timeout in seconds, null when not persistent. */
+  readonly persistent: number | null;
+  readonly netmask: string | null;
+  readonly checktype: string | null;
+  readonly service: string | null;
+  readonly checkinterval: number | null;
+  readonly checktimeout: number | null;
+  readonly failurecount: number | null;
+  readonly quiescent: boolean | null;
+  readonly realsUp: number;
+  readonly realsTotal: number;
+  /** The fallback server (`ip:port`), null when the virtual has none. */
+  readonly fallback: string | null;
+  readonly fallbackActive: boolean;
+  readonly reals: readonly StatusReal[];
+}
+
+export interface StatusData {
+  readonly version: 1;
+  readonly pid: number | null;
+  readonly config: string;
+  /** starting, running, reloading, stopping. */
+  readonly status: string;
+  /** When these data were put together (ISO 8601). */
+  readonly generatedAt: string;
+  readonly cycle: DirectorSnapshot['cycle'];
+  readonly ipvsadm: DirectorSnapshot['ipvsadm'];
+  /** When the connection counts were read from the table, null when never. */
+  readonly tableReadAt: string | null;
+  readonly totals: { readonly virtuals: number; readonly reals: number; readonly up: number; readonly down: number };
+  readonly virtuals: readonly StatusVirtual[];
+}
+
+/** The part of a Config the status uses (a Config is one). */
+export interface StatusConfig {
+  readonly virtuals: readonly Pick<
+    VirtualService,
+    | 'vid' | 'vaddr' | 'protocol' | 'family' | 'scheduler' | 'persistent' | 'netmask' | 'checktype' | 'service'
+    | 'checkinterval' | 'checktimeout' | 'failurecount' | 'quiescent' | 'fallback' | 'reals'
+  >[];
+}
+
+/** What buildStatus reads. */
+export interface StatusInput {
+  readonly snapshot: DirectorSnapshot;
+  /** The last table read and when (ms since the epoch); undefined when none. */
+  readonly table?: { readonly table: IpvsTable; readonly at: number };
+  readonly config?: StatusConfig | Config;
+  readonly history?: CheckHistory;
+  readonly pid?: number;
+  readonly configPath: string;
+  readonly status: string;
+  /** ms since the epoch. */
+  readonly now: number;
+  /** Leave the history out (the page's updates carry only the last check). */
+  readonly withHistory?: boolean;
+}
+
+/** A real as the engine snapshot may give it once admin state exists there. */
+type RealIn = RealSnapshot & { readonly admin?: AdminState; readonly adminWeight?: number | null };
+
+function iso(t: number | undefined): string | null {
+  return t === undefined || !Number.isFinite(t) ? null : new Date(t).toISOString();
+}
+
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Connection counts by service key and canonical destination. */
+function indexConns(table: IpvsTable): Map<string, Map<string, { a: number; i: number }>> {
+  const out = new Map<string, Map<string, { a: number; i: number }>>();
+  for (const e of table.services) {
+    const dests = new Map<string, { a: number; i: number }>();
+    for (const d of e.dests) dests.set(canonicalAddrPort(d.rs), { a: d.activeConns ?? 0, i: d.inactConns ?? 0 });
+    out.set(serviceKey(e.service.proto, e.service.vaddr, e.service.ipv6Fwm), dests);
+  }
+  return out;
+}
+
+/** Builds the status data. Pure: the same input gives the same output. */
+export function buildStatus(input: StatusInput): StatusData {
+  const { snapshot } = input;
+  const withHistory = input.withHistory ?? true;
+  const byVid = new Map<string, RealIn[]>();
+  for (const r of snapshot.reals as readonly RealIn[]) {
+    const list = byVid.get(r.vid);
+    if (list) list.push(r);
+    else byVid.set(r.vid, [r]);
+  }
+  const fallbackActive = new Map(snapshot.fallbacks.map((f) => [f.vid, f.active]));
+  const conns = input.table ? indexConns(input.table.table) : undefined;
+  const configured = input.config?.virtuals ?? [];
+  const vids = [...configured.map((v) => v.vid)];
+  const known = new Set(vids);
+  for (const vid of [...byVid.keys(), ...fallbackActive.keys()]) {
+    if (!known.has(vid)) {
+      known.add(vid);
+      vids.push(vid);
+    }
+  }
+  const vconf = new Map(configured.map((v) => [v.vid, v]));
+  let up = 0;
+  let down = 0;
+  let total = 0;
+  const virtuals = vids.map((vid): StatusVirtual => {
+    const v = vconf.get(vid);
+    const reals = byVid.get(vid) ?? [];
+    const weights = new Map<string, { weight: number; forward: string }>();
+    for (const r of v?.reals ?? []) {
+      const lit = hostPort(r.ip, r.port);
+      if (!weights.has(lit)) weights.set(lit, { weight: r.weight, forward: r.forward });
+    }
+    const proto = v ? (v.protocol as 'tcp' | 'udp' | 'fwm') : null;
+    const svcConns = v && conns ? conns.get(serviceKey(v.protocol, v.vaddr, v.protocol === 'fwm' && v.family === 6)) : undefined;
+    let vUp = 0;
+    const out = reals.map((r): StatusReal => {
+      const w = weights.get(r.rs);
+      let c: { a: number; i: number } | undefined;
+      if (svcConns && v) {
+        const dest = kernelDestOf(v.protocol, v.vaddr, {
+          rs: r.rs,
+          forward: (w?.forward ?? 'gate') as 'gate' | 'masq' | 'ipip',
+          weight: 0,
+          upperThreshold: 0,
+          lowerThreshold: 0,
+        });
+        c = svcConns.get(canonicalAddrPort(dest.rs));
+      }
+      if (r.state === 'up') vUp++;
+      const res = r.lastResult;
+      const admin: AdminState = r.admin ?? (r.state === 'maintenance' ? 'maint' : 'none');
+      return {
+        real: r.rs,
+        state: r.state,
+        admin,
+        adminWeight: r.adminWeight ?? null,
+        weight: r.weight,
+        configuredWeight: w ? w.weight : null,
+        failures: r.failures,
+        lastCheck: iso(r.lastCheck),
+        latencyMs: res ? res.durationMs : null,
+        result: res ? { ok: res.ok, status: res.status, message: res.message } : null,
+        reason: res && !res.ok ? { layer: res.status, message: res.message } : null,
+        activeConns: c ? c.a : null,
+        inactConns: c ? c.i : null,
+        history: withHistory && input.history ? input.history.of(vid, r.rs) : [],
+      };
+    });
+    total += out.length;
+    up += vUp;
+    down += out.filter((r) => r.state === 'down' || r.state === 'quiescent').length;
+    return {
+      virtual: vid,
+      address: v?.vaddr ?? vid.replace(/^[a-z0-9]+:/, ''),
+      protocol: proto,
+      scheduler: v?.scheduler ?? null,
+      persistent: v?.persistent ?? null,
+      netmask: v && v.persistent !== undefined ? (v.netmask ?? null) : null,
+      checktype: v?.checktype ?? null,
+      service: v?.service ?? null,
+      checkinterval: v?.checkinterval ?? null,
+      checktimeout: v?.checktimeout ?? null,
+      failurecount: v?.failurecount ?? null,
+      quiescent: v?.quiescent ?? null,
+      realsUp: vUp,
+      realsTotal: out.length,
+      fallback: v?.fallback && v.fallback.ip ? hostPort(v.fallback.ip, v.fallback.port) : null,
+      fallbackActive: fallbackActive.get(vid) ?? false,
+      reals: out,
+    };
+  });
+  return {
+    version: 1,
+    pid: input.pid ?? null,
+    config: input.configPath,
+    status: input.status,
+    generatedAt: new Date(input.now).toISOString(),
+    cycle: snapshot.cycle,
+    ipvsadm: snapshot.ipvsadm,
+    tableReadAt: iso(input.table?.at),
+    totals: { virtuals: virtuals.length, reals: total, up, down },
+    virtuals,
+  };
+}
+
+/**
+ * CheckHistory keeps the last `size` checks of every real (ring buffers in typed arrays: 10 000 reals
+ * of 20 checks are about 2.6 MB). record() takes a snapshot and adds each real whose last check is
+ * newer than the one it holds; reals gone from the snapshot are forgotten.
+ */
+export class CheckHistory {
+  private readonly rings = new Map<string, { at: Float64Array; ms: Int32Array; ok: Uint8Array; n: number; head: number }>();
+
+  constructor(readonly size = 20) {}
+
+  record(snapshot: Pick<DirectorSnapshot, 'reals'>): void {
+    const seen = new Set<string>();
+    for (const r of snapshot.reals) {
+      const key = `${r.vid}\t${r.rs}`;
+      seen.add(key);
+      let ring = this.rings.get(key);
+      if (r.lastCheck === undefined || !r.lastResult) continue;
+      if (!ring) {
+        ring = { at: new Float64Array(this.size), ms: new Int32Array(this.size), ok: new Uint8Array(this.size), n: 0, head: 0 };
+        this.rings.set(key, ring);
+      }
+      const last = ring.n > 0 ? ring.at[(ring.head + this.size - 1) % this.size] : undefined;
+      if (last === r.lastCheck) continue;
+      ring.at[ring.head] = r.lastCheck;
+      ring.ms[ring.head] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(r.lastResult.durationMs)));
+      ring.ok[ring.head] = r.lastResult.ok ? 1 : 0;
+      ring.head = (ring.head + 1) % this.size;
+      ring.n = Math.min(this.size, ring.n + 1);
+    }
+    for (const k of this.rings.keys()) if (!seen.has(k)) this.rings.delete(k);
+  }
+
+  /** The real's last checks, oldest first. */
+  of(vid: string, rs: string): StatusCheck[] {
+    const ring = this.rings.get(`${vid}\t${rs}`);
+    if (!ring) return [];
+    const out: StatusCheck[] = [];
+    for (let k = 0; k < ring.n; k++) {
+      const i = (ring.head - ring.n + k + this.size) % this.size;
+      out.push({ at: new Date(ring.at[i]).toISOString(), ok: ring.ok[i] === 1, latencyMs: ring.ms[i] });
+    }
+    return out;
+  }
+}
