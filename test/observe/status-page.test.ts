@@ -203,10 +203,14 @@ describe.skipIf(Boolean(why))('status page in chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('tr[data-key]:not([hidden])').length === 3);
     await page.uncheck('#problems');
 
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(ROOT, 'docs/status-page.png'), fullPage: true });
+    // The README's screenshots: written to docs/ with UPDATE_SCREENSHOTS=1, else beside the test's files
+    // (so that a test run leaves the work tree clean).
+    const shots = process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs') : dir;
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, 'status-page.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: join(ROOT, 'docs/status-page-phone.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'status-page-phone.png'), fullPage: true });
+    console.log(`status page: screenshots in ${shots}/status-page{,-phone}.png`);
     expect(problems).toEqual([]);
 
     // Read-only: every write method is refused with 405 and changes nothing.
