@@ -157,6 +157,13 @@ describe('dumps decode as ipvsadm -L -n lists them', () => {
     const local = genlPayload(IPVS_CMD.NEW_DEST, 1, [nest(IPVS_CMD_ATTR_DEST, [attr(1, encodeAddr('127.0.0.1')!.bytes), be16(2, 80), u32(3, 1), u32(4, 1)])]);
     expect(decodeDest(local, AF_INET)).toEqual({ rs: '127.0.0.1:80', forward: 'gate', weight: 1, upperThreshold: 0, lowerThreshold: 0 });
   });
+
+  it('destinations: connection counts as ipvsadm lists them (ActiveConn 7, InActConn 8; absent when 0)', () => {
+    const busy = genlPayload(IPVS_CMD.NEW_DEST, 1, [nest(IPVS_CMD_ATTR_DEST, [attr(1, encodeAddr('10.0.0.2')!.bytes), be16(2, 80), u32(3, 3), u32(4, 2), u32(7, 12), u32(8, 345)])]);
+    expect(decodeDest(busy, AF_INET)).toEqual({ rs: '10.0.0.2:80', forward: 'gate', weight: 2, upperThreshold: 0, lowerThreshold: 0, activeConns: 12, inactConns: 345 });
+    const idle = genlPayload(IPVS_CMD.NEW_DEST, 1, [nest(IPVS_CMD_ATTR_DEST, [attr(1, encodeAddr('10.0.0.2')!.bytes), be16(2, 80), u32(3, 3), u32(4, 2), u32(7, 0), u32(8, 0)])]);
+    expect(decodeDest(idle, AF_INET)).toEqual({ rs: '10.0.0.2:80', forward: 'gate', weight: 2, upperThreshold: 0, lowerThreshold: 0 });
+  });
 });
 
 describe('kernel errors read as ipvsadm reports them', () => {

@@ -493,12 +493,17 @@ export function decodeDest(payload: Buffer, svcAf: number): IpvsDest {
   const fwd = need(m, DEST_ATTR.FWD_METHOD, 'the forwarding method', 4).readUInt32LE(0) & 7;
   const forward = FORWARD_OF[fwd];
   if (!forward) throw new CodecError(`destination with forwarding method ${fwd}`);
+  // Connection counts as ipvsadm lists them (ActiveConn, InActConn), kept only when not 0 (IpvsDest).
+  const active = m.get(DEST_ATTR.ACTIVE_CONNS)?.readUInt32LE(0) ?? 0;
+  const inactive = m.get(DEST_ATTR.INACT_CONNS)?.readUInt32LE(0) ?? 0;
   return {
     rs: formatAddrPort(ip, port),
     forward,
     weight: need(m, DEST_ATTR.WEIGHT, 'the weight', 4).readInt32LE(0),
     upperThreshold: m.get(DEST_ATTR.U_THRESH)?.readUInt32LE(0) ?? 0,
     lowerThreshold: m.get(DEST_ATTR.L_THRESH)?.readUInt32LE(0) ?? 0,
+    ...(active ? { activeConns: active } : {}),
+    ...(inactive ? { inactConns: inactive } : {}),
   };
 }
 
