@@ -126,12 +126,12 @@ function entry<T>(s: Spec<T> & { key?: SettableKey; default?: unknown }): Direct
 }
 
 /** A directive whose value goes to one model field (`key`). */
-function field<K extends SettableKey>(s: Spec<FieldType<K>> & { key: K; default?: FieldType<K> }): Directive {
+export function field<K extends SettableKey>(s: Spec<FieldType<K>> & { key: K; default?: FieldType<K> }): Directive {
   return entry(s);
 }
 
 /** A directive with no plain field: it stores through its own hooks (or only rejects the line). */
-function special<T>(s: Spec<T>): Directive {
+export function special<T>(s: Spec<T>): Directive {
   return entry(s);
 }
 
@@ -139,7 +139,7 @@ function special<T>(s: Spec<T>): Directive {
 // Value grammars (each with the error text of its directive)
 
 /** 'yes' or 'no', exactly (a trailing space or CR is an error, as in the original). */
-const yesNo =
+export const yesNo =
   (name: string): Grammar<boolean> =>
   (ctx, s) =>
     s === 'yes' ? true : s === 'no' ? false : fail(ctx, `${name} must be 'yes' or 'no'`);
@@ -153,7 +153,7 @@ const digitRun =
   };
 
 /** The first digit run, which must be true in Perl ("0" is not, "00" is). */
-const positive =
+export const positive =
   (message: string): Grammar<number> =>
   (ctx, s) => {
     const digits = firstDigits(s);
@@ -172,7 +172,7 @@ const timeout =
   };
 
 /** Any text but the empty string. */
-const nonEmpty =
+export const nonEmpty =
   (message: string): Grammar<string> =>
   (ctx, s) =>
     s === '' ? fail(ctx, message) : s;
@@ -612,8 +612,12 @@ export const DIRECTIVES: readonly Directive[] = [
 ];
 
 /** Reads one line at `place` with the first directive whose form matches; false when none does. */
-export async function readDirective(ctx: LineContext, subject: string): Promise<boolean> {
-  for (const d of DIRECTIVES) {
+export async function readDirective(
+  ctx: LineContext,
+  subject: string,
+  directives: readonly Directive[] = DIRECTIVES,
+): Promise<boolean> {
+  for (const d of directives) {
     for (const re of d.forms[ctx.place]) {
       const m = re.exec(subject);
       if (!m) continue;
@@ -631,9 +635,9 @@ export async function readDirective(ctx: LineContext, subject: string): Promise<
 }
 
 /** The global settings: each directive's own value, else its default. */
-export function buildGlobal(g: GlobalDraft): GlobalConfig {
+export function buildGlobal(g: GlobalDraft, directives: readonly Directive[] = DIRECTIVES): GlobalConfig {
   const out: Record<string, unknown> = {};
-  for (const d of DIRECTIVES) {
+  for (const d of directives) {
     if (d.scope === 'virtual') continue;
     if (d.toGlobal) Object.assign(out, d.toGlobal(g));
     else if (d.key !== undefined) {
@@ -645,11 +649,11 @@ export function buildGlobal(g: GlobalDraft): GlobalConfig {
 }
 
 /** The directive fields of a virtual: its own value, else (for 'both') the global one, else the default. */
-export function buildVirtualFields(b: BuildContext): Partial<VirtualService> {
+export function buildVirtualFields(b: BuildContext, directives: readonly Directive[] = DIRECTIVES): Partial<VirtualService> {
   const out: Record<string, unknown> = {};
   const own = b.v.set as Record<string, unknown>;
   const global = b.global as unknown as Record<string, unknown>;
-  for (const d of DIRECTIVES) {
+  for (const d of directives) {
     if (d.scope === 'global') continue;
     if (d.toVirtual) Object.assign(out, d.toVirtual(b));
     else if (d.key !== undefined) {
