@@ -85,7 +85,7 @@ describe('commands', () => {
     expect(cmd).toBe(IPVS_CMD.NEW_SERVICE);
     const expected =
       '01010000' + // genlmsghdr: NEW_SERVICE, version 1
-      '54000100' + // IPVS_CMD_ATTR_SERVICE nest, 84 bytes
+      '54000180' + // IPVS_CMD_ATTR_SERVICE nest (NLA_F_NESTED), 84 bytes
       '06000100' + '02000000' + // AF_INET
       '06000200' + '06000000' + // IPPROTO_TCP
       '14000300' + '0a000001' + '00'.repeat(12) + // ADDR
@@ -97,28 +97,31 @@ describe('commands', () => {
     expect(hex(payload)).toBe(expected);
   });
 
-  it('names a fwmark service by family and mark only when deleting it', () => {
+  it('names a fwmark service by family and mark, the rest as ipvsadm sends it (no scheduler, no flags, mask 128)', () => {
     const { cmd, payload } = encodeCommand({ op: 'delete-service', proto: 'fwm', vaddr: '7', ipv6Fwm: true });
     expect(cmd).toBe(IPVS_CMD.DEL_SERVICE);
-    expect(hex(payload)).toBe('03010000' + '14000100' + '06000100' + '0a000000' + '08000500' + '07000000');
+    expect(hex(payload)).toBe(
+      '03010000' + '38000180' + '06000100' + '0a000000' + '08000500' + '07000000' + '05000600' + '00000000' + '0c000700' + '00000000' + 'ffffffff' + '08000800' + '00000000' + '08000900' + '80000000',
+    );
   });
 
-  it('sends every destination field, tunnel settings for ipip, and only address and port to delete', () => {
+  it('sends every destination field in ipvsadm\'s order, tunnel settings included, and ipvsadm\'s defaults to delete', () => {
     const add = encodeCommand({ op: 'add-dest', proto: 'udp', vaddr: '[2001:db8::1]:53', dest: { rs: '[2001:db8::2]:53', forward: 'ipip', weight: 3, upperThreshold: 100, lowerThreshold: 10 } });
     expect(add.cmd).toBe(IPVS_CMD.NEW_DEST);
     const top = decodeAttrs(add.payload.subarray(4));
     expect(top.map((a) => a.type)).toEqual([IPVS_CMD_ATTR_SERVICE, IPVS_CMD_ATTR_DEST]);
     const dest = decodeAttrs(top[1].data);
-    expect(dest.map((a) => a.type)).toEqual([1, 2, 3, 4, 5, 6, 11, 13, 14, 15]);
-    expect(dest.map((a) => hex(a.data)).slice(1)).toEqual(['0035', '02000000', '03000000', '64000000', '0a000000', '0a00', '00', '0000', '0000']);
+    expect(dest.map((a) => a.type)).toEqual([11, 1, 2, 3, 4, 13, 14, 15, 5, 6]);
+    expect(dest.map((a) => hex(a.data)).filter((_, i) => i !== 1)).toEqual(['0a00', '0035', '02000000', '03000000', '00', '0000', '0000', '64000000', '0a000000']);
     const del = encodeCommand({ op: 'delete-dest', proto: 'tcp', vaddr: '10.0.0.1:80', rs: '10.0.0.2:80' });
     expect(del.cmd).toBe(IPVS_CMD.DEL_DEST);
-    expect(decodeAttrs(decodeAttrs(del.payload.subarray(4))[1].data).map((a) => a.type)).toEqual([1, 2]);
+    const dd = decodeAttrs(decodeAttrs(del.payload.subarray(4))[1].data);
+    expect(dd.map((a) => a.type)).toEqual([11, 1, 2, 3, 4, 13, 14, 15, 5, 6]);
+    expect([hex(dd[3].data), hex(dd[4].data)]).toEqual(['03000000', '01000000']); // -g -w 1
     const gate = encodeCommand({ op: 'edit-dest', proto: 'tcp', vaddr: '10.0.0.1:80', dest: { rs: '10.0.0.2:80', forward: 'gate', weight: 0, upperThreshold: 0, lowerThreshold: 0 } });
     expect(gate.cmd).toBe(IPVS_CMD.SET_DEST);
     const gd = decodeAttrs(decodeAttrs(gate.payload.subarray(4))[1].data);
-    expect(gd.map((a) => a.type)).toEqual([1, 2, 3, 4, 5, 6, 11]);
-    expect(hex(gd[2].data)).toBe('03000000'); // IP_VS_CONN_F_DROUTE
+    expect(hex(gd[3].data)).toBe('03000000'); // IP_VS_CONN_F_DROUTE
   });
 
   it('refuses what it cannot encode', () => {

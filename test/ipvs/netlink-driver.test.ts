@@ -47,14 +47,16 @@ describe('NetlinkDriver on a scripted kernel', () => {
     expect(res[1].commandLine).toBe('ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1');
   });
 
-  it('windows a large batch: 1000 reals in 16 datagrams of at most 64 requests', async () => {
+  it('windows a large batch: 1000 reals in 4 datagrams of at most 256 requests, one answer each', async () => {
     const { k, d } = await open();
     const cmds: IpvsCommand[] = [{ op: 'add-service', service: { ...SVC, scheduler: 'wlc' } }];
     for (let i = 1; i <= 1000; i++) cmds.push({ op: 'add-dest', ...SVC, dest: dest(i) });
     const before = k.datagrams;
+    const answersBefore = k.answers;
     const res = await d.apply(cmds);
     expect(res.every((r) => r.ok)).toBe(true);
-    expect(k.datagrams - before).toBe(Math.ceil(1001 / 64) + 2);
+    expect(k.datagrams - before).toBe(Math.ceil(1001 / 256) + 2);
+    expect(k.answers).toBe(answersBefore + Math.ceil(1001 / 256) + 2);
     expect((await d.read()).services[0].dests).toHaveLength(1000);
   });
 

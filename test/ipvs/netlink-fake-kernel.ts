@@ -14,6 +14,7 @@ import {
   IPVS_CMD_ATTR_SERVICE,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLM_F_ACK,
   NLM_F_MULTI,
   SVC_ATTR,
   attrMap,
@@ -49,6 +50,8 @@ export class FakeIpvsKernel implements NetlinkTransport {
   /** Every request received, decoded (cmd, in order). */
   readonly log: { cmd: number; seq: number }[] = [];
   datagrams = 0;
+  /** Datagrams answered. */
+  answers = 0;
   familyPresent = true;
   /** Refuse the n-th request (0-based, over all requests) of a command with an errno: [cmd, nth, errno]. */
   refuse: { cmd: number; nth: number; errno: number }[] = [];
@@ -74,13 +77,18 @@ export class FakeIpvsKernel implements NetlinkTransport {
   async send(datagram: Buffer): Promise<void> {
     const index = this.datagrams++;
     const out: Buffer[] = [];
-    for (const m of decodeMessages(datagram)) out.push(...this.handle(m));
+    for (const m of decodeMessages(datagram)) {
+      // as netlink_rcv_skb: a request without NLM_F_ACK is answered only when it fails (or with data)
+      const answers = this.handle(m);
+      out.push(...((m.flags & NLM_F_ACK) !== 0 ? answers : answers.filter((a) => a.readUInt16LE(4) !== NLMSG_ERROR || a.readInt32LE(16) !== 0)));
+    }
     queueMicrotask(() => {
       if (index === this.dropAnswers) {
         const e = Object.assign(new Error('recvmsg: No buffer space available'), { errno: -E.ENOBUFS });
         this.errCb(e);
         return;
       }
+      if (out.length) this.answers++;
       this.cb(Buffer.concat(out));
     });
   }

@@ -86,6 +86,12 @@ const NLA_TYPE_MASK = 0x3fff;
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+/**
+ * A zero-filled buffer from Node's shared pool: Buffer.alloc gives each small buffer its own
+ * ArrayBuffer, which made encoding 1000 commands mostly garbage collection.
+ */
+export const zeros = (n: number): Buffer => Buffer.allocUnsafe(n).fill(0);
+
 /** One netlink attribute: type and payload (for a nest, the encoded children). */
 export interface Attr {
   readonly type: number;
@@ -97,35 +103,35 @@ export function attr(type: number, data: Buffer): Attr {
 }
 export const u8 = (type: number, v: number) => attr(type, Buffer.from([v & 0xff]));
 export function u16(type: number, v: number): Attr {
-  const b = Buffer.alloc(2);
+  const b = zeros(2);
   b.writeUInt16LE(v);
   return attr(type, b);
 }
 export function be16(type: number, v: number): Attr {
-  const b = Buffer.alloc(2);
+  const b = zeros(2);
   b.writeUInt16BE(v);
   return attr(type, b);
 }
 export function u32(type: number, v: number): Attr {
-  const b = Buffer.alloc(4);
+  const b = zeros(4);
   b.writeUInt32LE(v >>> 0);
   return attr(type, b);
 }
 /** A NUL-terminated string attribute. */
-export const str = (type: number, s: string) => attr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]));
-/** A nested attribute. The nested flag is not set: libnl's nla_nest_start (ipvsadm) does not set it either. */
-export const nest = (type: number, children: readonly Attr[]) => attr(type, encodeAttrs(children));
+export const str = (type: number, s: string) => attr(type, Buffer.concat([Buffer.from(s, 'utf8'), zeros(1)]));
+/** A nested attribute, with NLA_F_NESTED set in its type as ipvsadm (libnl) sends it. */
+export const nest = (type: number, children: readonly Attr[]) => attr(type | NLA_F_NESTED, encodeAttrs(children));
 
 /** encodeAttrs writes attributes, each padded to 4 bytes. */
 export function encodeAttrs(attrs: readonly Attr[]): Buffer {
   const parts: Buffer[] = [];
   for (const a of attrs) {
-    const h = Buffer.alloc(4);
+    const h = zeros(4);
     h.writeUInt16LE(4 + a.data.length, 0);
     h.writeUInt16LE(a.type, 2);
     parts.push(h, a.data);
     const pad = align4(a.data.length) - a.data.length;
-    if (pad) parts.push(Buffer.alloc(pad));
+    if (pad) parts.push(zeros(pad));
   }
   return Buffer.concat(parts);
 }
@@ -162,14 +168,14 @@ export interface NlMessage {
 
 /** encodeMessage writes one netlink message (header + payload). */
 export function encodeMessage(m: { type: number; flags: number; seq: number; pid?: number; payload: Buffer }): Buffer {
-  const h = Buffer.alloc(16);
+  const h = zeros(16);
   h.writeUInt32LE(16 + m.payload.length, 0);
   h.writeUInt16LE(m.type, 4);
   h.writeUInt16LE(m.flags, 6);
   h.writeUInt32LE(m.seq >>> 0, 8);
   h.writeUInt32LE((m.pid ?? 0) >>> 0, 12);
   const pad = align4(m.payload.length) - m.payload.length;
-  return Buffer.concat(pad ? [h, m.payload, Buffer.alloc(pad)] : [h, m.payload]);
+  return Buffer.concat(pad ? [h, m.payload, zeros(pad)] : [h, m.payload]);
 }
 
 /** decodeMessages splits one datagram into its messages. */
@@ -239,7 +245,7 @@ function parseIpv6(s: string): Buffer | undefined {
   const tail = groups(halves[1]);
   const all = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
   if (all.length !== 8) return undefined;
-  const b = Buffer.alloc(16);
+  const b = zeros(16);
   all.forEach((g, i) => b.writeUInt16BE(g, i * 2));
   return b;
 }
@@ -247,7 +253,7 @@ function parseIpv6(s: string): Buffer | undefined {
 /** An address as the kernel's 16-byte nf_inet_addr, with its family; undefined when it is not one. */
 export function encodeAddr(ip: string): { af: number; bytes: Buffer } | undefined {
   const v4 = parseIpv4(ip);
-  if (v4) return { af: AF_INET, bytes: Buffer.concat([v4, Buffer.alloc(12)]) };
+  if (v4) return { af: AF_INET, bytes: Buffer.concat([v4, zeros(12)]) };
   const v6 = parseIpv6(ip);
   if (v6) return { af: AF_INET6, bytes: v6 };
   return undefined;
@@ -345,7 +351,7 @@ function netmaskWord(s: IpvsService, af: number): number {
 /** The full service nest of NEW_SERVICE / SET_SERVICE. */
 export function serviceAttrs(s: IpvsService): Attr[] {
   const id = serviceIdAttrs(s);
-  const flags = Buffer.alloc(8);
+  const flags = zeros(8);
   flags.writeUInt32LE(serviceFlags(s), 0);
   flags.writeUInt32LE(0xffffffff, 4);
   return [
@@ -357,36 +363,58 @@ export function serviceAttrs(s: IpvsService): Attr[] {
   ];
 }
 
-/** The destination nest of NEW_DEST / SET_DEST (every field: the kernel wants the full entry). */
+/**
+ * The destination nest, every field (the kernel wants the full entry on NEW/SET), in ipvsadm's order:
+ * family, address, port, forwarding, weight, tunnel type/port/flags (ipip, none, none: what ipvsadm
+ * sends without --tun-type, for every method), thresholds.
+ */
 export function destAttrs(d: IpvsDest): Attr[] {
   const { ip, port } = splitAddrPort(d.rs);
   const a = encodeAddr(ip);
   if (!a) throw new CodecError(`bad real server address ${d.rs}`);
-  const attrs = [
+  return [
+    u16(DEST_ATTR.ADDR_FAMILY, a.af),
     attr(DEST_ATTR.ADDR, a.bytes),
     be16(DEST_ATTR.PORT, port),
     u32(DEST_ATTR.FWD_METHOD, FWD_CODE[d.forward]),
     u32(DEST_ATTR.WEIGHT, d.weight),
+    u8(DEST_ATTR.TUN_TYPE, 0),
+    be16(DEST_ATTR.TUN_PORT, 0),
+    u16(DEST_ATTR.TUN_FLAGS, 0),
     u32(DEST_ATTR.U_THRESH, d.upperThreshold),
     u32(DEST_ATTR.L_THRESH, d.lowerThreshold),
-    u16(DEST_ATTR.ADDR_FAMILY, a.af),
   ];
-  // Tunnelling: ipip encapsulation (type 0), no port, no flags, as ipvsadm sends without --tun-type
-  if (d.forward === 'ipip') attrs.push(u8(DEST_ATTR.TUN_TYPE, 0), be16(DEST_ATTR.TUN_PORT, 0), u16(DEST_ATTR.TUN_FLAGS, 0));
-  return attrs;
 }
 
-/** The destination nest of DEL_DEST: only the address and port matter to the kernel. */
+/** The destination nest of DEL_DEST: the kernel reads only address and port; the rest is ipvsadm's defaults (-g -w 1). */
 function destKeyAttrs(rs: string): Attr[] {
-  const { ip, port } = splitAddrPort(rs);
-  const a = encodeAddr(ip);
-  if (!a) throw new CodecError(`bad real server address ${rs}`);
-  return [attr(DEST_ATTR.ADDR, a.bytes), be16(DEST_ATTR.PORT, port)];
+  return destAttrs({ rs, forward: 'gate', weight: 1, upperThreshold: 0, lowerThreshold: 0 });
 }
 
-/** The service nest of a command that only names the service (DEL_SERVICE, the *_DEST commands). */
+/**
+ * The service nest of a command that only names the service (DEL_SERVICE, the *_DEST commands): the
+ * kernel reads the identity; the rest is what ipvsadm sends there (no scheduler, no flags, no
+ * persistence, the default mask).
+ */
 export function serviceRefAttrs(s: ServiceRef): Attr[] {
-  return serviceIdAttrs(s).attrs;
+  const id = serviceIdAttrs(s);
+  const flags = zeros(8);
+  flags.writeUInt32LE(0xffffffff, 4);
+  return [...id.attrs, str(SVC_ATTR.SCHED_NAME, ''), attr(SVC_ATTR.FLAGS, flags), u32(SVC_ATTR.TIMEOUT, 0), u32(SVC_ATTR.NETMASK, id.af === AF_INET6 ? 128 : 0xffffffff)];
+}
+
+/** Encoded service-reference nests by service: a batch names the same service for each of its reals. */
+const refNests = new Map<string, Attr>();
+
+function serviceRefNest(s: ServiceRef): Attr {
+  const key = `${s.proto}|${s.vaddr}|${s.ipv6Fwm ? 6 : 4}`;
+  let a = refNests.get(key);
+  if (!a) {
+    a = nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(s));
+    if (refNests.size >= 4096) refNests.clear();
+    refNests.set(key, a);
+  }
+  return a;
 }
 
 /** One IpvsCommand as a generic netlink command and payload (without the netlink header). */
@@ -398,13 +426,13 @@ export function encodeCommand(c: IpvsCommand): { cmd: number; payload: Buffer } 
     case 'edit-service':
       return build(IPVS_CMD.SET_SERVICE, [nest(IPVS_CMD_ATTR_SERVICE, serviceAttrs(c.service))]);
     case 'delete-service':
-      return build(IPVS_CMD.DEL_SERVICE, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c))]);
+      return build(IPVS_CMD.DEL_SERVICE, [serviceRefNest(c)]);
     case 'add-dest':
-      return build(IPVS_CMD.NEW_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
+      return build(IPVS_CMD.NEW_DEST, [serviceRefNest(c), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
     case 'edit-dest':
-      return build(IPVS_CMD.SET_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
+      return build(IPVS_CMD.SET_DEST, [serviceRefNest(c), nest(IPVS_CMD_ATTR_DEST, destAttrs(c.dest))]);
     case 'delete-dest':
-      return build(IPVS_CMD.DEL_DEST, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(c)), nest(IPVS_CMD_ATTR_DEST, destKeyAttrs(c.rs))]);
+      return build(IPVS_CMD.DEL_DEST, [serviceRefNest(c), nest(IPVS_CMD_ATTR_DEST, destKeyAttrs(c.rs))]);
   }
 }
 
@@ -415,7 +443,7 @@ export function getServicesPayload(): Buffer {
 
 /** The GET_DEST dump request payload for one service (as it was listed). */
 export function getDestsPayload(s: ServiceRef): Buffer {
-  return genlPayload(IPVS_CMD.GET_DEST, IPVS_GENL_VERSION, [nest(IPVS_CMD_ATTR_SERVICE, serviceRefAttrs(s))]);
+  return genlPayload(IPVS_CMD.GET_DEST, IPVS_GENL_VERSION, [nest(IPVS_CMD_ATTR_SERVICE, serviceIdAttrs(s).attrs)]);
 }
 
 /** The GET_INFO request payload (the IPVS version: a cheap "is it there" question). */
@@ -468,7 +496,7 @@ export function decodeService(payload: Buffer): IpvsService {
       if (af === AF_INET6) {
         if (netmask !== 128) out.netmask = String(netmask);
       } else if (netmask !== 0xffffffff) {
-        const b = Buffer.alloc(4);
+        const b = zeros(4);
         b.writeUInt32LE(netmask);
         out.netmask = `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
       }
