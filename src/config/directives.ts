@@ -24,6 +24,7 @@
 import { stat } from 'node:fs/promises';
 
 import {
+  type CheckType,
   type DaemonStatus,
   type FallbackServer,
   type GlobalConfig,
@@ -34,7 +35,7 @@ import {
 } from '../model/config.js';
 import { firstDigits, perlRe, perlSplitCommaList, perlTrue } from './perl.js';
 import { isContiguousNetmask, parseFallback, resolveFallback } from './resolve.js';
-import type { GlobalDraft, Parser, ResolvedVirtual, VirtualDraft } from './session.js';
+import type { FallbackDraft, GlobalDraft, Parser, ResolvedVirtual, VirtualDraft } from './session.js';
 
 /** Where a directive may appear. */
 export type Scope = 'global' | 'virtual' | 'both';
@@ -62,7 +63,7 @@ export interface BuildContext {
   readonly global: GlobalConfig;
 }
 
-/** Rejects the line: ConfigError at FILE:LINE with the original's message; `text` defaults to the line. */
+/** Rejects the line: ConfigError at FILE:LINE with the directive's message; `text` defaults to the line. */
 function fail(ctx: LineContext, message: string, text: string = ctx.raw): never {
   return ctx.p.error(ctx.line, message, text);
 }
@@ -300,6 +301,10 @@ function opt<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T 
 
 const NUMBER_SECONDS = 'a positive number of seconds is required';
 
+/** fallback= and fallback6= (group 1 the name, 2 the "6", 3 the value). */
+const FALLBACK = perlRe('^(fallback(6)?)\\s*=\\s*(.*)');
+type GlobalFallback = NonNullable<GlobalConfig['fallback']>;
+
 /** checktimeout and negotiatetimeout: a virtual's is its own, else the other one, else the globals (ld_setup). */
 function timeoutDirective(key: 'checktimeout' | 'negotiatetimeout'): Directive {
   return field({
@@ -344,23 +349,26 @@ export const DIRECTIVES: readonly Directive[] = [
       block(ctx).protocol = w;
     },
   }),
-  field({
+  special({
     name: 'checktype',
     scope: 'virtual',
-    key: 'checktype',
-    default: 'negotiate',
-    read: (ctx, val) => {
+    read: (ctx, val): { type: CheckType; count?: number } => {
       const digits = firstDigits(val);
       const word = /[\w-]+/.exec(val)?.[0];
       if (digits !== undefined) {
-        block(ctx).set.combinedCount = Number(digits);
         if (!/^\d+$/.test(val)) {
           ctx.p.warn(ctx.line, `checktype "${val}" contains digits: like the original, it means the combined check with ${Number(digits)}`);
         }
-        return 'combined';
+        return { type: 'combined', count: Number(digits) };
       }
-      if (word && (CHECKTYPES as readonly string[]).includes(word)) return word as (typeof CHECKTYPES)[number];
+      if (word && (CHECKTYPES as readonly string[]).includes(word)) return { type: word as CheckType };
       return fail(ctx, 'checktype must be connect, negotiate, on, off, ping, external, external-perl or a number');
+    },
+    // A later word keeps the count of an earlier number (original's behaviour: it stays in the hash).
+    store: (ctx, { type, count }) => {
+      const v = block(ctx).set;
+      v.checktype = type;
+      if (count !== undefined) v.combinedCount = count;
     },
     toVirtual: ({ v }) => ({ checktype: v.set.checktype ?? 'negotiate', ...opt('combinedCount', v.set.combinedCount) }),
   }),
@@ -523,22 +531,22 @@ export const DIRECTIVES: readonly Directive[] = [
   special({
     name: 'fallback',
     scope: 'both',
-    forms: { global: [perlRe('^(fallback(6)?)\\s*=\\s*(.*)')], virtual: [perlRe('^(fallback(6)?)\\s*=\\s*(.*)')] },
-    read: async (ctx, _s, m) => {
+    forms: { global: [FALLBACK], virtual: [FALLBACK] },
+    read: async (ctx, _s, m): Promise<{ six: boolean; own?: FallbackDraft; servers?: GlobalFallback }> => {
       const six = m[2] !== undefined;
-      const value = m[3];
       if (ctx.place === 'virtual') {
         familyMatches(ctx, m[1], six, 'fallback');
-        // A virtual's fallback defaults to the port as written in virtual=; resolved after the block.
-        block(ctx).fallback = parseFallback(ctx.p, ctx.line, value, block(ctx).family, block(ctx).typedPort);
-        return;
+        // The port defaults to the one written in virtual=; resolved after the block (protocol known then).
+        return { six, own: parseFallback(ctx.p, ctx.line, m[3], block(ctx).family, block(ctx).typedPort) };
       }
-      const family = six ? 6 : 4;
-      const tcp = await resolveFallback(ctx.p, parseFallback(ctx.p, ctx.line, value, family, undefined), 'tcp');
-      const udp = await resolveFallback(ctx.p, parseFallback(ctx.p, ctx.line, value, family, undefined), 'udp');
-      ctx.g.set[six ? 'fallback6' : 'fallback'] = { tcp, udp };
+      // At top level: resolved at once, for tcp and for udp (a port name is looked up per protocol).
+      const draft = (): FallbackDraft => parseFallback(ctx.p, ctx.line, m[3], six ? 6 : 4, undefined);
+      return { six, servers: { tcp: await resolveFallback(ctx.p, draft(), 'tcp'), udp: await resolveFallback(ctx.p, draft(), 'udp') } };
     },
-    store: () => undefined,
+    store: (ctx, { six, own, servers }) => {
+      if (ctx.place === 'virtual') block(ctx).fallback = own;
+      else ctx.g.set[six ? 'fallback6' : 'fallback'] = servers;
+    },
     toVirtual: (b) => opt('fallback', effectiveFallback(b)),
     toGlobal: (g) => ({ ...opt('fallback', g.set.fallback), ...opt('fallback6', g.set.fallback6) }),
   }),
