@@ -22,6 +22,7 @@ import { stateFilePath, writeStateFile } from '../observe/show.js';
 import { renderMetrics, writeMetricsFile } from '../observe/metrics.js';
 import { httpSpec, serveStatus, type StatusServer } from '../observe/http.js';
 import { RecordingDriver } from '../ipvs/recording.js';
+import { statusConfig } from '../observe/status.js';
 import { LagMonitor, SystemdNotifier, isAlive } from '../observe/watchdog.js';
 
 /** Signals that stop the daemon (those of the original that Node can catch). */
@@ -179,6 +180,7 @@ export class Daemon {
           // before each change and every 30 s).
           refreshTable: () => void this.driver?.refresh(5000),
           daemonStatus: () => this.status,
+          ipvsDriver: () => this.ipvsDriver,
           configPath: this.o.configPath,
           pid: process.pid,
           hostname: this.hostname,
@@ -392,6 +394,8 @@ export class Daemon {
         status: this.status,
         ...(this.ipvsDriver ? { ipvsDriver: this.ipvsDriver } : {}),
         snapshot: this.director.snapshot(),
+        model: statusConfig(this.config),
+        ...(this.driver?.last() ? { table: this.driver.last() } : {}),
       });
     } catch {
       /* the run directory may not be writable (-d as a user): show then says stopped */

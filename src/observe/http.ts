@@ -16,7 +16,7 @@ import type { DirectorSnapshot } from '../engine/types.js';
 import type { TableReading } from '../ipvs/recording.js';
 import { parseListen } from './metrics.js';
 import { renderPage } from './page.js';
-import { buildStatus, CheckHistory, type StatusData } from './status.js';
+import { buildStatus, CheckHistory, type IpvsDriverInfo, type StatusData } from './status.js';
 
 /** What the listener shows, read when asked. */
 export interface StatusSource {
@@ -28,6 +28,8 @@ export interface StatusSource {
   /** Asks for a fresher table read (bounded by the driver: at most one read per interval). */
   refreshTable?(): void;
   daemonStatus(): string;
+  /** The IPVS driver the daemon chose, when known. */
+  ipvsDriver?(): IpvsDriverInfo | undefined;
   configPath: string;
   pid?: number;
   hostname?: string;
@@ -181,6 +183,7 @@ export class StatusServer {
       config: s.config(),
       history: this.history,
       pid: s.pid,
+      ipvsDriver: s.ipvsDriver?.(),
       configPath: s.configPath,
       status: s.daemonStatus(),
       now: Date.now(),

@@ -4,6 +4,8 @@
  */
 import { open, rename, readFile } from 'node:fs/promises';
 import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
+import type { TableReading } from '../ipvs/recording.js';
+import { buildStatus, type StatusConfig, type StatusData } from './status.js';
 
 /** What the daemon writes and `show` reads. */
 export interface StateFile {
@@ -15,6 +17,10 @@ export interface StateFile {
   /** The IPVS driver the daemon chose and why (src/ipvs/select.ts). */
   readonly ipvsDriver?: { readonly driver: string; readonly requested: string; readonly reason: string; readonly ipvsadm?: string };
   readonly snapshot: DirectorSnapshot;
+  /** The running config as the status data uses it (absent in files of older daemons). */
+  readonly model?: StatusConfig;
+  /** The last IPVS table read (connection counts). */
+  readonly table?: TableReading;
 }
 
 /** The state file's path beside the pid file. */
@@ -25,13 +31,26 @@ export function stateFilePath(rundir: string, cfgName: string): string {
 /** Reals per write: the file is streamed in pieces, never held whole (10 000 reals are megabytes). */
 const REALS_PER_WRITE = 500;
 
+const modelText = new WeakMap<StatusConfig, string>();
+
+function modelJson(model: StatusConfig): string {
+  let t = modelText.get(model);
+  if (t === undefined) {
+    t = JSON.stringify(model);
+    modelText.set(model, t);
+  }
+  return t;
+}
+
 /** Writes the state atomically, readable by root only (it names every real and its failures). */
 export async function writeStateFile(path: string, state: StateFile): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  const { snapshot, ...fields } = state;
+  const { snapshot, model, ...fields } = state;
   const { reals, ...rest } = snapshot;
-  // snapshot last and reals last in it, so that the file ends with the reals' array
-  const head = JSON.stringify({ ...fields, snapshot: { ...rest, reals: [] } });
+  // snapshot last and reals last in it, so that the file ends with the reals' array; the model (which
+  // changes only on reload) is serialised once per config
+  let head = JSON.stringify({ ...fields, snapshot: { ...rest, reals: [] } });
+  if (model) head = `{"model":${modelJson(model)},${head.slice(1)}`;
   const tail = ']}}';
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -53,32 +72,20 @@ export async function readStateFile(path: string): Promise<StateFile> {
   return s;
 }
 
-/** The stable JSON form of `show --json`. */
-export function showJson(s: StateFile): unknown {
-  const fb = new Map(s.snapshot.fallbacks.map((f) => [f.vid, f.active]));
-  const vids = [...new Set(s.snapshot.reals.map((r) => r.vid).concat(s.snapshot.fallbacks.map((f) => f.vid)))];
-  return {
+/** The stable JSON form of `show --json`: the status data (as /status.json), and when it was written. */
+export function showJson(s: StateFile): StatusData & { writtenAt: string } {
+  const data = buildStatus({
+    snapshot: s.snapshot,
+    table: s.table,
+    config: s.model,
     pid: s.pid,
-    config: s.config,
+    ...(s.ipvsDriver ? { ipvsDriver: s.ipvsDriver } : {}),
+    configPath: s.config,
     status: s.status,
-    writtenAt: new Date(s.writtenAt).toISOString(),
-    cycle: s.snapshot.cycle,
-    ipvsadm: s.snapshot.ipvsadm,
-    ipvsDriver: s.ipvsDriver ?? null,
-    virtuals: vids.map((vid) => ({
-      virtual: vid,
-      fallbackActive: fb.get(vid) ?? false,
-      reals: s.snapshot.reals.filter((r) => r.vid === vid).map((r) => ({
-        real: r.rs,
-        state: r.state,
-        weight: r.weight,
-        failures: r.failures,
-        lastCheck: r.lastCheck !== undefined ? new Date(r.lastCheck).toISOString() : null,
-        latencyMs: r.lastResult?.durationMs ?? null,
-        reason: r.lastResult && !r.lastResult.ok ? { layer: r.lastResult.status, message: r.lastResult.message } : null,
-      })),
-    })),
-  };
+    now: s.writtenAt,
+    withHistory: false,
+  });
+  return { ...data, writtenAt: new Date(s.writtenAt).toISOString() };
 }
 
 const COLORS: Record<RealSnapshot['state'], string> = {
@@ -99,7 +106,7 @@ function ago(now: number, t?: number): string {
 export function showText(s: StateFile, opts: { color: boolean; now?: number }): string {
   const now = opts.now ?? Date.now();
   const paint = (c: string, t: string) => (opts.color ? `${c}${t}\x1b[0m` : t);
-  const j = showJson(s) as ReturnType<typeof showJson> & { virtuals: { virtual: string; fallbackActive: boolean }[] };
+  const j = showJson(s);
   const lines: string[] = [];
   const age = Math.round((now - s.writtenAt) / 1000);
   lines.push(`ldirectord pid ${s.pid} (${s.status}), config ${s.config}; cycle #${s.snapshot.cycle.count} took ${s.snapshot.cycle.lastDurationMs} ms, scheduler lag ${s.snapshot.cycle.lagMs} ms; state ${age}s old`);

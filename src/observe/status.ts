@@ -5,7 +5,7 @@
  *
  * Field names are stable (documented in ldirectord(8)); new fields may be added, none renamed.
  */
-import type { Config, VirtualService } from '../model/config.js';
+import type { Config, Forward, VirtualService } from '../model/config.js';
 import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
 import type { IpvsTable } from '../ipvs/types.js';
 import { canonicalAddrPort, kernelDestOf, serviceKey } from '../ipvs/plan.js';
@@ -83,19 +83,64 @@ export interface StatusData {
   readonly generatedAt: string;
   readonly cycle: DirectorSnapshot['cycle'];
   readonly ipvsadm: DirectorSnapshot['ipvsadm'];
+  /** The IPVS driver the daemon chose and why (netlink or ipvsadm), null when not known. */
+  readonly ipvsDriver: IpvsDriverInfo | null;
   /** When the connection counts were read from the table, null when never. */
   readonly tableReadAt: string | null;
   readonly totals: { readonly virtuals: number; readonly reals: number; readonly up: number; readonly down: number };
   readonly virtuals: readonly StatusVirtual[];
 }
 
+/** The part of a virtual's config the status uses. */
+export type StatusVirtualConfig = Pick<
+  VirtualService,
+  | 'vid' | 'vaddr' | 'protocol' | 'family' | 'scheduler' | 'persistent' | 'netmask' | 'checktype' | 'service'
+  | 'checkinterval' | 'checktimeout' | 'failurecount' | 'quiescent'
+> & {
+  readonly fallback?: { readonly ip: string; readonly port: number };
+  readonly reals: readonly { readonly ip: string; readonly port: number; readonly weight: number; readonly forward: Forward }[];
+};
+
 /** The part of a Config the status uses (a Config is one). */
 export interface StatusConfig {
-  readonly virtuals: readonly Pick<
-    VirtualService,
-    | 'vid' | 'vaddr' | 'protocol' | 'family' | 'scheduler' | 'persistent' | 'netmask' | 'checktype' | 'service'
-    | 'checkinterval' | 'checktimeout' | 'failurecount' | 'quiescent' | 'fallback' | 'reals'
-  >[];
+  readonly virtuals: readonly StatusVirtualConfig[];
+}
+
+const projected = new WeakMap<object, StatusConfig>();
+
+/**
+ * The StatusConfig of a Config as plain data, small enough for the state file (`show --json`); the
+ * same object for the same config (it changes only on reload).
+ */
+export function statusConfig(config: StatusConfig): StatusConfig {
+  let p = projected.get(config);
+  if (!p) {
+    p = project(config);
+    projected.set(config, p);
+  }
+  return p;
+}
+
+function project(config: StatusConfig): StatusConfig {
+  return {
+    virtuals: config.virtuals.map((v) => ({
+      vid: v.vid, vaddr: v.vaddr, protocol: v.protocol, family: v.family, scheduler: v.scheduler,
+      ...(v.persistent !== undefined ? { persistent: v.persistent } : {}),
+      ...(v.netmask !== undefined ? { netmask: v.netmask } : {}),
+      checktype: v.checktype, service: v.service, checkinterval: v.checkinterval, checktimeout: v.checktimeout,
+      failurecount: v.failurecount, quiescent: v.quiescent,
+      ...(v.fallback ? { fallback: { ip: v.fallback.ip, port: v.fallback.port } } : {}),
+      reals: v.reals.map((r) => ({ ip: r.ip, port: r.port, weight: r.weight, forward: r.forward })),
+    })),
+  };
+}
+
+/** The IPVS driver the daemon chose (src/ipvs/select.ts). */
+export interface IpvsDriverInfo {
+  readonly driver: string;
+  readonly requested: string;
+  readonly reason: string;
+  readonly ipvsadm?: string;
 }
 
 /** What buildStatus reads. */
@@ -106,6 +151,7 @@ export interface StatusInput {
   readonly config?: StatusConfig | Config;
   readonly history?: CheckHistory;
   readonly pid?: number;
+  readonly ipvsDriver?: IpvsDriverInfo;
   readonly configPath: string;
   readonly status: string;
   /** ms since the epoch. */
@@ -164,7 +210,7 @@ export function buildStatus(input: StatusInput): StatusData {
   const virtuals = vids.map((vid): StatusVirtual => {
     const v = vconf.get(vid);
     const reals = byVid.get(vid) ?? [];
-    const weights = new Map<string, { weight: number; forward: string }>();
+    const weights = new Map<string, { weight: number; forward: Forward }>();
     for (const r of v?.reals ?? []) {
       const lit = hostPort(r.ip, r.port);
       if (!weights.has(lit)) weights.set(lit, { weight: r.weight, forward: r.forward });
@@ -178,7 +224,7 @@ export function buildStatus(input: StatusInput): StatusData {
       if (svcConns && v) {
         const dest = kernelDestOf(v.protocol, v.vaddr, {
           rs: r.rs,
-          forward: (w?.forward ?? 'gate') as 'gate' | 'masq' | 'ipip',
+          forward: w?.forward ?? 'gate',
           weight: 0,
           upperThreshold: 0,
           lowerThreshold: 0,
@@ -236,6 +282,7 @@ export function buildStatus(input: StatusInput): StatusData {
     generatedAt: new Date(input.now).toISOString(),
     cycle: snapshot.cycle,
     ipvsadm: snapshot.ipvsadm,
+    ipvsDriver: input.ipvsDriver ?? null,
     tableReadAt: iso(input.table?.at),
     totals: { virtuals: virtuals.length, reals: total, up, down },
     virtuals,

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeStateFile, readStateFile, showJson, showText, stateFilePath, type StateFile } from '../../src/observe/show.js';
+import { buildStatus, statusConfig } from '../../src/observe/status.js';
 
 const state: StateFile = {
   version: 1, pid: 123, config: '/etc/ha.d/ldirectord.cf', writtenAt: 1_000_000, status: 'running',
@@ -44,6 +45,31 @@ describe('show', () => {
     expect(j.virtuals).toHaveLength(1);
     expect(j.virtuals[0].reals[1]).toMatchObject({ real: '127.0.0.12:80', state: 'quiescent', weight: 0, failures: 3, latencyMs: 5000, reason: { layer: 'l4-timeout' } });
     expect(j.virtuals[0].reals[0].reason).toBeNull();
+  });
+  it('gives in JSON the status data of the status page (config details and connection counts from the file), written atomically', async () => {
+    const model = statusConfig({
+      virtuals: [{
+        vid: 'tcp:127.0.0.10:80', vaddr: '127.0.0.10:80', protocol: 'tcp', family: 4, scheduler: 'wlc', persistent: 600, netmask: undefined,
+        checktype: 'negotiate', service: 'http', checkinterval: 6, checktimeout: 5, failurecount: 1, quiescent: true, fallback: undefined,
+        reals: [{ ip: '127.0.0.11', port: 80, weight: 2, forward: 'masq' }, { ip: '127.0.0.12', port: 80, weight: 5, forward: 'masq' }],
+      }],
+    });
+    const table = { at: 999_000, table: { services: [{ service: { proto: 'tcp' as const, vaddr: '127.0.0.10:80', scheduler: 'wlc' }, dests: [{ rs: '127.0.0.11:80', forward: 'masq' as const, weight: 2, upperThreshold: 0, lowerThreshold: 0, activeConns: 4 }] }] } };
+    const full: StateFile = { ...state, model, table };
+    const dir = mkdtempSync(join(tmpdir(), 'show-'));
+    const p = stateFilePath(dir, 'm.cf');
+    await writeStateFile(p, full);
+    const back = await readStateFile(p);
+    expect(back).toEqual(JSON.parse(JSON.stringify(full)));
+    const j = showJson(back);
+    expect(j).toEqual({
+      ...buildStatus({ snapshot: full.snapshot, table, config: model, pid: 123, configPath: full.config, status: 'running', now: full.writtenAt, withHistory: false }),
+      writtenAt: new Date(full.writtenAt).toISOString(),
+    });
+    expect(j.virtuals[0]).toMatchObject({ scheduler: 'wlc', persistent: 600, realsUp: 1, realsTotal: 2 });
+    expect(j.virtuals[0].reals.map((r) => [r.configuredWeight, r.activeConns, r.inactConns])).toEqual([[2, 4, 0], [5, null, null]]);
+    // A file without them (an older daemon) still shows every real.
+    expect(showJson(state).virtuals[0]).toMatchObject({ scheduler: null, realsTotal: 2 });
   });
   it('prints a table a person reads at a glance, coloured only when asked', () => {
     const plain = showText(state, { color: false, now: 1_000_000 });
