@@ -17,12 +17,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const driverJs = join(root, 'dist/ipvs/ipvsadm-driver.js');
-if (!existsSync(driverJs) || !existsSync(join(root, 'dist/ipvs/kernel-sim.js'))) {
+if (!existsSync(driverJs) || !existsSync(join(root, 'dist/ipvs-sim/index.js'))) {
   console.log('bench/ipvs-batch: dist/ipvs not built (run: npx tsc -p tsconfig.json)');
   process.exit(1);
 }
 const { IpvsadmDriver } = await import(pathToFileURL(driverJs).href);
-const { emptyState, runIpvsadm } = await import(pathToFileURL(join(root, 'dist/ipvs/kernel-sim.js')).href);
+const { emptyState, runIpvsadm } = await import(pathToFileURL(join(root, 'dist/ipvs-sim/index.js')).href);
 
 const N = Number(process.argv[2] ?? 1000);
 const SAMPLE = Math.min(N, Number(process.argv[3] ?? 20));

@@ -17,13 +17,13 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const REALS = Number(process.env.SOAK_REALS ?? 500);
 const FLAPS = Number(process.env.SOAK_FLAPS_PER_S ?? 10);
 
-for (const need of ['dist/cli/main.js', 'dist/engine/director.js', 'dist/ipvs/kernel-sim.js']) {
+for (const need of ['dist/cli/main.js', 'dist/engine/director.js', 'dist/ipvs-sim/index.js']) {
   if (!existsSync(join(root, need))) {
     console.log(`soak skipped: ${need} is missing (the director may not have landed; build with npx tsc -p tsconfig.json)`);
     process.exit(0);
   }
 }
-const sim = await import(pathToFileURL(join(root, 'dist/ipvs/kernel-sim.js')).href);
+const sim = await import(pathToFileURL(join(root, 'dist/ipvs-sim/index.js')).href);
 
 const dir = mkdtempSync(join(tmpdir(), 'ldsoak-'));
 const state = join(dir, 'ipvs.json');

@@ -66,6 +66,6 @@ export interface SimDriverLike extends IpvsDriver {
 }
 
 export async function makeSimDriver(): Promise<SimDriverLike> {
-  const m = await load('SimDriver', () => import('../ipvs/sim-driver.js'));
+  const m = await load('SimDriver', () => import('../ipvs-sim/sim-driver.js'));
   return new m.SimDriver();
 }

@@ -4,7 +4,7 @@
  * (kernelDest: gatewaying and tunnelling take the service's port), so a port the kernel rewrote is not
  * a difference.
  */
-import { canonicalAddr } from './kernel-sim.js';
+import { canonicalAddr } from './addr.js';
 import { formatAddrPort, kernelDest, splitAddrPort } from './normalize.js';
 import type { DesiredTable, IpvsCommand, IpvsDest, IpvsProto, IpvsService, IpvsTable } from './types.js';
 

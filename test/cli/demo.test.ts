@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ld, tmp, ROOT } from './helpers.js';
 
-const realReady = ['dist/engine/director.js', 'dist/ipvs/sim-driver.js'].every((p) => existsSync(join(ROOT, p)));
+const realReady = ['dist/engine/director.js', 'dist/ipvs-sim/sim-driver.js'].every((p) => existsSync(join(ROOT, p)));
 if (!realReady) console.warn('demo with the real director skipped: the director or SimDriver is not built yet');
 
 function tables(stdout: string): string[] {

@@ -7,7 +7,7 @@ import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ld, tmp, until, read, killPidFile, httpOk as listen, closeHttp as close, ROOT } from '../cli/helpers.js';
 
-const ready = ['dist/engine/director.js', 'dist/ipvs/sim-driver.js'].every((p) => existsSync(join(ROOT, p)) || existsSync(join(ROOT, p.replace('dist/', 'src/').replace(/\.js$/, '.ts'))));
+const ready = ['dist/engine/director.js', 'dist/ipvs-sim/sim-driver.js'].every((p) => existsSync(join(ROOT, p)) || existsSync(join(ROOT, p.replace('dist/', 'src/').replace(/\.js$/, '.ts'))));
 if (!ready) console.warn('daemon integration tests skipped: the director or the simulated IPVS driver is not built yet');
 
 interface Table {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createDirector, defaultMaintenance } from '../../src/engine/director.js';
 import type { RealServer } from '../../src/model/config.js';
 import type { EngineEvent } from '../../src/engine/types.js';
-import { SimDriver } from '../../src/ipvs/sim-driver.js';
+import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 import type { CheckJob, CheckResult } from '../../src/checks/types.js';
 import { ManualClock } from '../../src/util/clock.js';
 import type { ProcessRunner } from '../../src/util/process.js';

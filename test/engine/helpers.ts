@@ -3,7 +3,7 @@ import { hostsFileResolver } from '../../src/config/resolver.js';
 import type { Config } from '../../src/model/config.js';
 import { Engine, type EngineOutput } from '../../src/engine/engine.js';
 import type { EngineEvent } from '../../src/engine/types.js';
-import { SimDriver } from '../../src/ipvs/sim-driver.js';
+import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 import { planChanges } from '../../src/ipvs/plan.js';
 import type { CheckResult } from '../../src/checks/types.js';
 import { ManualClock } from '../../src/util/clock.js';

@@ -4,11 +4,11 @@
  * runs ./ipvsadm) and our daemon drive the same fake.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { emptyState, formatList, formatSave, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
-import type { SimState } from '../../src/ipvs/kernel-sim.js';
+import { emptyState, formatList, formatSave, toIpvsTable } from '../../src/ipvs-sim/index.js';
+import type { SimState } from '../../src/ipvs-sim/index.js';
 import type { IpvsTable } from '../../src/ipvs/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -17,21 +17,33 @@ const ROOT = resolve(HERE, '../..');
 export const FAKE_IPVSADM_SCRIPT = join(HERE, 'ipvsadm.mjs');
 
 /**
- * ensureFakeBuilt makes sure dist/ipvs/kernel-sim.js (the fake's engine) exists and is not older than
- * its source; if needed it transpiles that one file (it imports types only).
+ * ensureFakeBuilt makes sure dist/ipvs-sim/index.js (the fake's engine) and the modules it loads exist
+ * and are not older than their sources; it transpiles the stale ones one by one, following the relative
+ * imports left in each output (the simulated kernel imports types only, outside src/ipvs-sim and
+ * src/ipvs/addr.ts).
  */
 export function ensureFakeBuilt(): void {
-  const src = join(ROOT, 'src/ipvs/kernel-sim.ts');
-  const out = join(ROOT, 'dist/ipvs/kernel-sim.js');
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
-  const js = ts.transpileModule(readFileSync(src, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-    fileName: src,
-  }).outputText;
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  writeFileSync(tmp, js);
-  renameSync(tmp, out);
+  const seen = new Set<string>();
+  const visit = (rel: string): void => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    const src = join(ROOT, 'src', rel.replace(/\.js$/, '.ts'));
+    const out = join(ROOT, 'dist', rel);
+    let js: string;
+    if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) js = readFileSync(out, 'utf8');
+    else {
+      js = ts.transpileModule(readFileSync(src, 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+        fileName: src,
+      }).outputText;
+      mkdirSync(dirname(out), { recursive: true });
+      const tmp = `${out}.${process.pid}.tmp`;
+      writeFileSync(tmp, js);
+      renameSync(tmp, out);
+    }
+    for (const m of js.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+\.js)';/gms)) visit(posix.join(posix.dirname(rel), m[1]));
+  };
+  visit('ipvs-sim/index.js');
 }
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The fake ipvsadm: ipvsadm 1.31's command line on the simulated kernel of dist/ipvs/kernel-sim.js.
+// The fake ipvsadm: ipvsadm 1.31's command line on the simulated kernel of dist/ipvs-sim/index.js.
 // State: the JSON file named by FAKE_IPVSADM_STATE (required). Log: every invocation appended as one
 // JSON line to FAKE_IPVSADM_LOG (if set). Faults: FAKE_IPVSADM_FAIL_MATCH (regex on the command line,
 // also on each -R line: exit 255 with a message), FAKE_IPVSADM_HANG_MS (sleep first),
@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(realpathSync(fileURLToPath(import.meta.url)));
-const simPath = resolve(here, '../../dist/ipvs/kernel-sim.js');
+const simPath = resolve(here, '../../dist/ipvs-sim/index.js');
 if (!existsSync(simPath)) {
   process.stderr.write(`fake ipvsadm: ${simPath} not found (run: npx tsc -p tsconfig.json)\n`);
   process.exit(2);

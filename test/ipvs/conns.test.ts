@@ -1,6 +1,6 @@
 // ActiveConn/InActConn: the simulated kernel lists them, the parser reads them, the planner ignores them.
 import { describe, expect, it } from 'vitest';
-import { emptyState, formatList, runIpvsadm, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
+import { emptyState, formatList, runIpvsadm, toIpvsTable } from '../../src/ipvs-sim/index.js';
 import { parseList, parseListing } from '../../src/ipvs/parse.js';
 import { planChanges } from '../../src/ipvs/plan.js';
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { emptyState, formatList, formatSave, runIpvsadm, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
+import { emptyState, formatList, formatSave, runIpvsadm, toIpvsTable } from '../../src/ipvs-sim/index.js';
 import { locateIpvsadm } from '../../src/ipvs/locate.js';
 import { IpvsParseError, parseList, parseListing, parseSave } from '../../src/ipvs/parse.js';
 import { renderArgs, renderCommandLine, renderRestoreLine } from '../../src/ipvs/render.js';

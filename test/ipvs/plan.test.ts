@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planChanges } from '../../src/ipvs/plan.js';
 import { renderRestoreLine } from '../../src/ipvs/render.js';
-import { SimDriver } from '../../src/ipvs/sim-driver.js';
+import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 import type { DesiredTable, IpvsDest, IpvsService } from '../../src/ipvs/types.js';
 
 const svc = (over: Partial<IpvsService> = {}): IpvsService => ({ proto: 'tcp', vaddr: '10.0.0.1:80', scheduler: 'wrr', ...over });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimDriver } from '../../src/ipvs/sim-driver.js';
+import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 
 describe('SimDriver', () => {
   it('preloads from -R text, renders -L -n / --thresholds / -S -n exactly as ipvsadm prints them', async () => {

@@ -1,20 +1,20 @@
 /**
- * SimDriver: an IpvsDriver on the in-memory kernel model (kernel-sim), no processes. Each command goes
+ * SimDriver: an IpvsDriver on the in-memory kernel model (src/ipvs-sim), no processes. Each command goes
  * through the same ipvsadm command line the real driver would send, so refusals and the kernel's port
  * rewriting are those of ipvsadm. Used by the demo and by the engine's tests.
  */
-import { emptyState, formatList, formatSave, runIpvsadm, toIpvsTable } from './kernel-sim.js';
-import type { SimRunResult, SimState } from './kernel-sim.js';
-import { planChanges } from './plan.js';
-import { renderArgs, renderCommandLine } from './render.js';
-import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from './types.js';
+import { emptyState, formatList, formatSave, runIpvsadm, toIpvsTable } from './index.js';
+import type { SimRunResult, SimState } from './index.js';
+import { planChanges } from '../ipvs/plan.js';
+import { renderArgs, renderCommandLine } from '../ipvs/render.js';
+import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
 
 export interface SimDriverOptions {
   /** Start from this kernel state (it is changed in place). */
   readonly state?: SimState;
   /** Preload the table with `ipvsadm -R` input (e.g. an `ipvsadm -S -n` dump). */
   readonly restore?: string;
-  /** Schedulers the simulated kernel knows (default kernel-sim's KNOWN_SCHEDULERS). */
+  /** Schedulers the simulated kernel knows (default KNOWN_SCHEDULERS). */
   readonly schedulers?: readonly string[];
   /** Refuse (as the kernel would, with `Operation not permitted`) commands whose line matches. */
   readonly failMatch?: RegExp;

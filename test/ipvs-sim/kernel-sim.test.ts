@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { emptyState, formatList, formatSave, runIpvsadm, setEtcHostsLoader, setEtcServicesLoader, toIpvsTable } from '../../src/ipvs/kernel-sim.js';
-import { loadTranscripts } from './transcripts.js';
+import { emptyState, formatList, formatSave, runIpvsadm, setEtcHostsLoader, setEtcServicesLoader, toIpvsTable } from '../../src/ipvs-sim/index.js';
+import { loadTranscripts } from '../ipvs/transcripts.js';
 
 const haveEtcServices = existsSync('/etc/services');
 setEtcServicesLoader(() => (haveEtcServices ? readFileSync('/etc/services', 'utf8') : ''));
