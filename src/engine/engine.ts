@@ -40,13 +40,39 @@ export interface EngineOptions {
   readonly pid?: number;
 }
 
-/** What one engine step produced. */
+/**
+ * What one engine step produced. The managed table itself is not part of it: building a whole table per
+ * check result would cost O(reals) each, O(reals^2) per cycle; whoever applies it asks `desired()` once
+ * when it syncs (the director coalesces the changes of many steps into one sync).
+ */
 export interface EngineOutput {
   readonly events: readonly EngineEvent[];
-  /** The managed table after the step (built when first read: read it before the engine's next step). */
-  readonly desired: DesiredTable;
   /** Whether the desired table changed in this step. */
   readonly changed: boolean;
+}
+
+/** A destination the engine puts in (or keeps in) a service: _restore_service's arguments. */
+interface RestoreArgs {
+  /** `<server>:<port>` as the original logs it. */
+  readonly literal: string;
+  /** The destination's kernel form. */
+  readonly dest: string;
+  readonly forward: Forward;
+  readonly weight: number;
+  readonly lower: number;
+  readonly upper: number;
+  /** A real (its state events carry it) or the fallback server (fallback events, no real). */
+  readonly tag: 'real' | 'fallback';
+  readonly rs?: RealState;
+}
+
+/** A destination the engine quiesces or deletes: _remove_service's arguments. */
+interface RemoveArgs {
+  readonly literal: string;
+  readonly dest: string;
+  readonly forward: Forward;
+  readonly tag: 'real' | 'fallback';
+  readonly rs?: RealState;
 }
 
 export interface EngineSnapshot {
@@ -262,24 +288,13 @@ export class Engine {
 
   // ---- internals ----
 
-  /**
-   * output hands over the step's events. Its `desired` is built when first read (a whole table per check
-   * result would cost O(reals) each, O(reals^2) per cycle), so read it before the engine's next step.
-   */
+  /** output hands over the step's events and whether the desired table changed. */
   private output(): EngineOutput {
     const events = this.events;
     this.events = [];
     const changed = this.dirty;
     this.dirty = false;
-    let desired: DesiredTable | undefined;
-    const build = () => this.desired();
-    return {
-      events,
-      changed,
-      get desired(): DesiredTable {
-        return (desired ??= build());
-      },
-    };
+    return { events, changed };
   }
 
   /** listing: the (virtual, real) pairs whose real has id `key` (the original's service_set walks them all). */
@@ -362,8 +377,8 @@ export class Engine {
           rs.maintenance = before.maintenance;
           rs.lastCheck = before.lastCheck;
           rs.lastResult = before.lastResult;
-          if (rs.up) this.restore(vs, rs.literal, rs.dest, real.forward, real.weight, 'real', real.lowerThreshold, real.upperThreshold, rs);
-          else this.remove(vs, rs.literal, rs.dest, real.forward, 'real', rs);
+          if (rs.up) this.restore(vs, realArgs(rs));
+          else this.remove(vs, { literal: rs.literal, dest: rs.dest, forward: real.forward, tag: 'real', rs });
           continue;
         }
         const d = vs.present.get(dest);
@@ -417,8 +432,7 @@ export class Engine {
     if (rs.up && !force) return;
     rs.up = true;
     rs.maintenance = false;
-    const r = rs.real;
-    this.restore(vs, rs.literal, rs.dest, r.forward, r.weight, 'real', r.lowerThreshold, r.upperThreshold, rs);
+    this.restore(vs, realArgs(rs));
     this.fallbackOff(vs);
   }
 
@@ -431,22 +445,12 @@ export class Engine {
       return;
     }
     rs.up = false;
-    this.remove(vs, rs.literal, rs.dest, rs.real.forward, 'real', rs);
+    this.remove(vs, { literal: rs.literal, dest: rs.dest, forward: rs.real.forward, tag: 'real', rs });
     this.fallbackOn(vs);
   }
 
   /** _restore_service: edit when weight, thresholds or forwarding differ, add when absent. */
-  private restore(
-    vs: VirtualState,
-    literal: string,
-    dest: string,
-    forward: Forward,
-    weight: number,
-    tag: 'real' | 'fallback',
-    lower: number,
-    upper: number,
-    rs?: RealState,
-  ): void {
+  private restore(vs: VirtualState, { literal, dest, forward, weight, lower, upper, tag, rs }: RestoreArgs): void {
     const want: IpvsDest = { rs: dest, forward, weight, upperThreshold: upper, lowerThreshold: lower };
     const d = vs.present.get(dest);
     let verb: string;
@@ -463,7 +467,7 @@ export class Engine {
   }
 
   /** _remove_service: quiesce (weight 0) or delete. */
-  private remove(vs: VirtualState, literal: string, dest: string, forward: Forward, tag: 'real' | 'fallback', rs?: RealState): void {
+  private remove(vs: VirtualState, { literal, dest, forward, tag, rs }: RemoveArgs): void {
     const quiescent = tag !== 'fallback' && vs.v.quiescent;
     const d = vs.present.get(dest);
     if (!d && !quiescent) return;
@@ -494,7 +498,7 @@ export class Engine {
     const fb = usableFallback(vs.v);
     if (fb && !this.anyUp(vs) && !vs.fallbackActive) {
       vs.fallbackActive = true;
-      this.restore(vs, `${serverString(fb.ip, fb.family)}:${fb.port}`, destKey(vs.v, fb.ip, fb.port, fb.forward), fb.forward, 1, 'fallback', 0, 0);
+      this.restore(vs, { ...fallbackDest(vs.v, fb), weight: 1, lower: 0, upper: 0, tag: 'fallback' });
     }
     if (!this.anyUp(vs)) this.fallbackCommand(vs, 'start');
   }
@@ -504,7 +508,7 @@ export class Engine {
     const fb = usableFallback(vs.v);
     if (fb && (this.anyUp(vs) || vs.fallbackActive)) {
       vs.fallbackActive = false;
-      this.remove(vs, `${serverString(fb.ip, fb.family)}:${fb.port}`, destKey(vs.v, fb.ip, fb.port, fb.forward), fb.forward, 'fallback');
+      this.remove(vs, { ...fallbackDest(vs.v, fb), tag: 'fallback' });
     }
     if (this.anyUp(vs)) this.fallbackCommand(vs, 'stop');
   }
@@ -518,6 +522,17 @@ export class Engine {
     const server = vs.v.protocol === 'fwm' ? '' : serverString(vs.v.ip, vs.v.family);
     this.events.push({ type: 'fallback-command', command: cmd, args: [status, `${server}:${vs.v.port}`, vs.v.protocol] });
   }
+}
+
+/** A real's own destination, weight and thresholds, as _restore_service puts it in. */
+function realArgs(rs: RealState): RestoreArgs {
+  const r = rs.real;
+  return { literal: rs.literal, dest: rs.dest, forward: r.forward, weight: r.weight, lower: r.lowerThreshold, upper: r.upperThreshold, tag: 'real', rs };
+}
+
+/** A virtual's fallback server: as logged, its kernel form, its forwarding. */
+function fallbackDest(v: VirtualService, fb: FallbackServer): { literal: string; dest: string; forward: Forward } {
+  return { literal: `${serverString(fb.ip, fb.family)}:${fb.port}`, dest: destKey(v, fb.ip, fb.port, fb.forward), forward: fb.forward };
 }
 
 /**

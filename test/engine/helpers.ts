@@ -29,7 +29,7 @@ export class Scenario {
     this.sim = new SimDriver(restore !== undefined ? { restore } : {});
   }
   private async apply(o: EngineOutput): Promise<string[]> {
-    const cmds = planChanges(await this.sim.read(), o.desired);
+    const cmds = planChanges(await this.sim.read(), this.engine.desired());
     const res = await this.sim.apply(cmds);
     for (const r of res) if (!r.ok) throw new Error(`refused: ${r.commandLine}: ${r.error}`);
     this.events = [...o.events];
