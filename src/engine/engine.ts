@@ -30,7 +30,7 @@ import { canonicalAddrPort, serviceKey } from '../ipvs/plan.js';
 import { kernelDest } from '../ipvs/normalize.js';
 import type { DesiredTable, IpvsDest, IpvsProto, IpvsService, IpvsTable } from '../ipvs/types.js';
 import type { Clock } from '../util/clock.js';
-import { formatMonitorLine } from '../alerts/monitor.js';
+import { formatMonitorLine } from './monitor-line.js';
 import type { EngineEvent, RealSnapshot } from './types.js';
 
 export interface EngineOptions {

@@ -10,7 +10,7 @@
 import { appendFileSync } from 'node:fs';
 import pino from 'pino';
 import type { LogTarget } from '../model/config.js';
-import { perlLocaltime } from '../alerts/monitor.js';
+import { perlLocaltime } from '../util/localtime.js';
 import { SyslogSink } from './syslog.js';
 
 /** Levels of the daemon's log. debug lines are written only in `-d` mode. */

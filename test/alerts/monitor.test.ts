@@ -2,7 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatMonitorLine, perlLocaltime, encodeMonitorMessage, MonitorWriter } from '../../src/alerts/monitor.js';
+import { MonitorWriter } from '../../src/alerts/monitor.js';
+import { encodeMonitorMessage, formatMonitorLine } from '../../src/engine/monitor-line.js';
+import { perlLocaltime } from '../../src/util/localtime.js';
 
 describe('monitorfile', () => {
   it('formats the time like Perl scalar localtime', () => {
