@@ -38,6 +38,13 @@
   function isProblem(r) {
     return r.state !== 'up' || r.admin !== 'none' || r.failures > 0;
   }
+  // As the daemon renders it (src/observe/page.ts adminText).
+  function adminText(r) {
+    var what = r.admin === 'drain' && r.drain
+      ? (r.drain.state === 'drained' ? 'drained' : 'draining ' + r.drain.activeConn + '/' + r.drain.inactConn)
+      : r.admin === 'none' ? '' : r.admin;
+    return [what, r.adminWeight !== null ? 'w=' + r.adminWeight : ''].filter(Boolean).join(' ') || '\u2014';
+  }
   function resultText(r) {
     return r.result ? (r.result.ok ? 'ok' : r.result.status) + ': ' + r.result.message : '';
   }
@@ -104,7 +111,7 @@
     var tr = entry.tr;
     var cells = entry.cells;
     setText(entry.time, ago(r.lastCheck));
-    var sig = JSON.stringify([r.state, r.admin, r.adminWeight, r.weight, r.configuredWeight, r.failures, r.lastCheck, r.latencyMs, r.result, r.activeConns, r.inactConns]);
+    var sig = JSON.stringify([r.state, r.admin, r.adminWeight, r.drain, r.weight, r.configuredWeight, r.failures, r.lastCheck, r.latencyMs, r.result, r.activeConns, r.inactConns]);
     if (sig === entry.sig) return;
     entry.sig = sig;
     entry.hay = null;
@@ -120,8 +127,7 @@
       if (entry.badge.className !== bcls) entry.badge.className = bcls;
       setText(entry.badge, r.state);
     }
-    var admin = [r.admin === 'none' ? '' : r.admin, r.adminWeight !== null ? 'w=' + r.adminWeight : ''].filter(Boolean).join(' ');
-    setText(cells[C.admin], admin || '\u2014');
+    setText(cells[C.admin], adminText(r));
     setText(cells[C.weight], r.configuredWeight === null ? String(r.weight) : r.weight + ' / ' + r.configuredWeight);
     setText(cells[C.fails], String(r.failures));
     if (entry.time && entry.time.getAttribute('datetime') !== (r.lastCheck || '')) entry.time.setAttribute('datetime', r.lastCheck || '');

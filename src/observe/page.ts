@@ -37,6 +37,12 @@ function checkMark(c: StatusCheck): string {
   return `<i class="h ${c.ok ? 'ok' : 'ko'} ${latencyClass(c.latencyMs)}" title="${escapeHtml(what)}"></i>`;
 }
 
+/** The Admin cell: `—`, `maint`, `drain`, `draining 3/10` (active/inactive left), `drained`, `w=N`. */
+export function adminText(r: Pick<StatusReal, 'admin' | 'adminWeight' | 'drain'>): string {
+  const what = r.admin === 'drain' && r.drain ? (r.drain.state === 'drained' ? 'drained' : `draining ${r.drain.activeConn}/${r.drain.inactConn}`) : r.admin === 'none' ? '' : r.admin;
+  return [what, r.adminWeight !== null ? `w=${r.adminWeight}` : ''].filter(Boolean).join(' ') || '—';
+}
+
 /** Whether a real needs attention (the "problems" filter). */
 export function isProblem(r: StatusReal): boolean {
   return r.state !== 'up' || r.admin !== 'none' || r.failures > 0;
@@ -45,7 +51,7 @@ export function isProblem(r: StatusReal): boolean {
 function realRow(v: StatusVirtual, r: StatusReal): string {
   const result = r.result ? `${r.result.ok ? 'ok' : r.result.status}: ${r.result.message}` : '';
   const weight = r.configuredWeight === null ? String(r.weight) : `${r.weight} / ${r.configuredWeight}`;
-  const admin = [r.admin === 'none' ? '' : r.admin, r.adminWeight !== null ? `w=${r.adminWeight}` : ''].filter(Boolean).join(' ') || '—';
+  const admin = adminText(r);
   const conns = r.activeConns === null ? '—' : `${r.activeConns} / ${r.inactConns}`;
   const cls = `st-${r.state}${isProblem(r) ? ' problem' : ''}`;
   return (

@@ -13,6 +13,13 @@ import { canonicalAddrPort, kernelDestOf, serviceKey } from '../ipvs/plan.js';
 /** Admin state of a real (set at run time by drain/maint/weight); `none` = health-driven. */
 export type AdminState = 'none' | 'drain' | 'maint';
 
+/** Drain progress of a real (issue 18). */
+export interface DrainProgress {
+  readonly state: 'draining' | 'drained';
+  readonly activeConn: number;
+  readonly inactConn: number;
+}
+
 /** One past check of a real. */
 export interface StatusCheck {
   /** When it ended (ISO 8601). */
@@ -29,6 +36,8 @@ export interface StatusReal {
   readonly admin: AdminState;
   /** The weight an admin set (`weight` command), null when none. */
   readonly adminWeight: number | null;
+  /** While admin is `drain`: `draining` with the connections left in the table, or `drained`; else null. */
+  readonly drain: DrainProgress | null;
   /** The weight the director gives it in the table now (0 when quiesced, removed or drained). */
   readonly weight: number;
   /** The weight the config gives it; null when the config is not known. */
@@ -161,7 +170,7 @@ export interface StatusInput {
 }
 
 /** A real as the engine snapshot may give it once admin state exists there. */
-type RealIn = RealSnapshot & { readonly admin?: AdminState; readonly adminWeight?: number | null };
+type RealIn = RealSnapshot & { readonly admin?: AdminState; readonly adminWeight?: number | null; readonly drain?: DrainProgress };
 
 function iso(t: number | undefined): string | null {
   return t === undefined || !Number.isFinite(t) ? null : new Date(t).toISOString();
@@ -239,6 +248,7 @@ export function buildStatus(input: StatusInput): StatusData {
         state: r.state,
         admin,
         adminWeight: r.adminWeight ?? null,
+        drain: r.drain ?? null,
         weight: r.weight,
         configuredWeight: w ? w.weight : null,
         failures: r.failures,

@@ -1,7 +1,7 @@
 // The status data (buildStatus, CheckHistory) and the server-rendered page (renderPage).
 import { describe, it, expect } from 'vitest';
 import { buildStatus, CheckHistory, type StatusConfig } from '../../src/observe/status.js';
-import { escapeHtml, renderPage } from '../../src/observe/page.js';
+import { adminText, escapeHtml, renderPage } from '../../src/observe/page.js';
 import type { DirectorSnapshot } from '../../src/engine/types.js';
 import type { IpvsTable } from '../../src/ipvs/types.js';
 
@@ -69,7 +69,7 @@ describe('buildStatus', () => {
     const s = buildStatus({ snapshot: snapshot(1000), table: { table, at: 900 }, config, configPath: 'x.cf', status: 'running', now: 2000 });
     const [a, b, c] = s.virtuals[0].reals;
     expect(a).toEqual({
-      real: '10.0.0.2:80', state: 'up', admin: 'none', adminWeight: null, weight: 3, configuredWeight: 3, failures: 0,
+      real: '10.0.0.2:80', state: 'up', admin: 'none', adminWeight: null, drain: null, weight: 3, configuredWeight: 3, failures: 0,
       lastCheck: new Date(1000).toISOString(), latencyMs: 4, result: { ok: true, status: 'ok', message: '200 OK' }, reason: null,
       activeConns: 5, inactConns: 40, history: [],
     });
@@ -84,8 +84,13 @@ describe('buildStatus', () => {
   });
 
   it('takes admin state and admin weight from the snapshot when it has them', () => {
-    const s = buildStatus({ snapshot: snapshot(1000, { admin: 'drain', adminWeight: 7 }), config, configPath: 'x.cf', status: 'running', now: 0 });
-    expect(s.virtuals[0].reals[0]).toMatchObject({ admin: 'drain', adminWeight: 7 });
+    const drain = { state: 'draining', activeConn: 3, inactConn: 10 };
+    const s = buildStatus({ snapshot: snapshot(1000, { admin: 'drain', adminWeight: 7, drain }), config, configPath: 'x.cf', status: 'running', now: 0 });
+    expect(s.virtuals[0].reals[0]).toMatchObject({ admin: 'drain', adminWeight: 7, drain });
+    expect(renderPage(s)).toContain('<td class="c-admin" data-label="Admin">draining 3/10 w=7</td>');
+    expect(adminText({ admin: 'drain', adminWeight: null, drain: { state: 'drained', activeConn: 0, inactConn: 0 } })).toBe('drained');
+    expect(adminText({ admin: 'none', adminWeight: 4, drain: null })).toBe('w=4');
+    expect(adminText({ admin: 'maint', adminWeight: null, drain: null })).toBe('maint');
   });
 
   it('shows the snapshot without a config (null details) and is pure', () => {
