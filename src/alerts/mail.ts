@@ -11,8 +11,11 @@
  * - `smtp=host:port` dials that port (the original drops the port and dials 25);
  * - the sender is the running user's name from the password database, not $USER;
  * - the fallback server is never resent ("Inaccessible real server: <fallback>" forever in the original);
- * - a real dropped by a reload is no longer resent; nothing is lost across a reload;
- * - no mail at all during the first full check cycle after start (start-up adoption is not news).
+ * - a real dropped by a reload is no longer resent; nothing is lost across a reload.
+ * Every transition the original mails is mailed, in every phase (starting, running, reloading, stopping),
+ * filtered by emailalertstatus as the original does: a director that wants no start-up mail says
+ * `emailalertstatus = running, reloading, stopping`. At stop the queue is delivered within a bound
+ * (flush(deadlineMs)), so a dead SMTP server delays the exit by seconds, never hangs it.
  */
 import os from 'node:os';
 import { existsSync } from 'node:fs';
@@ -109,7 +112,6 @@ export interface AlertManagerOptions {
 export class AlertManager {
   private config?: Config;
   private status: DaemonStatus = 'starting';
-  private firstCycle = true;
   /** id `<rs> (<vid>)` → when the last mail about it was sent, for reals that are down. */
   private readonly down = new Map<string, { vid: string; rs: string; at: number }>();
   private readonly queue: AlertMail[] = [];
@@ -143,27 +145,22 @@ export class AlertManager {
     this.status = status;
   }
 
-  /** Called by the daemon when the first full check cycle after start has completed. */
-  firstCycleDone(): void {
-    this.firstCycle = false;
-  }
-
   /** Feeds one engine event. Only real-state and fallback events are mailed. */
   onEvent(e: EngineEvent): void {
     if (e.type === 'real-state') {
       const v = this.virtual(e.vid);
       if (!v) return;
       const s = this.settings(v);
-      const isDown = e.state === 'down' || e.state === 'quiescent' || e.state === 'removed' || e.state === 'maintenance';
+      // Quiesced, deleted or in maintenance: resent while it stays so. Restored, added and purged
+      // ('removed': start/stop purges) clear it, as the original's zero alert time does.
+      const isDown = e.state === 'down' || e.state === 'quiescent' || e.state === 'maintenance';
       if (isDown && s.emailalertfreq > 0) this.down.set(e.id, { vid: e.vid, rs: e.rs, at: this.opts.clock.now() });
       else this.down.delete(e.id);
-      // Nothing is mailed for the first full check cycle: start-up adoption of the table is no news.
-      // A real still down after it is resent at emailalertfreq like any other.
-      if (this.firstCycle) return;
-      this.mail(v, e.message);
+      // The original logs "Readd Quiescent ..." but mails "Quiescent ...".
+      this.mail(v, e.message.replace(/^Readd Quiescent /, 'Quiescent '));
     } else if (e.type === 'fallback') {
       const v = this.virtual(e.vid);
-      if (v && !this.firstCycle) this.mail(v, e.message);
+      if (v) this.mail(v, e.message);
     }
   }
 
@@ -187,9 +184,26 @@ export class AlertManager {
     }
   }
 
-  /** Resolves when every queued message has been tried. */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
+  /**
+   * Resolves when every queued message has been tried, or after deadlineMs (default: no bound). What
+   * is still queued then is dropped with one log line; a send under way is left to the process exit.
+   */
+  async flush(deadlineMs?: number): Promise<void> {
+    const drained = (async () => {
+      while (this.sending) await this.sending;
+    })();
+    if (deadlineMs === undefined) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return;
+    const left = this.queue.length + (this.sending ? 1 : 0);
+    this.queue.length = 0;
+    this.counters.dropped += left;
+    this.log('error', `emailalert: ${left} message(s) not delivered within ${deadlineMs / 1000} s, given up`);
   }
 
   private virtual(vid: string): VirtualService | undefined {

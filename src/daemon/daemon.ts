@@ -80,6 +80,9 @@ async function makeDriver(ipvsadm: string, logger: LdLogger, onSelect: (s: IpvsD
   };
 }
 
+/** How long a stop waits for its alert mails to be delivered. */
+const STOP_MAIL_DEADLINE_MS = 5000;
+
 /** Daemon runs until stopped; run() resolves with the exit status. */
 export class Daemon {
   private config: Config;
@@ -155,7 +158,6 @@ export class Daemon {
         await this.exit(1);
         return;
       }
-      this.alerts.firstCycleDone();
       await this.instances('start', this.config.global.execute);
       this.setStatus('running');
     });
@@ -237,7 +239,8 @@ export class Daemon {
     } catch (e) {
       logger.error(`Stop failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    await this.alerts.flush().catch(() => {});
+    // The stop phase's mails go out before the exit, bounded: a dead SMTP server delays stop by seconds.
+    await this.alerts.flush(STOP_MAIL_DEADLINE_MS).catch(() => {});
     logger.info(`Linux Director Daemon terminated on signal: ${this.stopping}`);
     await this.exit(0);
   };

@@ -220,7 +220,7 @@ export class Engine {
       for (const rs of vs.reals) {
         if (!rs.up) continue;
         rs.up = false;
-        this.log(`Purged real server (stop): ${rs.literal} (${vs.v.vaddr})`);
+        this.realState(vs, rs, 'removed', `Purged real server (stop): ${rs.literal} (${vs.v.vaddr})`);
       }
       this.log(`Purged virtual server (stop): ${vs.v.vaddr}`);
       this.removed.set(vs.skey, { proto: vs.service.proto, vaddr: vs.service.vaddr, ...(vs.service.ipv6Fwm ? { ipv6Fwm: true } : {}) });
@@ -378,7 +378,9 @@ export class Engine {
           rs.lastCheck = before.lastCheck;
           rs.lastResult = before.lastResult;
           if (rs.up) this.restore(vs, realArgs(rs));
-          else this.remove(vs, { literal: rs.literal, dest: rs.dest, forward: real.forward, tag: 'real', rs });
+          // A real that is down is weight 0 or absent in the table: the original's ld_start queues it like
+          // any such real (forced up, then down, with their log lines and mails).
+          else queuedDown.push([vs, rs]);
           continue;
         }
         const d = vs.present.get(dest);
@@ -401,13 +403,23 @@ export class Engine {
         }
         vs.present.delete(dest);
         this.dirty = true;
-        this.log(`Purged real server (start): ${dest} (${v.vaddr})`);
+        // Mailed like the original's purge_untracked_service (an untracked entry: no real state of its own).
+        this.events.push({ type: 'real-state', id: `${dest} (${v.vaddr})`, vid: v.vid, rs: dest, state: 'removed', message: `Purged real server (start): ${dest} (${v.vaddr})` });
       }
       if (!fb) vs.fallbackActive = false;
       this.fallbackOn(vs);
     }
 
-    for (const [vs, rs] of queuedDown) this.serviceDown(vs, rs, this.shared.get(rs.key)!, true);
+    // ld_start's queued reals: with readdquiescent=no the original forces each one up (added or restored
+    // with full weight), then down. Both happen inside this one step, so the desired table only ever
+    // holds the outcome (no traffic flap), while the log lines and alert mails are the original's.
+    for (const [vs, rs] of queuedDown) {
+      const shared = this.shared.get(rs.key)!;
+      const maintenance = rs.maintenance;
+      if (!config.global.readdquiescent) this.serviceUp(vs, rs, shared, true);
+      rs.maintenance = maintenance;
+      this.serviceDown(vs, rs, shared, true);
+    }
 
     // Virtuals of the old config that the new one drops.
     const keys = new Set(next.map((s) => s.skey));

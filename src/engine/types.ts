@@ -14,6 +14,7 @@ export type EngineEvent =
       readonly id: string;
       readonly vid: string;
       readonly rs: string;
+      /** 'removed': purged by a start, reload or stop ("Purged real server (start|stop): ..."). */
       readonly state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance';
       /** The log text, which is also an alert's subject (e.g. "Quiescent real server: ..."). */
       readonly message: string;

@@ -1,7 +1,9 @@
 /**
  * Alert mail through the running daemon, received by an SMTP server the test runs on 127.0.0.1: the
- * right mails in the right order for failures, the fallback switch and recovery; none for start-up
- * adoption (first cycle), none repeated by a reload.
+ * right mails in the right order for failures, the fallback switch and recovery; none repeated by a
+ * reload; the stop's purges mailed before the process exits. emailalertstatus leaves out "starting" and
+ * "reloading" (the original mails its start and reload flaps; those are compared with the original's in
+ * test/differential/runtime/alerts.test.ts).
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
     await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
   });
 
-  it('mails each failure, the fallback switch and recovery once; nothing for start-up or a reload', async () => {
+  it('mails each failure, the fallback switch and recovery once; nothing for a reload; the stop before exiting', async () => {
     build();
     const mails: { rcpt: string[]; subject: string }[] = [];
     smtp = new SMTPServer({
@@ -48,12 +50,12 @@ describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
     rig = new Rig('mail.cf');
     const r = rig;
     writeFileSync(r.cfg,
-      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:${smtpPort}\n` +
+      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=running,stopping\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:${smtpPort}\n` +
       `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\treal=127.0.0.3:${port} masq\n\tfallback=127.0.0.9:${port} masq\n\tchecktype=connect\n`);
     await r.start();
     await until(() => r.up().length === 2, 15_000, 'both reals up');
     await sleep(1500);
-    expect(mails).toEqual([]); // start-up adoption is no news
+    expect(mails).toEqual([]); // emailalertstatus without "starting"
 
     await closeServer(servers[0]);
     servers[0] = undefined;
@@ -76,5 +78,54 @@ describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
       `Deleted fallback server: 127.0.0.9:${port} (${v})`,
     ]);
     for (const m of mails) expect(m.rcpt).toEqual(['ops@example.org', 'noc@example.org']);
+
+    // Stop: the purge of the one real up is mailed, and delivered before the process is gone.
+    const pid = r.pid();
+    const exited = new Promise<void>((res) => {
+      const t = setInterval(() => {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          clearInterval(t);
+          res();
+        }
+      }, 20);
+    });
+    process.kill(pid, 'SIGTERM');
+    await exited;
+    expect(mails.map((m) => m.subject).slice(5)).toEqual([`Purged real server (stop): 127.0.0.2:${port} (${v})`]);
+  }, 120_000);
+
+  it('a mail server that accepts and never answers delays stop by the bound (5 s), not by its timeouts', async () => {
+    build();
+    // Three reals up: three purge mails at stop; without the bound each would wait nodemailer's 10 s
+    // greeting timeout in turn (30 s).
+    const mute = await tcpListen('127.0.0.1', 0, () => {});
+    servers.push(mute);
+    const smtpPort = (mute.address() as AddressInfo).port;
+    const port = await freePort();
+    for (const h of [2, 3, 4]) servers.push(await tcpListen(`127.0.0.${h}`, port));
+    rig = new Rig('mute.cf');
+    const r = rig;
+    writeFileSync(r.cfg,
+      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=stopping\nemailalert=ops@example.org\nsmtp=127.0.0.1:${smtpPort}\n` +
+      `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\treal=127.0.0.3:${port} masq\n\treal=127.0.0.4:${port} masq\n\tchecktype=connect\n`);
+    await r.start();
+    await until(() => r.up().length === 3, 15_000, 'three reals up');
+    const pid = r.pid();
+    const t0 = Date.now();
+    process.kill(pid, 'SIGTERM');
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 25_000, 'daemon gone');
+    const took = Date.now() - t0;
+    expect(took).toBeLessThan(5000 + 5000); // the bound, plus the stop's own work on a loaded machine
+    expect(took).toBeGreaterThanOrEqual(4500); // it did wait for the mail server (about the 5 s bound)
+    expect(r.logText()).toMatch(/emailalert: 3 message\(s\) not delivered within 5 s, given up/);
   }, 120_000);
 });

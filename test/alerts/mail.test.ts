@@ -35,7 +35,7 @@ function config(v: VirtualService, from?: string): Config {
 }
 
 const down = (rs: string, msg = `Deleted real server: ${rs} (127.0.0.10:80)`): EngineEvent => ({
-  type: 'real-state', id: `${rs} (127.0.0.10:80)`, vid: 'tcp:127.0.0.10:80', rs, state: 'removed', message: msg,
+  type: 'real-state', id: `${rs} (127.0.0.10:80)`, vid: 'tcp:127.0.0.10:80', rs, state: 'down', message: msg,
 });
 const up = (rs: string): EngineEvent => ({
   type: 'real-state', id: `${rs} (127.0.0.10:80)`, vid: 'tcp:127.0.0.10:80', rs, state: 'up', message: `Added real server: ${rs} (127.0.0.10:80) (Weight set to 1)`,
@@ -68,7 +68,6 @@ describe('AlertManager', () => {
     const am = new AlertManager({ clock, hostname: 'director1', username: 'root' });
     am.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, servicename: 'web', comment: 'front farm' }), 'ldirectord@example.org'));
     am.setStatus('running');
-    am.firstCycleDone();
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
     expect(received).toHaveLength(1);
@@ -88,7 +87,6 @@ describe('AlertManager', () => {
     const v = virtual({ emailalertfreq: 60 });
     am.setConfig(config(v));
     am.setStatus('running');
-    am.firstCycleDone();
     am.onEvent(down('127.0.0.11:80'));
     am.onEvent(down('127.0.0.12:80'));
     clock.advance(30_000);
@@ -114,23 +112,74 @@ describe('AlertManager', () => {
     expect(sent.slice(4).map((m) => m.subject)).toEqual(['Added real server: 127.0.0.11:80 (127.0.0.10:80) (Weight set to 1)']);
   });
 
-  it('honours emailalertstatus and sends nothing during the first cycle', async () => {
+  it('honours emailalertstatus in every phase, start-up included', async () => {
     const sent: AlertMail[] = [];
     const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
     am.setConfig(config(virtual({ emailalertstatus: ['running', 'stopping'] })));
     am.setStatus('starting');
-    am.onEvent(down('127.0.0.11:80'));
+    am.onEvent(down('127.0.0.11:80')); // "starting": filtered by emailalertstatus
     am.onEvent({ type: 'fallback', vid: 'tcp:127.0.0.10:80', active: true, message: 'Added fallback server: x' });
-    am.firstCycleDone();
-    am.onEvent(down('127.0.0.13:80')); // still "starting": filtered by emailalertstatus
     am.setStatus('running');
     am.onEvent(up('127.0.0.12:80'));
     am.onEvent(down('127.0.0.12:80'));
+    am.setStatus('reloading');
+    am.onEvent(down('127.0.0.13:80'));
+    am.setStatus('stopping');
+    am.onEvent({ type: 'real-state', id: '127.0.0.12:80 (127.0.0.10:80)', vid: 'tcp:127.0.0.10:80', rs: '127.0.0.12:80', state: 'removed', message: 'Purged real server (stop): 127.0.0.12:80 (127.0.0.10:80)' });
     await am.flush();
-    expect(sent.map((m) => m.subject)).toEqual([
-      'Added real server: 127.0.0.12:80 (127.0.0.10:80) (Weight set to 1)',
-      'Deleted real server: 127.0.0.12:80 (127.0.0.10:80)',
+    expect(sent.map((m) => [m.subject, /Daemon-Status: (\w+)/.exec(m.body)?.[1]])).toEqual([
+      ['Added real server: 127.0.0.12:80 (127.0.0.10:80) (Weight set to 1)', 'running'],
+      ['Deleted real server: 127.0.0.12:80 (127.0.0.10:80)', 'running'],
+      ['Purged real server (stop): 127.0.0.12:80 (127.0.0.10:80)', 'stopping'],
     ]);
+
+    // The default (all): the start-up phase is mailed too.
+    const all: AlertMail[] = [];
+    const am2 = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void all.push(m) });
+    am2.setConfig(config(virtual()));
+    am2.setStatus('starting');
+    am2.onEvent(down('127.0.0.11:80'));
+    await am2.flush();
+    expect(all.map((m) => m.subject)).toEqual(['Deleted real server: 127.0.0.11:80 (127.0.0.10:80)']);
+    expect(all[0].body).toContain('Daemon-Status: starting');
+  });
+
+  it('mails "Readd Quiescent" as "Quiescent"; a purge clears the resend', async () => {
+    const sent: AlertMail[] = [];
+    const clock = new ManualClock(0);
+    const am = new AlertManager({ clock, hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
+    am.setConfig(config(virtual({ emailalertfreq: 10 })));
+    am.setStatus('running');
+    const id = '127.0.0.11:80 (127.0.0.10:80)';
+    am.onEvent({ type: 'real-state', id, vid: 'tcp:127.0.0.10:80', rs: '127.0.0.11:80', state: 'quiescent', message: `Readd Quiescent real server: ${id} (Weight set to 0)` });
+    am.onEvent({ type: 'real-state', id, vid: 'tcp:127.0.0.10:80', rs: '127.0.0.11:80', state: 'removed', message: `Purged real server (start): ${id}` });
+    clock.advance(60_000);
+    am.tick();
+    await am.flush();
+    expect(sent.map((m) => m.subject)).toEqual([`Quiescent real server: ${id} (Weight set to 0)`, `Purged real server (start): ${id}`]);
+  });
+
+  it('flush(deadline) gives up on a mail server that never answers, and says so', async () => {
+    const logs: string[] = [];
+    let started = 0;
+    const am = new AlertManager({
+      clock: new ManualClock(0),
+      hostname: 'h',
+      username: 'u',
+      log: (_l, m) => logs.push(m),
+      send: () => {
+        started++;
+        return new Promise<void>(() => {}); // never settles
+      },
+    });
+    am.setConfig(config(virtual()));
+    am.setStatus('stopping');
+    am.onEvent(down('127.0.0.11:80'));
+    am.onEvent(down('127.0.0.12:80'));
+    await am.flush(50);
+    expect(started).toBe(1);
+    expect(am.counters.dropped).toBe(2);
+    expect(logs).toContain('emailalert: 2 message(s) not delivered within 0.05 s, given up');
   });
 
   it('logs and survives a mail server that refuses connections', async () => {
@@ -138,7 +187,6 @@ describe('AlertManager', () => {
     const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', log: (_l, m) => logs.push(m) });
     am.setConfig(config(virtual({ smtp: '127.0.0.1:1' })));
     am.setStatus('running');
-    am.firstCycleDone();
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
     expect(am.counters.failed).toBe(1);

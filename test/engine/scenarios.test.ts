@@ -58,6 +58,26 @@ virtual=192.168.6.2:80
       'RUN /bin/sorry start 192.168.6.1:80 tcp',
       'Added fallback server: 10.0.0.98:80 (192.168.6.2:80) (Weight set to 1)',
       'RUN /bin/sorry start 192.168.6.2:80 tcp',
+      // ld_start's forced up-then-down of each missing real (readdquiescent=no), as the original logs it;
+      // the fallback command follows it as the original's does.
+      'Added real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 1)',
+      'Deleted fallback server: 10.0.0.99:8080 (192.168.6.1:80)',
+      'RUN /bin/sorry stop 192.168.6.1:80 tcp',
+      'Deleted real server: 10.0.0.1:80 (192.168.6.1:80)',
+      'Added fallback server: 10.0.0.99:8080 (192.168.6.1:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.1:80 tcp',
+      'Added real server: 10.0.0.2:80 (192.168.6.1:80) (Weight set to 1)',
+      'Deleted fallback server: 10.0.0.99:8080 (192.168.6.1:80)',
+      'RUN /bin/sorry stop 192.168.6.1:80 tcp',
+      'Deleted real server: 10.0.0.2:80 (192.168.6.1:80)',
+      'Added fallback server: 10.0.0.99:8080 (192.168.6.1:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.1:80 tcp',
+      'Added real server: 10.0.0.3:80 (192.168.6.2:80) (Weight set to 1)',
+      'Deleted fallback server: 10.0.0.98:80 (192.168.6.2:80)',
+      'RUN /bin/sorry stop 192.168.6.2:80 tcp',
+      'Deleted real server: 10.0.0.3:80 (192.168.6.2:80)',
+      'Added fallback server: 10.0.0.98:80 (192.168.6.2:80) (Weight set to 1)',
+      'RUN /bin/sorry start 192.168.6.2:80 tcp',
     ]);
     expect(s.save()).toBe(
       '-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.99:8080 -m -w 1\n-A -t 192.168.6.2:80 -s wrr\n-a -t 192.168.6.2:80 -r 10.0.0.98:80 -g -w 1\n',
@@ -130,13 +150,19 @@ virtual=192.168.6.1:80
     '-a -t 192.168.9.9:80 -r 10.0.0.8:80 -m -w 1',
     '',
   ].join('\n');
-  it('adopts present reals (no event, no flap), purges unlisted dests, leaves unmanaged services, edits the service', async () => {
+  it('adopts present reals (no event, no table flap), purges unlisted dests, leaves unmanaged services, edits the service', async () => {
     const s = new Scenario(table);
+    // Weight-0 and missing reals are logged as the original's forced up-then-down; the table goes
+    // straight to the outcome.
     expect(await s.start(await cfg(text))).toEqual([
       'Changed virtual server: 192.168.6.1:80',
       'Purged real server (start): 10.0.0.7:80 (192.168.6.1:80)',
+      'Restored real server: 10.0.0.2:80 (192.168.6.1:80) (Weight set to 1)',
       'Deleted real server: 10.0.0.2:80 (192.168.6.1:80)',
+      'Added real server: 10.0.0.3:80 (192.168.6.1:80) (Weight set to 1)',
+      'Deleted real server: 10.0.0.3:80 (192.168.6.1:80)',
     ]);
+    expect(s.sim.history.filter((h) => h.commandLine.includes('10.0.0.3'))).toEqual([]);
     expect(s.save()).toBe(
       '-A -t 192.168.6.1:80 -s wlc\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 2\n-A -t 192.168.9.9:80 -s rr\n-a -t 192.168.9.9:80 -r 10.0.0.8:80 -m -w 1\n',
     );
@@ -327,7 +353,14 @@ describe('engine scenarios: IPv6 and checktype off', () => {
     const ev = await s.start(
       await cfg('quiescent=no\nfailurecount=1\nfallback6=[2001:db8::99]:80 masq\nvirtual6=[2001:db8::1]:80\n\treal6=[2001:db8::10]:80 masq\n\tchecktype=connect\n'),
     );
-    expect(ev).toEqual(['Added virtual server: [2001:db8::1]:80', 'Added fallback server: [2001:db8::99]:80 ([2001:db8::1]:80) (Weight set to 1)']);
+    expect(ev).toEqual([
+      'Added virtual server: [2001:db8::1]:80',
+      'Added fallback server: [2001:db8::99]:80 ([2001:db8::1]:80) (Weight set to 1)',
+      'Added real server: [2001:db8::10]:80 ([2001:db8::1]:80) (Weight set to 1)',
+      'Deleted fallback server: [2001:db8::99]:80 ([2001:db8::1]:80)',
+      'Deleted real server: [2001:db8::10]:80 ([2001:db8::1]:80)',
+      'Added fallback server: [2001:db8::99]:80 ([2001:db8::1]:80) (Weight set to 1)',
+    ]);
     expect(await s.check({ '2001:db8::10': UP })).toEqual([
       'Resetting soft failure count: [2001:db8::10]:80 (tcp:[2001:db8::1]:80)',
       'Added real server: [2001:db8::10]:80 ([2001:db8::1]:80) (Weight set to 1)',

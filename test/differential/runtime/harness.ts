@@ -147,7 +147,12 @@ export class Pair {
           new Promise<void>((res) => {
             const c = s.child;
             if (!c || c.exitCode !== null || c.signalCode !== null) return res();
-            const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+            // The original acts on TERM between two reals of a pass or in its sleep; on a loaded machine
+            // that can take a while. A SIGKILL is noted in the side's output (its stop did not run).
+            const t = setTimeout(() => {
+              s.output += `[harness: no exit 45 s after SIGTERM, SIGKILL]\n`;
+              c.kill('SIGKILL');
+            }, 45_000);
             c.once('exit', () => {
               clearTimeout(t);
               res();
