@@ -5,12 +5,18 @@
  * sequence number and source address match a request in flight (other processes' replies and our own
  * looped-back requests are ignored). Needs root or CAP_NET_RAW; without it the check reports
  * 'internal' with a clear message.
+ *
+ * When raw-socket cannot be loaded at all (its native build was skipped or failed at install), each
+ * attempt runs the system ping instead (ping-system.ts, same per-attempt timeout), and the process says
+ * so once through the notice sink (the daemon's log).
  */
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { errText, Stopwatch } from './result.js';
+import { findSystemPing, systemPingOnce, SYSTEM_PING_PATHS } from './ping-system.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
+import type { VirtualService } from '../model/config.js';
 
 interface RawSocket extends EventEmitter {
   send(
@@ -22,7 +28,7 @@ interface RawSocket extends EventEmitter {
   ): void;
   close(): void;
 }
-interface RawModule {
+export interface RawModule {
   createSocket(opts: { protocol: number; addressFamily: number }): RawSocket;
   createChecksum(...bufs: Buffer[]): number;
   writeChecksum(buf: Buffer, offset: number, sum: number): void;
@@ -30,9 +36,14 @@ interface RawModule {
   AddressFamily: Record<string, number>;
 }
 
+/** The default loader: the raw-socket package (a native addon). */
+export function requireRawSocket(): RawModule {
+  return createRequire(import.meta.url)('raw-socket') as RawModule;
+}
+
 let rawModule: RawModule | undefined;
 function loadRaw(): RawModule {
-  rawModule ??= createRequire(import.meta.url)('raw-socket') as RawModule;
+  rawModule ??= requireRawSocket();
   return rawModule;
 }
 
@@ -144,24 +155,94 @@ export function pingOnce(address: string, family: 4 | 6, timeoutMs: number, sign
   return p.echo(address, timeoutMs, signal);
 }
 
-/** pingModule: checkcount attempts of ctx.timeoutMs each (checktimeout per attempt, as Net::Ping). */
-export const pingModule: CheckModule = {
-  name: 'ping',
-  async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    const sw = new Stopwatch();
-    const attempts = Math.max(1, target.virtual.checkcount);
-    for (let i = 1; i <= attempts; i++) {
-      if (ctx.signal.aborted) return sw.down('l4-timeout', `ping ${target.ip}: aborted after ${i - 1}/${attempts} attempts`);
-      let ok: boolean;
-      try {
-        ok = await pingOnce(target.ip, target.family, ctx.timeoutMs, ctx.signal);
-      } catch (err) {
-        const why = errText(err);
-        const hint = /EPERM|EACCES|not permitted|permission/i.test(why) ? ' (needs root or CAP_NET_RAW)' : '';
-        return sw.down('internal', `ping ${target.ip}: cannot open a raw ICMP socket: ${why}${hint}`);
+/** How the ping check sends its echo requests: through raw-socket, the system ping, or not at all. */
+export type PingMethod = { kind: 'raw' } | { kind: 'system'; bin: string; why: string } | { kind: 'none'; why: string };
+
+export interface PingModuleDeps {
+  /** Loads raw-socket; throws when it cannot (default: require('raw-socket')). */
+  readonly loadRaw?: () => RawModule;
+  /** Where the system ping is looked for (default SYSTEM_PING_PATHS). */
+  readonly pingPaths?: readonly string[];
+  /** Receives the one notice about the fallback (default: the sink set by setPingNotice). */
+  readonly notice?: (message: string) => void;
+}
+
+let noticeSink: (message: string) => void = () => {};
+/** setPingNotice: where the ping check's one-time fallback notice goes (the daemon passes its logger). */
+export function setPingNotice(sink: (message: string) => void): void {
+  noticeSink = sink;
+}
+
+/** pingMethod: decides (without any notice) how ping checks would run here. */
+export function pingMethod(deps: PingModuleDeps = {}): PingMethod {
+  try {
+    (deps.loadRaw ?? loadRaw)();
+    return { kind: 'raw' };
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const why = `raw-socket cannot be loaded: ${text.split('\n')[0]}`;
+    const bin = findSystemPing(deps.pingPaths ?? SYSTEM_PING_PATHS);
+    return bin ? { kind: 'system', bin, why } : { kind: 'none', why };
+  }
+}
+
+/**
+ * createPingModule: checkcount attempts of ctx.timeoutMs each (checktimeout per attempt, as Net::Ping).
+ * The method is decided at the first check; a fallback to the system ping is announced once.
+ */
+export function createPingModule(deps: PingModuleDeps = {}): CheckModule {
+  let method: PingMethod | undefined;
+  const choose = (): PingMethod => {
+    if (method) return method;
+    method = pingMethod(deps);
+    const notice = deps.notice ?? noticeSink;
+    if (method.kind === 'system') notice(`ping checks: ${method.why}; using the system ping ${method.bin} instead`);
+    else if (method.kind === 'none') notice(`ping checks: ${method.why}, and no system ping in ${(deps.pingPaths ?? SYSTEM_PING_PATHS).join(', ')}: ping checks fail`);
+    return method;
+  };
+  return {
+    name: 'ping',
+    async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
+      const sw = new Stopwatch();
+      const attempts = Math.max(1, target.virtual.checkcount);
+      const m = choose();
+      if (m.kind === 'none') return sw.down('internal', `ping ${target.ip}: ${m.why}, and no system ping found`);
+      let lastError = '';
+      for (let i = 1; i <= attempts; i++) {
+        if (ctx.signal.aborted) return sw.down('l4-timeout', `ping ${target.ip}: aborted after ${i - 1}/${attempts} attempts`);
+        let ok: boolean;
+        if (m.kind === 'system') {
+          const o = await systemPingOnce(m.bin, target.ip, target.family, ctx.timeoutMs, ctx.signal);
+          ok = o.reply;
+          if (!o.reply && o.error) lastError = `; ${o.error}`;
+        } else {
+          try {
+            ok = await pingOnce(target.ip, target.family, ctx.timeoutMs, ctx.signal);
+          } catch (err) {
+            const why = errText(err);
+            const hint = /EPERM|EACCES|not permitted|permission/i.test(why) ? ' (needs root or CAP_NET_RAW)' : '';
+            return sw.down('internal', `ping ${target.ip}: cannot open a raw ICMP socket: ${why}${hint}`);
+          }
+        }
+        if (ok) return sw.up(`ping ${target.ip}: reply (attempt ${i}/${attempts})${m.kind === 'system' ? ' (system ping)' : ''}`);
       }
-      if (ok) return sw.up(`ping ${target.ip}: reply (attempt ${i}/${attempts})`);
-    }
-    return sw.down('l4-timeout', `ping ${target.ip}: no reply to ${attempts} attempt(s) of ${ctx.timeoutMs} ms`);
-  },
-};
+      return sw.down('l4-timeout', `ping ${target.ip}: no reply to ${attempts} attempt(s) of ${ctx.timeoutMs} ms${m.kind === 'system' ? ' (system ping)' : ''}${lastError}`);
+    },
+  };
+}
+
+/** usesPing: whether a virtual's reals are checked by ping (checktype=ping, or connect on a UDP virtual). */
+export function usesPing(v: Pick<VirtualService, 'checktype' | 'protocol'>): boolean {
+  return v.checktype === 'ping' || (v.checktype === 'connect' && v.protocol === 'udp');
+}
+
+/** pingWarning: configtest's warning when the config uses ping and neither raw-socket nor a system ping is here. */
+export function pingWarning(virtuals: readonly Pick<VirtualService, 'checktype' | 'protocol'>[], deps: PingModuleDeps = {}): string | undefined {
+  if (!virtuals.some(usesPing)) return undefined;
+  const m = pingMethod(deps);
+  if (m.kind !== 'none') return undefined;
+  return `Warning: ping checks cannot work here: ${m.why}, and no system ping (iputils) in ${(deps.pingPaths ?? SYSTEM_PING_PATHS).join(', ')}`;
+}
+
+/** pingModule: the ping check of the process (raw-socket, else the system ping). */
+export const pingModule: CheckModule = createPingModule();

@@ -12,6 +12,7 @@ import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
 import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
 import { parseConfig, dumpConfig, formatWarning, locateIpvsadm } from '../daemon/deps.js';
+import { pingWarning } from '../checks/ping.js';
 
 /** The original's commands. */
 export const COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
@@ -243,6 +244,8 @@ async function run(argv: string[]): Promise<number | undefined> {
   if (!isDaemonChild) for (const w of config.warnings) err(`${await formatWarning(w)}\n`);
 
   if (inv.cmd === 'configtest') {
+    const noPing = pingWarning(config.virtuals);
+    if (noPing) err(`${noPing}\n`);
     out('syntax OK\n');
     return 0;
   }

@@ -18,6 +18,7 @@ import { parseConfig, formatWarning, makeDirector, makeSimDriver, type SimDriver
 import { selectIpvsDriver, type IpvsDriverSelection } from '../ipvs/select.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
+import { setPingNotice } from '../checks/ping.js';
 import { stateFilePath, writeStateFile } from '../observe/show.js';
 import { renderMetrics, writeMetricsFile } from '../observe/metrics.js';
 import { httpSpec, serveStatus, type StatusServer } from '../observe/http.js';
@@ -138,6 +139,7 @@ export class Daemon {
     });
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
+    setPingNotice((m) => logger.info(m)); // once, if ping checks fall back to the system ping
     if (!this.o.director) this.driver = new RecordingDriver(await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)));
     this.director = this.o.director ?? (await makeDirector({
       driver: this.driver!,
