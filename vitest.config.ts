@@ -12,6 +12,7 @@ export default defineConfig({
     // vitest's default is cpus - 1: one worker on these 2-core machines. The suites mostly wait on
     // sockets, child processes and check intervals, so three files at a time halve the wall time.
     maxWorkers: 3,
-    reporters: ['default'],
+    // The ten slowest tests, printed just before the default summary (which stays the last lines).
+    reporters: ['./test/support/slowest-reporter.ts', 'default'],
   },
 });

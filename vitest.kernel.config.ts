@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: 'forks',
     fileParallelism: false,
+    reporters: ['./test/support/slowest-reporter.ts', 'default'],
   },
 });
