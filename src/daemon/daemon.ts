@@ -15,6 +15,7 @@ import { systemClock } from '../util/clock.js';
 import { destinationFor, type LdLogger } from '../log/logger.js';
 import { removeOwnPidFile, runDir } from './pidfile.js';
 import { parseConfig, formatWarning, makeDirector, makeSimDriver, type SimDriverLike } from './deps.js';
+import { systemHost } from './host.js';
 import { selectIpvsDriver, type IpvsDriverSelection } from '../ipvs/select.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
@@ -143,6 +144,7 @@ export class Daemon {
     if (!this.o.director) this.driver = new RecordingDriver(await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)));
     this.director = this.o.director ?? (await makeDirector({
       driver: this.driver!,
+      host: systemHost,
       hostname: this.hostname,
       clock: systemClock,
       log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),

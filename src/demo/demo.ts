@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Director, EngineEvent } from '../engine/types.js';
 import type { IpvsTable } from '../ipvs/types.js';
 import { parseConfig, makeDirector, makeSimDriver, type SimDriverLike } from '../daemon/deps.js';
+import { systemHost } from '../daemon/host.js';
 import { systemClock } from '../util/clock.js';
 
 const REALS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
@@ -196,6 +197,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const config = await parseConfig(cfgPath);
     director = await makeDirector({
       driver: sim,
+      host: systemHost,
       hostname: 'demo',
       clock: systemClock,
       log: (level: string, m: string) => onEvent({ type: 'log', level: level as 'info', message: m }),

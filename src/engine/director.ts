@@ -1,22 +1,25 @@
 /**
  * The director glues the pure Engine to the outside world: an IpvsDriver (ipvsadm or simulated), a
- * check runner, a clock, and (optionally) a ProcessRunner for fallbackcommand.
+ * check runner, a clock, the host's files and names for maintenance files (MaintenanceHost), and
+ * (optionally) a ProcessRunner for fallbackcommand. It does no file-system or DNS work itself.
  *
  * Loop: each real id is checked every checkinterval (the virtual's effective one); results are fed to
  * the engine as they arrive; desired-table changes are coalesced and synced through the driver at once
  * (a fast real's recovery is not held up by a slow check), with at most one sync in flight. Every sync
  * reads the table first, so what a previous batch failed to do is repaired by the next one.
  */
-import { existsSync } from 'node:fs';
-import { promises as dnsp } from 'node:dns';
 import { hostname as osHostname } from 'node:os';
+import { runCheck } from '../checks/index.js';
+import { runCycle } from '../checks/scheduler.js';
 import type { CheckJob, CheckResult } from '../checks/types.js';
-import type { Config, RealServer } from '../model/config.js';
+import type { Config } from '../model/config.js';
 import { planChanges } from '../ipvs/plan.js';
 import type { DesiredTable, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { LdirError } from '../util/errors.js';
 import type { ProcessRunner } from '../util/process.js';
 import { Engine, type EngineOutput } from './engine.js';
+import { maintenanceLookup, type MaintenanceHost, type MaintenanceLookup } from './maintenance.js';
 import type { Director, DirectorSnapshot, EngineEvent } from './types.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
@@ -31,9 +34,6 @@ export type ScheduleCycle = (
   onResult: (job: CheckJob, result: CheckResult) => void,
   signal: AbortSignal,
 ) => Promise<void>;
-
-/** Tells whether a real is in maintenance (the original's _check_real_for_maintenance). */
-export type MaintenanceLookup = (dir: string, real: RealServer) => Promise<boolean>;
 
 export interface DirectorOptions {
   readonly driver: IpvsDriver;
@@ -51,6 +51,9 @@ export interface DirectorOptions {
    * the 'fallback-command' event is only emitted (the daemon runs it).
    */
   readonly runner?: ProcessRunner;
+  /** The host's files and names, for maintenance files (the daemon gives src/daemon/host.ts's). */
+  readonly host: MaintenanceHost;
+  /** Replaces the maintenance-file lookup built on `host` (tests). */
   readonly maintenance?: MaintenanceLookup;
   /**
    * How often the table is read back and repaired even when nothing changed (ms, default 30 000; 0 =
@@ -60,41 +63,6 @@ export interface DirectorOptions {
   verifyMs?: number;
 }
 
-const NAME_TTL_MS = 60_000;
-const names = new Map<string, { name: string; at: number }>();
-
-/** The real's name as gethostbyaddr gives it (getnameinfo: /etc/hosts, then DNS), cached a minute; '' if none. */
-async function reverseName(ip: string): Promise<string> {
-  const hit = names.get(ip);
-  if (hit && Date.now() - hit.at < NAME_TTL_MS) return hit.name;
-  let name = '';
-  try {
-    const r = await Promise.race([
-      dnsp.lookupService(ip, 1),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
-    ]);
-    if (r.hostname !== ip) name = r.hostname;
-  } catch {
-    /* no name */
-  }
-  names.set(ip, { name, at: Date.now() });
-  return name;
-}
-
-/** defaultMaintenance: files `<ip>:<port>`, `<ip>`, `<name>:<port>`, `<name>`, `<short>:<port>`, `<short>`. */
-export const defaultMaintenance: MaintenanceLookup = async (dir, real) => {
-  const ip = real.family === 6 ? `[${real.ip}]` : real.ip;
-  const candidates = [`${ip}:${real.port}`, ip];
-  if (existsSync(`${dir}/${candidates[0]}`) || existsSync(`${dir}/${candidates[1]}`)) return true;
-  const name = await reverseName(real.ip);
-  if (!name) return false;
-  const short = /^([a-z][a-z0-9-]+)\./.exec(name)?.[1];
-  const more = [`${name}:${real.port}`, name, ...(short ? [`${short}:${real.port}`, short] : [])];
-  return more.some((f) => existsSync(`${dir}/${f}`));
-};
-
-let checksLoad: Promise<typeof import('../checks/index.js')> | undefined;
-
 const MAINTENANCE_RESULT: CheckResult = { ok: false, status: 'maintenance', message: 'Server in maintenance', durationMs: 0 };
 
 class DirectorImpl implements Director {
@@ -102,6 +70,7 @@ class DirectorImpl implements Director {
   private readonly clock: Clock;
   private readonly hostname: string;
   private readonly engine: Engine;
+  private readonly maintenance: MaintenanceLookup;
   private readonly listeners: ((e: EngineEvent) => void)[] = [];
   private config?: Config;
   private running = false;
@@ -135,6 +104,7 @@ class DirectorImpl implements Director {
     this.clock = o.clock ?? systemClock;
     this.hostname = o.hostname ?? osHostname();
     this.engine = new Engine({ clock: this.clock, hostname: this.hostname });
+    this.maintenance = o.maintenance ?? maintenanceLookup(o.host);
   }
 
   onEvent(listener: (e: EngineEvent) => void): void {
@@ -208,8 +178,8 @@ class DirectorImpl implements Director {
   }
 
   private async stopLoop(): Promise<void> {
-    this.loopAc?.abort(new Error('stopped'));
-    this.cycleAc?.abort(new Error('stopped'));
+    this.loopAc?.abort(new LdirError('LDIR_ERR_DAEMON', 'stopped'));
+    this.cycleAc?.abort(new LdirError('LDIR_ERR_DAEMON', 'stopped'));
     await this.loopDone;
     this.loopAc = undefined;
     this.loopDone = undefined;
@@ -258,13 +228,9 @@ class DirectorImpl implements Director {
     const ac = new AbortController();
     this.cycleAc = ac;
     const maintDir = this.config?.global.maintenancedir;
-    const lookup = this.o.maintenance ?? defaultMaintenance;
-    // The checkers are loaded once, when first needed (not per check: an import() per real per cycle
-    // was a large share of a 10 000-real daemon's garbage).
-    const checks = this.o.runCheck ? undefined : await (checksLoad ??= import('../checks/index.js'));
+    const lookup = this.maintenance;
     const base: DirectorRunCheck =
-      this.o.runCheck ??
-      ((job, signal) => checks!.runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
+      this.o.runCheck ?? ((job, signal) => runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
     const run: DirectorRunCheck = async (job, signal) => {
       if (maintDir && (await lookup(maintDir, job.real))) return MAINTENANCE_RESULT;
       return base(job, signal);
@@ -292,7 +258,6 @@ class DirectorImpl implements Director {
   }
 
   private defaultSchedule: ScheduleCycle = async (jobs, run, onResult, signal) => {
-    const { runCycle } = await import('../checks/scheduler.js');
     await runCycle(jobs, {
       runCheck: (job, o) => run(job, o.signal),
       onResult,

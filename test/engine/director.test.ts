@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createDirector, defaultMaintenance } from '../../src/engine/director.js';
+import { createDirector } from '../../src/engine/director.js';
+import { maintenanceLookup } from '../../src/engine/maintenance.js';
+import { systemHost } from '../../src/daemon/host.js';
 import type { RealServer } from '../../src/model/config.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
@@ -24,7 +26,7 @@ describe('director', () => {
   it('reads the table back every verifyMs and repairs an entry an admin removed by hand', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
-    const d = createDirector({ driver: sim, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => UP });
+    const d = createDirector({ host: systemHost, driver: sim, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => UP });
     await d.start(await cfg(`
 checkinterval=10
 virtual=192.168.6.1:80
@@ -60,7 +62,7 @@ virtual=192.168.6.1:80
       apply: (cmds: Parameters<SimDriver['apply']>[0]) => sim.apply(cmds),
     };
     const logs: string[] = [];
-    const d = createDirector({ driver, clock, hostname: 'lb1', runCheck: async () => UP, log: (_l, m) => logs.push(m) });
+    const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', runCheck: async () => UP, log: (_l, m) => logs.push(m) });
     d.onEvent((e) => {
       if (e.type === 'log') logs.push(e.message);
     });
@@ -86,6 +88,7 @@ virtual=192.168.6.1:80
     const health: Record<string, CheckResult> = { '10.0.0.1': UP, '10.0.0.2': DOWN };
     const checked: string[] = [];
     const d = createDirector({
+      host: systemHost,
       driver: sim,
       clock,
       hostname: 'lb1',
@@ -126,6 +129,7 @@ virtual=192.168.6.1:80
     const health: Record<string, CheckResult> = { '10.0.0.1': UP, '10.0.0.2': UP, '10.0.0.3': TIMEOUT, '10.0.0.4': DOWN };
     const order: string[][] = [];
     const d = createDirector({
+      host: systemHost,
       driver: sim,
       clock,
       hostname: 'lb1',
@@ -166,6 +170,7 @@ virtual=192.168.6.1:80
       let calls = 0;
       let inFlight = 0;
       const d = createDirector({
+      host: systemHost,
         driver: sim,
         clock,
         hostname: 'lb1',
@@ -209,7 +214,7 @@ virtual=192.168.6.1:80
     const clock = new ManualClock(0);
     const sim = new SimDriver();
     let ok = true;
-    const d = createDirector({ driver: sim, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
+    const d = createDirector({ host: systemHost, driver: sim, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
     const c = await cfg(`
 checkinterval=1
 failurecount=1
@@ -240,7 +245,7 @@ virtual=192.168.6.1:80
         calls.push([file, ...args]);
         return { exitCode: 0, signal: null, timedOut: false, durationMs: 0, stdout: '', stderr: '' };
       };
-      const d = createDirector({ driver: sim, clock, hostname: 'lb1', runCheck: async () => UP, runner });
+      const d = createDirector({ host: systemHost, driver: sim, clock, hostname: 'lb1', runCheck: async () => UP, runner });
       const c = await cfg(`
 checkinterval=1
 maintenancedir=${dir}
@@ -273,6 +278,7 @@ virtual=192.168.6.1:80
     const sim = new SimDriver();
     const checked: string[] = [];
     const d = createDirector({
+      host: systemHost,
       driver: sim,
       clock,
       hostname: 'lb1',
@@ -305,7 +311,7 @@ virtual=192.168.6.1:80
       },
     };
     let ok = false;
-    const d = createDirector({ driver, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
+    const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', runCheck: async () => (ok ? UP : DOWN) });
     const reals = Array.from({ length: 200 }, (_, i) => `\treal=10.0.${i >> 8}.${(i & 255) + 1}:80 masq`).join('\n');
     await d.start(await cfg(`checkinterval=1\nfailurecount=1\nquiescent=no\nvirtual=192.168.6.1:80\n${reals}\n\tchecktype=connect\n`));
     batches.length = 0;
@@ -318,7 +324,21 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
-  it('defaultMaintenance: ip:port, ip, then the name from the hosts file', async () => {
+  it('maintenanceLookup asks the host for ip:port, ip, then name:port, name, short:port, short, in that order', async () => {
+    const asked: string[] = [];
+    const host = {
+      fileExists: (p: string) => (asked.push(p), false),
+      reverseName: async (ip: string) => (asked.push(`name? ${ip}`), 'web1.example.org'),
+    };
+    const real = { ip: '10.0.0.5', family: 4, port: 8080 } as unknown as RealServer;
+    expect(await maintenanceLookup(host)('/m', real)).toBe(false);
+    expect(asked).toEqual(['/m/10.0.0.5:8080', '/m/10.0.0.5', 'name? 10.0.0.5', '/m/web1.example.org:8080', '/m/web1.example.org', '/m/web1:8080', '/m/web1']);
+    const v6 = { ip: '::1', family: 6, port: 80 } as unknown as RealServer;
+    expect(await maintenanceLookup({ ...host, fileExists: (p: string) => p === '/m/[::1]' })('/m', v6)).toBe(true);
+  });
+
+  it('the system host: ip:port, ip, then the name from the hosts file', async () => {
+    const defaultMaintenance = maintenanceLookup(systemHost);
     const dir = mkdtempSync(join(tmpdir(), 'ld-maint-'));
     try {
       const real = { ip: '127.0.0.1', family: 4, port: 80 } as unknown as RealServer;
