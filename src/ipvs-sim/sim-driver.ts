@@ -8,6 +8,7 @@ import type { SimRunResult, SimState } from './index.js';
 import { planChanges } from '../ipvs/plan.js';
 import { renderArgs, renderCommandLine } from '../ipvs/render.js';
 import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
+import { IpvsadmError } from '../util/errors.js';
 
 export interface SimDriverOptions {
   /** Start from this kernel state (it is changed in place). */
@@ -34,7 +35,7 @@ export class SimDriver implements IpvsDriver {
     this.failMatch = opts.failMatch;
     if (opts.restore !== undefined) {
       const r = this.run(['-R'], opts.restore);
-      if (r.exitCode !== 0 || r.stderr !== '') throw new Error(`SimDriver restore failed: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0 || r.stderr !== '') throw new IpvsadmError(['-R'], r.exitCode, r.stderr, `SimDriver restore failed: ${r.stderr.trim()}`);
     }
   }
 

@@ -7,7 +7,7 @@
  * isolated and reported with its command line and ipvsadm's message. Nothing here throws at the caller
  * of apply() or sync(); read() rejects with an IpvsadmError when the table cannot be read.
  */
-import { IpvsadmError } from '../util/errors.js';
+import { IpvsadmError, LdirError } from '../util/errors.js';
 import { execaRunner } from '../util/process.js';
 import type { ProcessResult, ProcessRunner } from '../util/process.js';
 import { parseListing } from './parse.js';
@@ -117,7 +117,7 @@ export class IpvsadmDriver implements IpvsDriver {
   private readonly readMode: 'restore' | 'list';
 
   constructor(opts: IpvsadmDriverOptions) {
-    if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new TypeError('IpvsadmDriver: path is required');
+    if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new LdirError('LDIR_ERR_IPVSADM_NOT_FOUND', 'IpvsadmDriver: path is required');
     this.path = opts.path;
     this.runner = opts.runner ?? execaRunner;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
