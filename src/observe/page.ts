@@ -33,8 +33,16 @@ function timeOf(isoText: string | null): string {
 }
 
 function checkMark(c: StatusCheck): string {
-  const what = `${timeOf(c.at)} ${c.ok ? 'ok' : 'failed'} ${c.latencyMs} ms`;
-  return `<i class="h ${c.ok ? 'ok' : 'ko'} ${latencyClass(c.latencyMs)}" title="${escapeHtml(what)}"></i>`;
+  // o0..o4: passed, by latency class; k: failed (short names: a strip of 20 per real, thousands of reals)
+  return c.ok ? `<i class=o${latencyClass(c.latencyMs).slice(1)}></i>` : '<i class=k></i>';
+}
+
+/** The strip's tooltip: how many of its checks failed and their latency range (also built by the script). */
+export function historyTitle(h: readonly StatusCheck[]): string {
+  if (h.length === 0) return 'no checks yet';
+  const failed = h.filter((c) => !c.ok).length;
+  const ms = h.map((c) => c.latencyMs);
+  return `last ${h.length} checks: ${failed} failed; ${Math.min(...ms)}–${Math.max(...ms)} ms`;
 }
 
 /** The Admin cell: `—`, `maint`, `drain`, `draining 3/10` (active/inactive left), `drained`, `w=N`. */
@@ -56,16 +64,16 @@ function realRow(v: StatusVirtual, r: StatusReal): string {
   const cls = `st-${r.state}${isProblem(r) ? ' problem' : ''}`;
   return (
     `<tr class="${cls}" data-key="${escapeHtml(`${v.virtual} ${r.real}`)}">` +
-    `<td class="c-real" data-label="Real">${escapeHtml(r.real)}</td>` +
-    `<td class="c-state" data-label="Health"><span class="badge ${escapeHtml(r.state)}">${escapeHtml(r.state)}</span></td>` +
-    `<td class="c-admin" data-label="Admin">${escapeHtml(admin)}</td>` +
-    `<td class="c-weight num" data-label="Weight">${escapeHtml(weight)}</td>` +
-    `<td class="c-fails num" data-label="Fails">${r.failures}</td>` +
-    `<td class="c-checked" data-label="Checked"><time datetime="${escapeHtml(r.lastCheck ?? '')}">${escapeHtml(timeOf(r.lastCheck))}</time></td>` +
-    `<td class="c-latency num" data-label="Latency">${r.latencyMs === null ? '—' : `${r.latencyMs} ms`}</td>` +
-    `<td class="c-conns num" data-label="Conns">${escapeHtml(conns)}</td>` +
-    `<td class="c-result" data-label="Result" title="${escapeHtml(clip(result, 2000))}">${escapeHtml(clip(result))}</td>` +
-    `<td class="c-history" data-label="Recent"><span class="hist">${r.history.map(checkMark).join('')}</span></td>` +
+    `<td class="c-real">${escapeHtml(r.real)}</td>` +
+    `<td class="c-state"><span class="badge ${escapeHtml(r.state)}">${escapeHtml(r.state)}</span></td>` +
+    `<td class="c-admin">${escapeHtml(admin)}</td>` +
+    `<td class="c-weight num">${escapeHtml(weight)}</td>` +
+    `<td class="c-fails num">${r.failures}</td>` +
+    `<td class="c-checked"><time datetime="${escapeHtml(r.lastCheck ?? '')}">${escapeHtml(timeOf(r.lastCheck))}</time></td>` +
+    `<td class="c-latency num">${r.latencyMs === null ? '—' : `${r.latencyMs} ms`}</td>` +
+    `<td class="c-conns num">${escapeHtml(conns)}</td>` +
+    `<td class="c-result" title="${escapeHtml(clip(result, 2000))}">${escapeHtml(clip(result))}</td>` +
+    `<td class="c-history"><span class="hist" title="${escapeHtml(historyTitle(r.history))}">${r.history.map(checkMark).join('')}</span></td>` +
     `</tr>`
   );
 }

@@ -87,7 +87,7 @@ describe('buildStatus', () => {
     const drain = { state: 'draining', activeConn: 3, inactConn: 10 };
     const s = buildStatus({ snapshot: snapshot(1000, { admin: 'drain', adminWeight: 7, drain }), config, configPath: 'x.cf', status: 'running', now: 0 });
     expect(s.virtuals[0].reals[0]).toMatchObject({ admin: 'drain', adminWeight: 7, drain });
-    expect(renderPage(s)).toContain('<td class="c-admin" data-label="Admin">draining 3/10 w=7</td>');
+    expect(renderPage(s)).toContain('<td class="c-admin">draining 3/10 w=7</td>');
     expect(adminText({ admin: 'drain', adminWeight: null, drain: { state: 'drained', activeConn: 0, inactConn: 0 } })).toBe('drained');
     expect(adminText({ admin: 'none', adminWeight: 4, drain: null })).toBe('w=4');
     expect(adminText({ admin: 'maint', adminWeight: null, drain: null })).toBe('maint');
@@ -135,7 +135,7 @@ describe('renderPage', () => {
     expect(html.match(/<tr class="st-/g)).toHaveLength(4);
     expect(html).toContain('data-key="tcp:10.0.0.1:80 10.0.0.2:80"');
     expect(html).toContain('>5 / 40<');
-    expect(html).toContain('<i class="h ko l1" title="00:00:01 failed 12 ms"></i>');
+    expect(html).toContain('<span class="hist" title="last 1 checks: 1 failed; 12–12 ms"><i class=k></i></span>');
     // Only the daemon's own script and style sheet, no inline script or style.
     expect(html.match(/<script[^>]*>/g)).toEqual(['<script src="/static/status.js" defer>']);
     expect(html).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
