@@ -87,6 +87,8 @@ type FieldType<K extends SettableKey> = K extends keyof VirtualService
 /** A registry entry. Build entries with field() (a value stored under a model field) or special(). */
 export interface Directive {
   readonly name: string;
+  /** Other names its forms match (the IPv6 forms real6, fallback6). */
+  readonly variants?: readonly string[];
   readonly scope: Scope;
   /** The line patterns per place, tried in order. */
   readonly forms: { readonly global: readonly RegExp[]; readonly virtual: readonly RegExp[] };
@@ -103,6 +105,7 @@ export interface Directive {
 
 interface Spec<T> {
   readonly name: string;
+  readonly variants?: readonly string[];
   readonly scope: Scope;
   readonly form?: Form | readonly Form[];
   readonly forms?: { readonly global?: readonly RegExp[]; readonly virtual?: readonly RegExp[] };
@@ -322,6 +325,7 @@ function timeoutDirective(key: 'checktimeout' | 'negotiatetimeout'): Directive {
 export const DIRECTIVES: readonly Directive[] = [
   special({
     name: 'real',
+    variants: ['real6'],
     scope: 'virtual',
     forms: { virtual: [perlRe('^(real(6)?)\\s*=\\s*(.*)')] },
     read: (ctx, _s, m) => {
@@ -530,6 +534,7 @@ export const DIRECTIVES: readonly Directive[] = [
   field({ name: 'ops', scope: 'virtual', key: 'ops', default: false, read: yesNo('ops') }),
   special({
     name: 'fallback',
+    variants: ['fallback6'],
     scope: 'both',
     forms: { global: [FALLBACK], virtual: [FALLBACK] },
     read: async (ctx, _s, m): Promise<{ six: boolean; own?: FallbackDraft; servers?: GlobalFallback }> => {
@@ -618,6 +623,14 @@ export const DIRECTIVES: readonly Directive[] = [
   field({ name: 'comment', scope: 'virtual', key: 'comment', read: text }),
   special({ name: 'timeout', scope: 'global', read: rejected('timeout is deprecated: use checktimeout and negotiatetimeout') }),
 ];
+
+/** The block headers: read by the loop of parse.ts, as they open a block rather than set a value. */
+export const BLOCK_HEADERS = ['virtual', 'virtual6'] as const;
+
+/** Every directive name an ldirectord.cf may use (what man/ldirectord.cf.5 documents). */
+export function directiveNames(directives: readonly Directive[] = DIRECTIVES): string[] {
+  return [...BLOCK_HEADERS, ...directives.flatMap((d) => [d.name, ...(d.variants ?? [])])];
+}
 
 /** Reads one line at `place` with the first directive whose form matches; false when none does. */
 export async function readDirective(

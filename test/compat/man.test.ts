@@ -1,31 +1,19 @@
 // The manual pages: groff finds nothing to warn about, and ldirectord.cf.5 documents exactly the
 // directives the parser knows.
 //
-// How the parser's directive list is found (src/config/parse.ts exports none): every directive is
-// matched there by a regular expression built either with `d('<name>', ...)` or written as
-// `perlRe('^<name>...')` / `perlRe('^(<name>(6)?)...')`. We collect those names from the source;
-// a `(6)?` right after a name adds the `<name>6` variant (virtual6, real6, fallback6). The list is
-// checked against a floor of directives the original certainly has, so a change of the parser's
-// style that hides names from this method fails the test instead of passing vacuously.
+// The parser's directives are the names of its registry (src/config/directives.ts: directiveNames()),
+// checked against a floor of directives the original certainly has.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+
+import { directiveNames } from '../../src/config/directives.js';
 import { ROOT, which } from './helpers.js';
 
 const PAGES = ['man/ldirectord.8', 'man/ldirectord.cf.5'];
 const GROFF = which('groff');
 if (!GROFF) console.warn('compat/man: groff checks skipped: groff not installed (Debian package groff-base)');
-
-export function parserDirectives(src: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of src.matchAll(/\bd\('([a-z][a-z0-9]*)'/g)) names.add(m[1]);
-  for (const m of src.matchAll(/perlRe\('\^\(?([a-z][a-z0-9]*)(\(6\)\?)?/g)) {
-    names.add(m[1]);
-    if (m[2]) names.add(`${m[1]}6`);
-  }
-  return names;
-}
 
 /**
  * The directives ldirectord.cf.5 documents: the first word of each `.TP` entry's tag line
@@ -55,9 +43,9 @@ describe('man pages', () => {
   });
 
   it('every directive the parser knows is in ldirectord.cf.5, and the page names no other', () => {
-    const parser = parserDirectives(readFileSync(join(ROOT, 'src/config/parse.ts'), 'utf8'));
+    const parser = new Set(directiveNames());
     for (const must of ['virtual', 'virtual6', 'real', 'real6', 'checktype', 'fallback6', 'emailalertstatus', 'maintenancedir', 'timeout']) {
-      expect(parser, `the method finds ${must} in the parser`).toContain(must);
+      expect(parser, `the registry has ${must}`).toContain(must);
     }
     const page = manDirectives(readFileSync(join(ROOT, 'man/ldirectord.cf.5'), 'utf8'));
     expect([...parser].filter((n) => !page.has(n)).sort(), 'in the parser, missing from the page').toEqual([]);
