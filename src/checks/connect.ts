@@ -5,11 +5,12 @@
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
 import dgram from 'node:dgram';
-import { connectTcp, NetError } from './net.js';
-import { errText, hostPort, Stopwatch } from './result.js';
+import { connect } from './net.js';
+import { CheckError, errText, Trail } from './result.js';
+import { hostPort } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
 
-async function udpConnect(target: CheckTarget, sw: Stopwatch): Promise<CheckResult> {
+async function udpConnect(target: CheckTarget, sw: Trail): Promise<CheckResult> {
   const where = hostPort(target.ip, target.port);
   if (!(target.port > 0 && target.port < 65536)) return sw.down('l4-refused', `udp connect ${where}: no port`);
   const sock = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
@@ -30,15 +31,15 @@ async function udpConnect(target: CheckTarget, sw: Stopwatch): Promise<CheckResu
 export const connectModule: CheckModule = {
   name: 'connect',
   async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    const sw = new Stopwatch();
+    const sw = new Trail();
     if (target.virtual.protocol === 'udp') return udpConnect(target, sw);
     const where = hostPort(target.ip, target.port);
     try {
-      const sock = await connectTcp({ host: target.ip, port: target.port, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+      const sock = await connect({ host: target.ip, port: target.port, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
       sock.destroy(); // a plain close (FIN), as the original's close($sock)
       return sw.up(`connect ${where}`);
     } catch (err) {
-      if (err instanceof NetError) return sw.down(err.status, `connect ${where}: ${err.message.replace(/^connect: /, '')}`);
+      if (err instanceof CheckError) return sw.down(err.status, `connect ${where}: ${err.message.replace(/^connect: /, '')}`);
       return sw.down('internal', `connect ${where}: ${errText(err)}`);
     }
   },

@@ -13,11 +13,8 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { ProcessRunner } from '../util/process.js';
-
-/** lazyRunner: the execa runner, loaded on first use (execa costs memory a daemon without external checks need not pay). */
-const lazyRunner: ProcessRunner = async (file, args, opts) => (await import('../util/process.js')).execaRunner(file, args, opts);
-import { Stopwatch } from './result.js';
+import { execaRunner, type ProcessRunner } from '../util/process.js';
+import { Trail } from './result.js';
 import { serverString } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
 
@@ -37,7 +34,7 @@ function findPerl(): string | undefined {
 }
 
 async function runChild(
-  sw: Stopwatch,
+  sw: Trail,
   label: string,
   file: string,
   args: string[],
@@ -57,22 +54,22 @@ async function runChild(
 }
 
 /** createExternalModule: the external check with an injectable ProcessRunner. */
-export function createExternalModule(runner: ProcessRunner = lazyRunner): CheckModule {
+export function createExternalModule(runner: ProcessRunner = execaRunner): CheckModule {
   return {
     name: 'external',
     run(target, ctx) {
-      const sw = new Stopwatch();
+      const sw = new Trail();
       return runChild(sw, 'external', target.virtual.checkcommand, externalArgs(target), ctx, runner);
     },
   };
 }
 
 /** createExternalPerlModule: external-perl, run with `perl` (default: found on PATH; null = none, proc-error). */
-export function createExternalPerlModule(runner: ProcessRunner = lazyRunner, perl: string | null = findPerl() ?? null): CheckModule {
+export function createExternalPerlModule(runner: ProcessRunner = execaRunner, perl: string | null = findPerl() ?? null): CheckModule {
   return {
     name: 'external-perl',
     async run(target, ctx) {
-      const sw = new Stopwatch();
+      const sw = new Trail();
       if (!perl) return sw.down('proc-error', `external-perl ${target.virtual.checkcommand}: perl not found on PATH`);
       return runChild(sw, 'external-perl', perl, [target.virtual.checkcommand, ...externalArgs(target)], ctx, runner);
     },

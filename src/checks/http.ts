@@ -13,15 +13,15 @@
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { Client as UndiciClient } from 'undici';
+import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
+import { connect } from './net.js';
+import { CheckError, errText, Trail } from './result.js';
+import { hostPort, serverString } from './target.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
 
 /** undici is loaded on the first HTTP check (it costs ~20 MB of RSS that a daemon without HTTP checks need not pay). */
 let undiciLoad: Promise<typeof import('undici')> | undefined;
 const loadUndici = (): Promise<typeof import('undici')> => (undiciLoad ??= import('undici'));
-import { connectTcp, connectTls, NetError } from './net.js';
-import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
-import { errText, hostPort, Stopwatch } from './result.js';
-import { serverString } from './target.js';
-import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
 
 /** MAX_HTTP_BODY_BYTES caps the body read for the receive match (LWP has no cap; a real answering endlessly must not cost memory). */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
@@ -42,15 +42,6 @@ interface Stage {
   connected: boolean;
 }
 
-class HttpFailure extends Error {
-  constructor(
-    readonly status: CheckStatus,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 async function exchange(
   url: URL,
   method: string,
@@ -67,9 +58,7 @@ async function exchange(
   const left = (): number => Math.max(1, deadline - Date.now());
   const connector = (_opts: unknown, cb: (err: Error | null, sock: net.Socket | null) => void): void => {
     const servername = headers.host?.replace(/:\d+$/, '').replace(/^\[.*\]$/, '');
-    const p = tlsWanted
-      ? connectTls({ host, port, timeoutMs: left(), signal, servername })
-      : connectTcp({ host, port, timeoutMs: left(), signal });
+    const p = connect({ host, port, timeoutMs: left(), signal, tls: tlsWanted ? { servername } : undefined });
     p.then(
       (s) => {
         stage.connected = true;
@@ -118,19 +107,18 @@ async function exchange(
   }
 }
 
-function classify(err: unknown, stage: Stage, timedOut: boolean): HttpFailure {
-  if (err instanceof NetError) {
-    if (err.status === 'l7-timeout' || err.status === 'l4-timeout') {
-      return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', err.message);
-    }
-    return new HttpFailure(err.status, err.message);
+/** classify: the layer and text of an exchange that threw (a connect failure keeps its CheckError's). */
+function classify(err: unknown, stage: Stage, timedOut: boolean): { status: CheckStatus; message: string } {
+  const timeout = (): CheckStatus => (stage.connected ? 'l7-timeout' : 'l4-timeout');
+  if (err instanceof CheckError) {
+    return { status: err.status === 'l7-timeout' || err.status === 'l4-timeout' ? timeout() : err.status, message: err.message };
   }
-  if (timedOut) return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', 'timed out');
+  if (timedOut) return { status: timeout(), message: 'timed out' };
   const code = (err as { code?: string })?.code ?? '';
-  if (/TIMEOUT/.test(code)) return new HttpFailure(stage.connected ? 'l7-timeout' : 'l4-timeout', 'timed out');
+  if (/TIMEOUT/.test(code)) return { status: timeout(), message: 'timed out' };
   const text = errText(err);
-  if (/SSL|TLS|CERT/i.test(text) && !stage.connected) return new HttpFailure('tls', text);
-  return new HttpFailure(stage.connected ? 'l7-bad-response' : 'l4-refused', text);
+  if (/SSL|TLS|CERT/i.test(text) && !stage.connected) return { status: 'tls', message: text };
+  return { status: stage.connected ? 'l7-bad-response' : 'l4-refused', message: text };
 }
 
 function statusLine(code: number): string {
@@ -141,25 +129,24 @@ function statusLine(code: number): string {
 export const httpModule: CheckModule = {
   name: 'http',
   async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    const sw = new Stopwatch();
+    const trail = new Trail();
     const v = target.virtual;
     const isProxy = v.service === 'http_proxy';
     const deadline = Date.now() + ctx.timeoutMs;
     const own = AbortSignal.timeout(Math.max(1, ctx.timeoutMs));
     const signal = AbortSignal.any([ctx.signal, own]);
-    const trail: string[] = [];
     let url: URL;
     try {
       url = new URL(target.url);
     } catch {
-      return sw.down('l7-bad-response', `${v.service} ${target.url}: invalid URL`);
+      return trail.down('l7-bad-response', `${v.service} ${target.url}: invalid URL`);
     }
     let hostHeader: string | undefined = isProxy ? undefined : (v.virtualhost ?? serverString(target.real.ip, target.real.family));
     const stage: Stage = { connected: false };
     try {
       for (let hop = 0; ; hop++) {
         if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-          throw new HttpFailure('l7-bad-response', `${url.href}: protocol ${url.protocol} not supported`);
+          return trail.down('l7-bad-response', `${url.href}: protocol ${url.protocol} not supported`);
         }
         const viaProxy = isProxy && url.protocol === 'http:' ? { ip: target.ip, port: target.port } : undefined;
         // LWP sends "Connection: TE, close": one request per connection.
@@ -167,31 +154,30 @@ export const httpModule: CheckModule = {
         headers.host = hostHeader ?? url.host;
         stage.connected = false;
         const res = await exchange(url, v.httpmethod, headers, viaProxy, signal, deadline, stage);
-        trail.push(`${v.httpmethod} ${url.href}${viaProxy ? ` via ${hostPort(viaProxy.ip, viaProxy.port)}` : ''}: ${statusLine(res.statusCode)}`);
+        trail.add(`${v.httpmethod} ${url.href}${viaProxy ? ` via ${hostPort(viaProxy.ip, viaProxy.port)}` : ''}: ${statusLine(res.statusCode)}`);
         if (REDIRECT_CODES.has(res.statusCode) && res.location !== undefined && hop < MAX_REDIRECTS) {
           url = new URL(res.location, url);
           hostHeader = undefined; // LWP drops the Host header of a redirected request
           continue;
         }
         if (res.statusCode < 200 || res.statusCode > 299) {
-          return sw.down('l7-bad-status', trail.join('; '));
+          return trail.down('l7-bad-status');
         }
         const receive = target.receive;
-        if (!/[^\n]/.test(receive)) return sw.up(trail.join('; '));
+        if (!/[^\n]/.test(receive)) return trail.up();
         let re: RegExp;
         try {
           re = translatePerlRegex(receive);
         } catch (err) {
-          return sw.down('internal', `${trail.join('; ')}; ${(err as Error).message}`);
+          return trail.down('internal', (err as Error).message);
         }
         const n = `${res.body.length}${res.capped ? ' (capped)' : ''} bytes`;
-        if (re.test(perlSubject(res.body))) return sw.up(`${trail.join('; ')}; receive matched in ${n}`);
-        return sw.down('l7-no-match', `${trail.join('; ')}; receive not matched in ${n}`);
+        if (re.test(perlSubject(res.body))) return trail.up(`receive matched in ${n}`);
+        return trail.down('l7-no-match', `receive not matched in ${n}`);
       }
     } catch (err) {
-      if (err instanceof HttpFailure) return sw.down(err.status, [...trail, err.message].join('; '));
       const f = classify(err, stage, own.aborted || ctx.signal.aborted);
-      return sw.down(f.status, [...trail, `${v.httpmethod} ${url.href}: ${f.message}`].join('; '));
+      return trail.down(f.status, `${v.httpmethod} ${url.href}: ${f.message}`);
     }
   },
 };

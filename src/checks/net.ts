@@ -1,63 +1,71 @@
 /**
- * Small TCP/TLS helpers for checks: connect with a timeout and an AbortSignal, read until a predicate
- * holds with a byte cap, half-close, TLS without certificate or name verification (the original's
- * behaviour: reals are addressed by IP). Every failure becomes a NetError carrying a CheckStatus.
+ * The connection side of the check toolkit: one `connect` (TCP, TLS on top when asked) built on an
+ * injectable connect factory, with a timeout and an AbortSignal; reading until a predicate holds with a
+ * byte cap; half-close. TLS is without certificate or name verification (the original's behaviour:
+ * reals are addressed by IP). Every failure becomes a CheckError carrying the layer that failed.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { CheckStatus } from './types.js';
+import { CheckError, errText } from './result.js';
 
-/** NetError: a network failure with the layer status a check reports. */
-export class NetError extends Error {
-  constructor(
-    readonly status: CheckStatus,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'NetError';
-  }
-}
+/**
+ * ConnectFactory opens a TCP socket (node's net.connect by default). Injected by tests, and the place
+ * where a source address would be bound.
+ */
+export type ConnectFactory = (opts: net.NetConnectOpts) => net.Socket;
 
-export interface ConnectOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-  /** Source address to bind (optional). */
-  readonly localAddress?: string;
-}
+/** defaultConnectFactory: node's own net.connect. */
+export const defaultConnectFactory: ConnectFactory = (opts) => net.connect(opts);
 
-export interface TlsConnectOptions extends ConnectOptions {
-  /** SNI name; none by default (an IP is not a valid SNI name). */
+export interface TlsOptions {
+  /** SNI name; none by default (an IP is not a valid SNI name, and one is never sent). */
   readonly servername?: string;
   /** Extra node:tls options (ALPN...). Certificate verification stays off unless rejectUnauthorized is set. */
   readonly tlsOptions?: tls.ConnectionOptions;
 }
 
-function describeErr(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}` : e instanceof Error ? e.message : String(err);
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Own timeout for the connect (and the TLS handshake); none when absent: the caller's deadline aborts the signal. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** Source address to bind (optional). */
+  readonly localAddress?: string;
+  /** Disable Nagle (the line protocols: each command goes out at once). */
+  readonly noDelay?: boolean;
+  /** A TLS handshake on top of the TCP connection. */
+  readonly tls?: TlsOptions;
+  /** How the TCP socket is opened (default: net.connect). */
+  readonly factory?: ConnectFactory;
+  /** Called once TCP is up (before any TLS handshake): tells l4 from l7 failures. */
+  readonly onConnected?: () => void;
+  /**
+   * The signal keeps owning the socket once connected: aborting it later destroys the socket (the
+   * negotiate checks, whose signal is aborted when the check ends). By default the caller owns it.
+   */
+  readonly signalOwnsSocket?: boolean;
 }
 
-function l4Status(err: unknown): CheckStatus {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ETIMEDOUT') return 'l4-timeout';
-  return 'l4-refused';
+/** L4 status of a TCP connect failure (errno ETIMEDOUT is a timeout, anything else a refusal). */
+function l4Status(err: unknown): 'l4-timeout' | 'l4-refused' {
+  return (err as NodeJS.ErrnoException)?.code === 'ETIMEDOUT' ? 'l4-timeout' : 'l4-refused';
 }
 
 /**
- * settleOn waits for `event` on `sock` within timeoutMs, or until the signal aborts. It resolves with the
- * socket, or destroys it (and `also`, the socket under it) and rejects with the NetError made by
- * `failed` (for an error) or `timedOut`. Every listener and the timer are gone once it has settled.
+ * settleOn waits for `event` on `sock` until `deadline` (performance.now() ms), or until the signal
+ * aborts. It resolves with the socket, or destroys it (and `also`, the socket under it) and rejects
+ * with the CheckError made by `failed` (for an error) or `timedOut`. Every listener and the timer are
+ * gone once it has settled.
  */
 function settleOn<S extends net.Socket>(
   sock: S,
   event: 'connect' | 'secureConnect',
-  o: { timeoutMs: number; signal?: AbortSignal; failed: (err: unknown) => NetError; timedOut: () => NetError; also?: net.Socket },
+  o: { deadline?: number; signal?: AbortSignal; failed: (err: unknown) => CheckError; timedOut: () => CheckError; also?: net.Socket },
 ): Promise<S> {
   return new Promise((resolve, reject) => {
     let done = false;
-    const finish = (err?: NetError): void => {
+    const finish = (err?: CheckError): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -73,7 +81,7 @@ function settleOn<S extends net.Socket>(
     const onError = (err: unknown): void => finish(o.failed(err));
     const onOk = (): void => finish();
     const onAbort = (): void => finish(o.timedOut());
-    const timer = setTimeout(onAbort, Math.max(0, o.timeoutMs));
+    const timer = o.deadline === undefined ? undefined : setTimeout(onAbort, Math.max(0, o.deadline - performance.now()));
     sock.once('error', onError);
     sock.once(event, onOk);
     o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -81,48 +89,62 @@ function settleOn<S extends net.Socket>(
 }
 
 /**
- * connectTcp opens a TCP connection or rejects with a NetError (l4-refused; l4-timeout at the timeout or
- * an abort). The socket is destroyed on every failure path; on success the caller owns it.
+ * connect opens a TCP connection, then a TLS session on it when `tls` is given (both within timeoutMs),
+ * or rejects with a CheckError: l4-refused (errno text `connect: ECONNREFUSED`, the errno error as
+ * cause), l4-timeout at the timeout or an abort, tls for a failed handshake (`tls: CODE`, cause kept),
+ * l7-timeout for a handshake cut by the timeout. Sockets are destroyed on every failure path; on
+ * success the caller owns the socket (or the signal does, with signalOwnsSocket).
  */
-export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
-  if (opts.signal?.aborted) return Promise.reject(new NetError('l4-timeout', 'aborted before connect'));
-  if (!(opts.port > 0 && opts.port < 65536)) {
-    return Promise.reject(new NetError('l4-refused', `no port to connect to (${opts.port})`));
-  }
-  let sock: net.Socket;
-  try {
-    sock = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
-  } catch (err) {
-    return Promise.reject(err); // a bad argument (e.g. localAddress) throws before any socket exists
-  }
-  return settleOn(sock, 'connect', {
-    timeoutMs: opts.timeoutMs,
+export async function connect(opts: ConnectOptions): Promise<net.Socket> {
+  if (opts.signal?.aborted) throw new CheckError('l4-timeout', 'aborted before connect');
+  if (!(opts.port > 0 && opts.port < 65536)) throw new CheckError('l4-refused', `no port to connect to (${opts.port})`);
+  const deadline = opts.timeoutMs === undefined ? undefined : performance.now() + opts.timeoutMs;
+  // A bad argument (e.g. localAddress) throws before any socket exists: it is rethrown as is.
+  const raw = (opts.factory ?? defaultConnectFactory)({
+    host: opts.host,
+    port: opts.port,
+    localAddress: opts.localAddress,
+    noDelay: opts.noDelay,
+  });
+  await settleOn(raw, 'connect', {
+    deadline,
     signal: opts.signal,
-    failed: (err) => new NetError(l4Status(err), `connect: ${describeErr(err)}`),
-    timedOut: () => new NetError('l4-timeout', 'connect: timed out'),
+    failed: (err) => new CheckError(l4Status(err), `connect: ${errText(err)}`, { cause: err }),
+    timedOut: () => new CheckError('l4-timeout', 'connect: timed out'),
   });
-}
-
-/**
- * connectTls: TCP connect then a TLS handshake (both within timeoutMs), certificates not verified.
- * Handshake failures reject with status 'tls'.
- */
-export async function connectTls(opts: TlsConnectOptions): Promise<tls.TLSSocket> {
-  const started = Date.now();
-  const raw = await connectTcp(opts);
-  const s = tls.connect({
-    rejectUnauthorized: false,
-    ...opts.tlsOptions,
-    socket: raw,
-    servername: opts.servername && net.isIP(opts.servername) === 0 ? opts.servername : undefined,
-  });
-  return settleOn(s, 'secureConnect', {
-    timeoutMs: opts.timeoutMs - (Date.now() - started),
-    signal: opts.signal,
-    failed: (err) => new NetError('tls', `tls: ${describeErr(err)}`),
-    timedOut: () => new NetError('l7-timeout', 'tls: handshake timed out'),
-    also: raw,
-  });
+  opts.onConnected?.();
+  let sock: net.Socket = raw;
+  if (opts.tls) {
+    // Errors of the TCP layer surface on the TLS socket; keep the raw one from throwing them.
+    raw.on('error', () => undefined);
+    const servername = opts.tls.servername;
+    const secure = tls.connect({
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      ...opts.tls.tlsOptions,
+      socket: raw,
+      servername: servername && net.isIP(servername) === 0 ? servername : undefined,
+    });
+    sock = await settleOn(secure, 'secureConnect', {
+      deadline,
+      signal: opts.signal,
+      failed: (err) => new CheckError('tls', `tls: ${errText(err)}`, { cause: err }),
+      timedOut: () => new CheckError('l7-timeout', 'tls: handshake timed out'),
+      also: raw,
+    });
+  }
+  if (opts.signalOwnsSocket && opts.signal) {
+    const owned = sock;
+    opts.signal.addEventListener(
+      'abort',
+      () => {
+        owned.destroy();
+        raw.destroy();
+      },
+      { once: true },
+    );
+  }
+  return sock;
 }
 
 /** The outcome of a read: the bytes so far, and why reading stopped. */
@@ -178,7 +200,7 @@ export class SocketReader {
   /**
    * readUntil waits until `done(buffer)` is true (take everything buffered) or a number >= 0 (take that
    * many bytes, the rest stays for the next read; false or -1 = not yet), the peer ends, or maxBytes are buffered; a timeout
-   * or abort rejects with NetError('l7-timeout'), a socket error with NetError('l7-bad-response').
+   * or abort rejects with CheckError('l7-timeout'), a socket error with CheckError('l7-bad-response').
    * Pauses the socket while the buffer is at the cap, so an endless sender costs nothing.
    */
   readUntil(done: (data: Buffer) => boolean | number, opts: ReadOptions): Promise<ReadResult> {
@@ -210,7 +232,7 @@ export class SocketReader {
         }
         if (this.error !== undefined) {
           cleanup();
-          reject(new NetError('l7-bad-response', `read: ${describeErr(this.error)}`));
+          reject(new CheckError('l7-bad-response', `read: ${errText(this.error)}`));
           return;
         }
         if (this.ended) {
@@ -220,7 +242,7 @@ export class SocketReader {
       };
       const onAbort = (): void => {
         cleanup();
-        reject(new NetError('l7-timeout', `read: timed out after ${this.received} bytes`));
+        reject(new CheckError('l7-timeout', `read: timed out after ${this.received} bytes`));
       };
       if (opts.signal?.aborted) {
         onAbort();
@@ -251,7 +273,7 @@ export class SocketReader {
 /** writeAll writes data and resolves once it is flushed to the kernel (or rejects with l7-bad-response). */
 export function writeAll(sock: net.Socket, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    sock.write(data, (err) => (err ? reject(new NetError('l7-bad-response', `write: ${describeErr(err)}`)) : resolve()));
+    sock.write(data, (err) => (err ? reject(new CheckError('l7-bad-response', `write: ${errText(err)}`)) : resolve()));
   });
 }
 

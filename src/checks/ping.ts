@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { EventEmitter } from 'node:events';
-import { errText, Stopwatch } from './result.js';
+import { errText, Trail } from './result.js';
 import { findSystemPing, systemPingOnce, SYSTEM_PING_PATHS } from './ping-system.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
 import type { VirtualService } from '../model/config.js';
@@ -203,7 +203,7 @@ export function createPingModule(deps: PingModuleDeps = {}): CheckModule {
   return {
     name: 'ping',
     async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-      const sw = new Stopwatch();
+      const sw = new Trail();
       const attempts = Math.max(1, target.virtual.checkcount);
       const m = choose();
       if (m.kind === 'none') return sw.down('internal', `ping ${target.ip}: ${m.why}, and no system ping found`);

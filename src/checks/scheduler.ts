@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { hostname as osHostname } from 'node:os';
 import type { VirtualService } from '../model/config.js';
+import { runCheck } from './dispatch.js';
 import { realIdString } from './target.js';
 import type { CheckJob, CheckResult } from './types.js';
 
@@ -54,7 +55,7 @@ export type RunCheckFn = (
 ) => Promise<CheckResult>;
 
 export interface RunCycleOptions {
-  /** The check runner (default: runCheck of ./index.js). */
+  /** The check runner (default: runCheck of ./dispatch.js). */
   readonly runCheck?: RunCheckFn;
   /** Bound on checks in flight that are not slow yet (default DEFAULT_CONCURRENCY). */
   readonly concurrency?: number;
@@ -83,7 +84,7 @@ interface Slot {
  * sockets, not the cycle: the others go on being checked at full pace meanwhile.
  */
 export async function runCycle(jobs: readonly CheckJob[], opts: RunCycleOptions): Promise<void> {
-  const run: RunCheckFn = opts.runCheck ?? (await import('./index.js')).runCheck;
+  const run: RunCheckFn = opts.runCheck ?? runCheck;
   const youngLimit = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
   const maxInFlight = Math.max(youngLimit, Math.floor(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
   const slowMs = Math.max(1, opts.slowAfterMs ?? SLOW_AFTER_MS);

@@ -8,9 +8,10 @@
  * read as lines until a match, an ICMP refusal, or the timeout (UDP has no end of stream).
  */
 import dgram from 'node:dgram';
-import { connectTcp, destroySocket, halfClose, NetError, SocketReader, writeAll } from './net.js';
 import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
-import { errText, hostPort, Stopwatch } from './result.js';
+import { connect, destroySocket, halfClose, SocketReader, writeAll } from './net.js';
+import { CheckError, errText, Trail } from './result.js';
+import { hostPort } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
 
 /** MAX_LINE_BYTES caps one line; a longer one is matched on its first MAX_LINE_BYTES bytes. */
@@ -23,7 +24,7 @@ export function simpletcpRequest(request: string): string {
   return request.slice(1).replace(/\\n/g, '\n');
 }
 
-function udpCheck(target: CheckTarget, ctx: CheckContext, re: RegExp | undefined, sw: Stopwatch): Promise<CheckResult> {
+function udpCheck(target: CheckTarget, ctx: CheckContext, re: RegExp | undefined, sw: Trail): Promise<CheckResult> {
   const where = `udp ${hostPort(target.ip, target.port)}`;
   if (!(target.port > 0 && target.port < 65536)) return Promise.resolve(sw.down('l4-refused', `simpletcp ${where}: no port`));
   return new Promise((resolve) => {
@@ -69,7 +70,7 @@ function udpCheck(target: CheckTarget, ctx: CheckContext, re: RegExp | undefined
 export const simpletcpModule: CheckModule = {
   name: 'simpletcp',
   async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    const sw = new Stopwatch();
+    const sw = new Trail();
     const where = hostPort(target.ip, target.port);
     let re: RegExp | undefined;
     try {
@@ -82,9 +83,9 @@ export const simpletcpModule: CheckModule = {
     const left = (): number => Math.max(1, deadline - Date.now());
     let sock;
     try {
-      sock = await connectTcp({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal });
+      sock = await connect({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal });
     } catch (err) {
-      const e = err instanceof NetError ? err : new NetError('internal', errText(err));
+      const e = err instanceof CheckError ? err : new CheckError('internal', errText(err));
       return sw.down(e.status, `simpletcp ${where}: ${e.message}`);
     }
     const reader = new SocketReader(sock);
@@ -114,7 +115,7 @@ export const simpletcpModule: CheckModule = {
       }
       return sw.down('l7-no-match', `simpletcp ${where}: ${lines} line(s) received, none matched`);
     } catch (err) {
-      const e = err instanceof NetError ? err : new NetError('l7-bad-response', errText(err));
+      const e = err instanceof CheckError ? err : new CheckError('l7-bad-response', errText(err));
       return sw.down(e.status, `simpletcp ${where}: ${lines} line(s); ${e.message}`);
     } finally {
       destroySocket(sock);

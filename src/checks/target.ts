@@ -21,6 +21,11 @@ export function serverString(ip: string, family: 4 | 6): string {
   return family === 6 ? `[${ip}]` : ip;
 }
 
+/** hostPort: address and port as messages and URLs show them (`10.0.0.1:80`, `[::1]:80`). */
+export function hostPort(ip: string, port: number): string {
+  return `${serverString(ip, ip.includes(':') ? 6 : 4)}:${port}`;
+}
+
 /** Effective request and receive after ld_setup (per-real ones only when the real has both). */
 export function effectiveRequestReceive(virtual: VirtualService, real: RealServer): { request: string; receive: string } {
   if (real.request !== undefined && real.receive !== undefined) return { request: real.request, receive: real.receive };

@@ -8,7 +8,9 @@ export type LdirErrorCode =
   | 'LDIR_ERR_IPVSADM'
   | 'LDIR_ERR_IPVSADM_NOT_FOUND'
   | 'LDIR_ERR_DAEMON'
-  | 'LDIR_ERR_USAGE';
+  | 'LDIR_ERR_USAGE'
+  /** A health check's failure inside a check (src/checks: CheckError); it becomes a down result, never escapes. */
+  | 'LDIR_ERR_CHECK';
 
 /** LdirError is the base of every error the project throws on purpose. */
 export class LdirError extends Error {

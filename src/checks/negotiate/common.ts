@@ -1,63 +1,22 @@
 /**
- * Shared mechanism of the negotiate checks: the step-by-step message, the hard outer deadline, socket
- * opening with layer-aware errors, and the byte caps. Protocol knowledge lives in the per-service files.
+ * What the negotiate checks share on top of the check toolkit (../result.ts, ../net.ts,
+ * ../deadline.ts): the entry that gives a check its trail and hard deadline, the connect step as their
+ * messages show it, receive matching, byte caps and the UDP exchange. Protocol knowledge lives in the
+ * per-service files.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import tls from 'node:tls';
-import { performance } from 'node:perf_hooks';
 import type { CheckContext, CheckResult, CheckStatus, CheckTarget } from '../types.js';
 import { perlSubject, translatePerlRegex } from '../../util/perl-regex.js';
+import { withDeadline } from '../deadline.js';
+import { connect } from '../net.js';
+import { CheckError, describeError, Trail } from '../result.js';
+import { hostPort } from '../target.js';
 
 /** MAX_REPLY_BYTES caps one protocol reply (a greeting, a multi-line SMTP/FTP answer, a SIP header block). */
 export const MAX_REPLY_BYTES = 16 * 1024;
 /** MAX_BODY_BYTES caps a retrieved document (the FTP file matched against receive). */
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-/** CheckFailure carries a layer status through async code; it is turned into a CheckResult, never escapes a check. */
-export class CheckFailure extends Error {
-  constructor(
-    readonly status: CheckStatus,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CheckFailure';
-  }
-}
-
-/** Trail accumulates the message of one check run, step by step ("connect 127.0.0.1:21; greeting 220; ..."). */
-export class Trail {
-  private readonly parts: string[] = [];
-  private readonly started = performance.now();
-  /** Whether the TCP (or TLS) connection is established: decides l4-timeout versus l7-timeout. */
-  connected = false;
-
-  add(part: string): void {
-    this.parts.push(part);
-  }
-
-  get text(): string {
-    return this.parts.join('; ');
-  }
-
-  result(ok: boolean, status: CheckStatus, last?: string): CheckResult {
-    if (last !== undefined) this.add(last);
-    return { ok, status, message: this.text, durationMs: Math.round(performance.now() - this.started) };
-  }
-
-  up(last?: string): CheckResult {
-    return this.result(true, 'ok', last);
-  }
-
-  down(status: CheckStatus, last: string): CheckResult {
-    return this.result(false, status, last);
-  }
-}
-
-/** hostPort renders ip:port with IPv6 bracketed, for messages and URLs. */
-export function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
 
 /** stripSlash removes the original's leading "/" from request (substr($request, 1) / s#^/##). */
 export function stripSlash(request: string): string {
@@ -69,21 +28,12 @@ const L4_REFUSED_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EADDRNOTAVAIL', 'EPIPE', 'ENETDOWN',
 ]);
 
-/** describeError renders an error briefly: its code when it has one, then its text. */
-export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
 /**
- * classifyError maps a thrown error to a layer status: CheckFailure keeps its own, errno refusals are
+ * classifyError maps a thrown error to a layer status: a CheckError keeps its own, errno refusals are
  * l4-refused (or, once connected, a reset is a bad response), TLS library errors are tls.
  */
 export function classifyError(err: unknown, connected: boolean): CheckStatus {
-  if (err instanceof CheckFailure) return err.status;
+  if (err instanceof CheckError) return err.status;
   const code = String((err as NodeJS.ErrnoException | undefined)?.code ?? '');
   // ECONNREFUSED after "connect" only happens on UDP (ICMP port unreachable): still layer 4.
   if (code === 'ECONNREFUSED') return 'l4-refused';
@@ -94,104 +44,40 @@ export function classifyError(err: unknown, connected: boolean): CheckStatus {
 }
 
 /**
- * withDeadline runs one check under a hard outer deadline: ctx.timeoutMs or ctx.signal, whichever
- * comes first, aborts `work` through the signal it is given and resolves at once as a timeout, even if
- * `work` ignores the signal. A throw from `work` becomes a down result; nothing escapes.
+ * connectStep is the negotiate checks' connect step: it notes "connect ip:port" in the trail, sets
+ * trail.connected once TCP is up and connects (TLS on top when asked, without verification) through
+ * the toolkit's connect, whose socket the signal owns (the check's end destroys it). It rejects as
+ * these checks report it: with the errno error of a refused connect (classifyError and describeError
+ * render it), a CheckError 'tls' with the TLS error in full, or the signal's reason once aborted.
  */
-export async function withDeadline(
-  ctx: CheckContext,
-  trail: Trail,
-  work: (signal: AbortSignal) => Promise<CheckResult>,
-): Promise<CheckResult> {
-  const inner = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let onOuterAbort: (() => void) | undefined;
-  const expired = new Promise<CheckResult>((resolve) => {
-    const fire = (why: string) => {
-      inner.abort(new CheckFailure(trail.connected ? 'l7-timeout' : 'l4-timeout', why));
-      resolve(trail.down(trail.connected ? 'l7-timeout' : 'l4-timeout', why));
-    };
-    timer = setTimeout(() => fire(`timeout after ${ctx.timeoutMs} ms`), Math.max(0, ctx.timeoutMs));
-    onOuterAbort = () => fire('aborted');
-    if (ctx.signal.aborted) onOuterAbort();
-    else ctx.signal.addEventListener('abort', onOuterAbort, { once: true });
-  });
-  const guarded = (async () => {
-    try {
-      return await work(inner.signal);
-    } catch (err) {
-      if (inner.signal.aborted) return expired;
-      return trail.down(classifyError(err, trail.connected), describeError(err));
-    }
-  })();
-  try {
-    return await Promise.race([guarded, expired]);
-  } finally {
-    clearTimeout(timer);
-    if (onOuterAbort) ctx.signal.removeEventListener('abort', onOuterAbort);
-    if (!inner.signal.aborted) inner.abort(new CheckFailure('internal', 'check finished'));
-  }
-}
-
-/** StreamOptions: plain TCP, or TLS without any certificate or name verification (reals are addressed by IP). */
-export interface StreamOptions {
-  readonly tls?: boolean;
-}
-
-/**
- * openStream connects to ip:port (TLS on top when asked) and resolves once the stream is usable. It
- * notes "connect ip:port" and sets trail.connected when TCP is up; the socket is destroyed on abort.
- */
-export function openStream(
+export async function connectStep(
   ip: string,
   port: number,
   trail: Pick<Trail, 'add' | 'connected'>,
   signal: AbortSignal,
-  opts: StreamOptions = {},
+  opts: { readonly tls?: boolean } = {},
 ): Promise<net.Socket> {
   trail.add(`connect ${hostPort(ip, port)}${opts.tls ? ' (tls)' : ''}`);
-  return new Promise<net.Socket>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const raw = net.connect({ host: ip, port, noDelay: true });
-    let sock: net.Socket = raw;
-    const onAbort = () => {
-      sock.destroy();
-      raw.destroy();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const fail = (err: Error) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      raw.destroy();
-      reject(err);
-    };
-    raw.once('error', fail);
-    raw.once('connect', () => {
-      trail.connected = true;
-      if (!opts.tls) {
-        raw.removeListener('error', fail);
-        // Keep the abort listener: it tears the socket down whatever phase the script is in.
-        resolve(raw);
-        return;
-      }
-      raw.removeListener('error', fail);
-      // Errors of the TCP layer surface on the TLS socket; keep the raw one from throwing them.
-      raw.on('error', () => undefined);
-      const secure = tls.connect({ socket: raw, rejectUnauthorized: false, checkServerIdentity: () => undefined });
-      sock = secure;
-      const tlsFail = (err: Error) => fail(new CheckFailure('tls', `tls: ${describeError(err)}`));
-      secure.once('error', tlsFail);
-      secure.once('secureConnect', () => {
-        secure.removeListener('error', tlsFail);
-        trail.add('tls ok');
-        resolve(secure);
-      });
+  if (signal.aborted) throw signal.reason;
+  try {
+    const sock = await connect({
+      host: ip,
+      port,
+      signal,
+      noDelay: true,
+      tls: opts.tls ? {} : undefined,
+      onConnected: () => {
+        trail.connected = true;
+      },
+      signalOwnsSocket: true,
     });
-  });
+    if (opts.tls) trail.add('tls ok');
+    return sock;
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    if (!(err instanceof CheckError) || err.cause === undefined) throw err;
+    throw err.status === 'tls' ? new CheckError('tls', `tls: ${describeError(err.cause)}`) : err.cause;
+  }
 }
 
 /**
@@ -202,7 +88,7 @@ export function receiveRegex(receive: string): RegExp {
   try {
     return translatePerlRegex(receive);
   } catch (err) {
-    throw new CheckFailure('internal', `receive pattern ${JSON.stringify(receive)}: ${describeError(err)}`);
+    throw new CheckError('internal', `receive pattern ${JSON.stringify(receive)}: ${describeError(err)}`);
   }
 }
 
@@ -226,7 +112,7 @@ export function meteredSocket(cap: number, trail: Pick<Trail, 'connected'>): net
   });
   sock.on('data', (chunk: Buffer) => {
     seen += chunk.length;
-    if (seen > cap) sock.destroy(new CheckFailure('l7-bad-response', `answer longer than ${cap} bytes`));
+    if (seen > cap) sock.destroy(new CheckError('l7-bad-response', `answer longer than ${cap} bytes`));
   });
   return sock;
 }
@@ -292,14 +178,26 @@ export function udpExchange<T>(target: CheckTarget, trail: Trail, signal: AbortS
   });
 }
 
-/** runCheck is the usual entry of a check: a fresh trail, the hard deadline, then the protocol work. */
-export function runCheck(
+/**
+ * runNegotiation is the usual entry of a negotiate check: a fresh trail, then the protocol work under a
+ * hard deadline (ctx.timeoutMs or ctx.signal, whichever comes first), which resolves at once as a
+ * timeout (l4 before the connection, l7 after) even if the work ignores its signal. A throw from the
+ * work becomes a down result with the layer classifyError gives; nothing escapes.
+ */
+export function runNegotiation(
   ctx: CheckContext,
   work: (trail: Trail, signal: AbortSignal) => Promise<CheckResult>,
 ): Promise<CheckResult> {
   const trail = new Trail();
-  return withDeadline(ctx, trail, (signal) => work(trail, signal));
+  const timeout = (): CheckStatus => (trail.connected ? 'l7-timeout' : 'l4-timeout');
+  const why = (cause: 'timeout' | 'aborted'): string => (cause === 'timeout' ? `timeout after ${ctx.timeoutMs} ms` : 'aborted');
+  return withDeadline((signal) => work(trail, signal), {
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    abortReason: (cause) => new CheckError(timeout(), why(cause)),
+    expired: (cause) => trail.down(timeout(), why(cause)),
+    failed: (err) => trail.down(classifyError(err, trail.connected), describeError(err)),
+    doneReason: new CheckError('internal', 'check finished'),
+  });
 }
 
-/** CheckTarget re-exported for the per-service files. */
-export type { CheckTarget, CheckContext, CheckResult };

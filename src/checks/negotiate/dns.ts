@@ -11,7 +11,9 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, hostPort, openStream, receiveMatches, receiveRegex, runCheck, stripSlash, udpExchange, type Trail } from './common.js';
+import { CheckError, type Trail } from '../result.js';
+import { hostPort } from '../target.js';
+import { connectStep, receiveMatches, receiveRegex, runNegotiation, stripSlash, udpExchange } from './common.js';
 
 /** DNS_UDP_RESEND_MS: a lost UDP query is sent again after this long, until the deadline. */
 export const DNS_UDP_RESEND_MS = 2000;
@@ -49,7 +51,7 @@ function decodeAnswer(buf: Buffer, id: number): dnsPacket.DecodedPacket | undefi
   try {
     p = dnsPacket.decode(buf);
   } catch (err) {
-    throw new CheckFailure('l7-bad-response', `malformed answer: ${(err as Error).message}`);
+    throw new CheckError('l7-bad-response', `malformed answer: ${(err as Error).message}`);
   }
   // Net::DNS drops answers with a foreign id; so do we (keep waiting).
   if (p.id !== id || !p.flag_qr) return undefined;
@@ -65,7 +67,7 @@ function askUdp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal
 
 async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
   const id = randomInt(0, 65536);
-  const sock = await openStream(target.ip, target.port, trail, signal);
+  const sock = await connectStep(target.ip, target.port, trail, signal);
   trail.add(`tcp ${q.type}? ${q.name}`);
   try {
     sock.write(dnsPacket.streamEncode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [q] }));
@@ -83,13 +85,13 @@ async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, 
           }
         }
         // Cannot happen with a well-formed peer: the 16-bit length bounds a message.
-        if (buf.length > DNS_MAX_TCP_BYTES) reject(new CheckFailure('l7-bad-response', 'answer too long'));
+        if (buf.length > DNS_MAX_TCP_BYTES) reject(new CheckError('l7-bad-response', 'answer too long'));
       });
-      sock.on('error', (err) => reject(new CheckFailure('l7-bad-response', `read: ${err.message}`)));
-      sock.on('end', () => reject(new CheckFailure('l7-bad-response', 'connection closed before a whole answer')));
+      sock.on('error', (err) => reject(new CheckError('l7-bad-response', `read: ${err.message}`)));
+      sock.on('end', () => reject(new CheckError('l7-bad-response', 'connection closed before a whole answer')));
     });
     const p = decodeAnswer(msg, id);
-    if (!p) throw new CheckFailure('l7-bad-response', 'answer with a foreign id');
+    if (!p) throw new CheckError('l7-bad-response', 'answer with a foreign id');
     return p;
   } finally {
     sock.destroy();
@@ -100,7 +102,7 @@ async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, 
 export const dns: CheckModule = {
   name: 'dns',
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    return runCheck(ctx, async (trail, signal) => {
+    return runNegotiation(ctx, async (trail, signal) => {
       const q = dnsQuestion(target.request);
       let answer: dnsPacket.DecodedPacket;
       if (target.virtual.protocol === 'tcp') {

@@ -10,7 +10,8 @@
  * address (the port from PASV, or EPSV for IPv6 as Net::FTP does), never to an address the server names.
  */
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, MAX_BODY_BYTES, openStream, receiveMatches, receiveRegex } from './common.js';
+import { CheckError } from '../result.js';
+import { MAX_BODY_BYTES, connectStep, receiveMatches, receiveRegex } from './common.js';
 import { runLineScript, type LineIo, type LineScript } from './line-script.js';
 
 /** parsePassivePort extracts the data port from a 227 (PASV) or 229 (EPSV) reply; undefined if absent. */
@@ -37,14 +38,14 @@ function readAll(sock: import('node:net').Socket, signal: AbortSignal, cap: numb
       if (size > cap) {
         signal.removeEventListener('abort', onAbort);
         sock.destroy();
-        reject(new CheckFailure('l7-bad-response', `data: file larger than ${cap} bytes`));
+        reject(new CheckError('l7-bad-response', `data: file larger than ${cap} bytes`));
         return;
       }
       chunks.push(c);
     });
     sock.once('error', (err) => {
       signal.removeEventListener('abort', onAbort);
-      reject(new CheckFailure('l7-bad-response', `data: ${err.message}`));
+      reject(new CheckError('l7-bad-response', `data: ${err.message}`));
     });
     sock.once('end', () => {
       signal.removeEventListener('abort', onAbort);
@@ -60,21 +61,21 @@ async function retrieve(io: LineIo, out: { content?: Buffer }): Promise<void> {
   const pasv = await io.reader.reply(v6 ? 'EPSV' : 'PASV', 'coded');
   const port = /^2\d\d/.test(pasv.last) ? parsePassivePort(pasv.lines.join(' ')) : undefined;
   if (port === undefined || port < 1 || port > 65535) {
-    throw new CheckFailure('l7-bad-status', `${v6 ? 'EPSV' : 'PASV'}: unexpected ${JSON.stringify(pasv.last)}`);
+    throw new CheckError('l7-bad-status', `${v6 ? 'EPSV' : 'PASV'}: unexpected ${JSON.stringify(pasv.last)}`);
   }
   io.trail.add(`${v6 ? 'EPSV' : 'PASV'}: data port ${port}`);
   // Net::FTP sends the command first, then opens the data connection, then wants a 1xx.
   io.send(`RETR ${io.target.request}`);
   const dataTrail = { add: (s: string) => io.trail.add(`data ${s}`), connected: false };
-  const data = await openStream(io.target.ip, port, dataTrail, io.signal).catch((err: unknown) => {
-    throw err instanceof CheckFailure ? err : new CheckFailure('l7-bad-response', `data connection: ${String((err as Error).message ?? err)}`);
+  const data = await connectStep(io.target.ip, port, dataTrail, io.signal).catch((err: unknown) => {
+    throw err instanceof CheckError ? err : new CheckError('l7-bad-response', `data connection: ${String((err as Error).message ?? err)}`);
   });
   const body = readAll(data, io.signal, MAX_BODY_BYTES);
   body.catch(() => undefined);
   const prelim = await io.reader.reply('RETR', 'coded');
   if (!/^1\d\d/.test(prelim.last)) {
     data.destroy();
-    throw new CheckFailure('l7-bad-status', `RETR: unexpected ${JSON.stringify(prelim.last)}`);
+    throw new CheckError('l7-bad-status', `RETR: unexpected ${JSON.stringify(prelim.last)}`);
   }
   io.trail.add(`RETR: ${prelim.last}`);
   out.content = await body;

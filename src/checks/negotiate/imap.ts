@@ -3,8 +3,7 @@
  * "* PREAUTH"; when login is set, `LOGIN user "pass"` must get a tagged OK; then LOGOUT. Tags count from
  * 0 as Net::IMAP::Simple's do. imaps is the same over TLS without certificate verification.
  */
-import type { CheckModule, CheckTarget } from '../types.js';
-import { runLineScript, type LineScript, type Step } from './line-script.js';
+import { lineScriptModule, type LineScript, type Step } from './line-script.js';
 
 /** imapQuote quotes a password as Net::IMAP::Simple's _escape does (backslash and double quote escaped). */
 export function imapQuote(value: string): string {
@@ -28,14 +27,7 @@ export function imapScript(login: string, passwd: string, tls: boolean): LineScr
   return { tls, steps };
 }
 
-function imapModule(name: string, tls: boolean): CheckModule {
-  return {
-    name,
-    run: (target: CheckTarget, ctx) => runLineScript(imapScript(target.virtual.login, target.virtual.passwd, tls), target, ctx),
-  };
-}
-
 /** imap negotiate check. */
-export const imap = imapModule('imap', false);
+export const imap = lineScriptModule('imap', (t) => imapScript(t.virtual.login, t.virtual.passwd, false));
 /** imaps negotiate check (IMAP over TLS). */
-export const imaps = imapModule('imaps', true);
+export const imaps = lineScriptModule('imaps', (t) => imapScript(t.virtual.login, t.virtual.passwd, true));

@@ -15,7 +15,10 @@ import { sip } from './sip.js';
 import { smtp, submission } from './smtp.js';
 import { mysql, oracle, pgsql } from './sql.js';
 
+/** The services whose check lives in this folder (all but the http family, simpletcp and none). */
+export type NegotiateService = Exclude<ServiceName, 'http' | 'https' | 'http_proxy' | 'simpletcp' | 'none'>;
+
 /** negotiateModules maps each service this folder implements to its CheckModule. */
-export const negotiateModules: Partial<Record<ServiceName, CheckModule>> = {
+export const negotiateModules: Readonly<Record<NegotiateService, CheckModule>> = {
   dns, ftp, imap, imaps, ldap, ldaps, mysql, nntp, oracle, pgsql, pop, pops, radius, sip, smtp, submission,
 };

@@ -6,15 +6,22 @@
  * CheckResult is one failure, so that quirk is not reproduced.
  */
 import tls from 'node:tls';
-import { Client } from 'ldapts';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, MAX_BODY_BYTES, describeError, hostPort, meteredSocket, receiveMatches, receiveRegex, runCheck, stripSlash } from './common.js';
+import { CheckError, describeError } from '../result.js';
+import { hostPort } from '../target.js';
+import { MAX_BODY_BYTES, meteredSocket, receiveMatches, receiveRegex, runNegotiation, stripSlash } from './common.js';
+
+/** ldapts is loaded on the first LDAP check (a daemon without LDAP checks need not pay for it). */
+let ldaptsLoad: Promise<typeof import('ldapts')> | undefined;
+const loadLdapts = (): Promise<typeof import('ldapts')> => (ldaptsLoad ??= import('ldapts'));
 
 function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
   return {
     name,
-    run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-      return runCheck(ctx, async (trail, signal) => {
+    async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
+      // Loaded before the negotiate deadline starts, as when the whole folder was loaded on first use.
+      const { Client } = await loadLdapts();
+      return runNegotiation(ctx, async (trail, signal) => {
         const v = target.virtual;
         const url = `${name}://${hostPort(target.ip, target.port)}`;
         trail.add(`connect ${url}`);
@@ -45,8 +52,8 @@ function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
             if (v.login !== '' && v.passwd !== '') await client.bind(v.login, v.passwd);
             else await client.bind('', '');
           } catch (err) {
-            if (err instanceof CheckFailure) throw err;
-            throw new CheckFailure(trail.connected ? 'l7-bad-status' : 'l4-refused', `bind failed: ${describeError(err)}`);
+            if (err instanceof CheckError) throw err;
+            throw new CheckError(trail.connected ? 'l7-bad-status' : 'l4-refused', `bind failed: ${describeError(err)}`);
           }
           trail.add(v.login !== '' && v.passwd !== '' ? `bound as ${v.login}` : 'bound anonymously');
           const base = stripSlash(target.request);
@@ -54,8 +61,8 @@ function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
           try {
             ({ searchEntries: entries } = await client.search(base, { scope: 'base', filter: '(objectClass=*)' }));
           } catch (err) {
-            if (err instanceof CheckFailure) throw err;
-            throw new CheckFailure('l7-bad-response', `search ${JSON.stringify(base)}: ${describeError(err)}`);
+            if (err instanceof CheckError) throw err;
+            throw new CheckError('l7-bad-response', `search ${JSON.stringify(base)}: ${describeError(err)}`);
           }
           if (entries.length !== 1) return trail.down('l7-bad-response', `search ${JSON.stringify(base)}: ${entries.length} entries, want 1`);
           const dn = entries[0]!.dn;

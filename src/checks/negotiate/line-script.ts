@@ -5,8 +5,9 @@
  * message so a failure says which step and which answer.
  */
 import type net from 'node:net';
-import type { CheckContext, CheckResult, CheckStatus, CheckTarget } from '../types.js';
-import { CheckFailure, MAX_REPLY_BYTES, openStream, runCheck, type Trail } from './common.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from '../types.js';
+import { CheckError, type Trail } from '../result.js';
+import { MAX_REPLY_BYTES, connectStep, runNegotiation } from './common.js';
 
 /**
  * Framing says how one reply is delimited:
@@ -43,7 +44,7 @@ export type Step =
     }
   /** Send a line without waiting for its answer (QUIT/LOGOUT: politeness, never a failure). */
   | { readonly op: 'bye'; readonly line: string }
-  /** Protocol work that is not a plain exchange (FTP data connection); may throw CheckFailure. */
+  /** Protocol work that is not a plain exchange (FTP data connection); may throw CheckError. */
   | { readonly op: 'custom'; readonly label: string; run(io: LineIo): Promise<void> };
 
 /** LineScript is a whole check: how to connect and what to exchange. */
@@ -102,9 +103,9 @@ export class LineReader {
 
   private async more(what: string): Promise<void> {
     if (this.signal.aborted) throw this.signal.reason;
-    if (this.error) throw new CheckFailure('l7-bad-response', `${what}: ${this.error.message}`);
+    if (this.error) throw new CheckError('l7-bad-response', `${what}: ${this.error.message}`);
     if (this.ended) {
-      throw new CheckFailure('l7-bad-response', `${what}: connection closed${this.buf.length ? ` after ${JSON.stringify(this.buf.toString('latin1').slice(0, 80))}` : ''}`);
+      throw new CheckError('l7-bad-response', `${what}: connection closed${this.buf.length ? ` after ${JSON.stringify(this.buf.toString('latin1').slice(0, 80))}` : ''}`);
     }
     await new Promise<void>((resolve) => {
       this.wake = resolve;
@@ -123,7 +124,7 @@ export class LineReader {
         return text;
       }
       if (used + this.buf.length > this.cap) {
-        throw new CheckFailure('l7-bad-response', `${what}: reply longer than ${this.cap} bytes`);
+        throw new CheckError('l7-bad-response', `${what}: reply longer than ${this.cap} bytes`);
       }
       if (this.error === undefined && this.ended && this.buf.length > 0) {
         // A last line without its terminator still counts, as for Perl's readline at EOF.
@@ -211,7 +212,7 @@ async function runSteps(steps: readonly Step[], io: LineIo): Promise<void> {
           io.trail.add(`${step.label}: ${shorten(reply.last)} (ignored)`);
           break;
         }
-        throw new CheckFailure(step.status ?? 'l7-bad-status', `${step.label}: unexpected ${JSON.stringify(shorten(reply.last))}`);
+        throw new CheckError(step.status ?? 'l7-bad-status', `${step.label}: unexpected ${JSON.stringify(shorten(reply.last))}`);
       }
     }
   }
@@ -222,8 +223,8 @@ async function runSteps(steps: readonly Step[], io: LineIo): Promise<void> {
  * steps and closes. Up iff every step passed; a failure is reported with the layer of the failing step.
  */
 export function runLineScript(script: LineScript, target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-  return runCheck(ctx, async (trail, signal) => {
-    const sock = await openStream(target.ip, target.port, trail, signal, { tls: script.tls });
+  return runNegotiation(ctx, async (trail, signal) => {
+    const sock = await connectStep(target.ip, target.port, trail, signal, { tls: script.tls });
     try {
       const reader = new LineReader(sock, signal);
       const io: LineIo = {
@@ -245,4 +246,9 @@ export function runLineScript(script: LineScript, target: CheckTarget, ctx: Chec
       setTimeout(() => sock.destroy(), 200).unref();
     }
   });
+}
+
+/** lineScriptModule: the CheckModule `name` that runs the script built for each target. */
+export function lineScriptModule(name: string, script: (target: CheckTarget) => LineScript): CheckModule {
+  return { name, run: (target, ctx) => runLineScript(script(target), target, ctx) };
 }

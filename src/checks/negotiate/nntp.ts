@@ -1,8 +1,7 @@
 /**
  * nntp (check_nntp): connect, wait for data, read one chunk of at most 64 bytes; up iff it starts with "2".
  */
-import type { CheckModule } from '../types.js';
-import { runLineScript, type LineScript } from './line-script.js';
+import { lineScriptModule, type LineScript } from './line-script.js';
 
 /** NNTP_READ_BYTES is the original's single sysread size. */
 export const NNTP_READ_BYTES = 64;
@@ -13,4 +12,4 @@ export const nntpScript: LineScript = {
 };
 
 /** nntp negotiate check. */
-export const nntp: CheckModule = { name: 'nntp', run: (target, ctx) => runLineScript(nntpScript, target, ctx) };
+export const nntp = lineScriptModule('nntp', () => nntpScript);

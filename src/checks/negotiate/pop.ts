@@ -3,8 +3,7 @@
  * get "+OK" and STAT too (POP3Client logs in and then STATs); then QUIT. pops is the same over TLS
  * without certificate verification.
  */
-import type { CheckModule, CheckTarget } from '../types.js';
-import { runLineScript, type LineScript, type Step } from './line-script.js';
+import { lineScriptModule, type LineScript, type Step } from './line-script.js';
 
 const OK = /^\+OK/i;
 
@@ -25,14 +24,7 @@ export function popScript(login: string, passwd: string, tls: boolean): LineScri
   return { tls, steps };
 }
 
-function popModule(name: string, tls: boolean): CheckModule {
-  return {
-    name,
-    run: (target: CheckTarget, ctx) => runLineScript(popScript(target.virtual.login, target.virtual.passwd, tls), target, ctx),
-  };
-}
-
 /** pop negotiate check (POP3, plain). */
-export const pop = popModule('pop', false);
+export const pop = lineScriptModule('pop', (t) => popScript(t.virtual.login, t.virtual.passwd, false));
 /** pops negotiate check (POP3 over TLS). */
-export const pops = popModule('pops', true);
+export const pops = lineScriptModule('pops', (t) => popScript(t.virtual.login, t.virtual.passwd, true));

@@ -11,7 +11,9 @@
 import net from 'node:net';
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, hostPort, runCheck, udpExchange } from './common.js';
+import { CheckError } from '../result.js';
+import { hostPort } from '../target.js';
+import { runNegotiation, udpExchange } from './common.js';
 
 /** RADIUS codes used here (RFC 2865). */
 export const RADIUS_CODE = { accessRequest: 1, accessAccept: 2, accessReject: 3, accessChallenge: 11 } as const;
@@ -45,7 +47,7 @@ export function hidePassword(password: Buffer, secret: Buffer, authenticator: Bu
 }
 
 function attr(type: number, value: Buffer): Buffer {
-  if (value.length > 253) throw new CheckFailure('internal', `radius attribute ${type} longer than 253 bytes`);
+  if (value.length > 253) throw new CheckError('internal', `radius attribute ${type} longer than 253 bytes`);
   return Buffer.concat([Buffer.from([type, value.length + 2]), value]);
 }
 
@@ -88,30 +90,30 @@ function ipv6Bytes(ip: string): Buffer {
 
 /** checkResponse validates an answer to `req`: undefined when it is not ours (ignore it), else its code. */
 export function checkResponse(msg: Buffer, req: AccessRequest, secret: string): number | undefined {
-  if (msg.length < 20) throw new CheckFailure('l7-bad-response', `short radius answer (${msg.length} bytes)`);
+  if (msg.length < 20) throw new CheckError('l7-bad-response', `short radius answer (${msg.length} bytes)`);
   const code = msg[0]!;
   const id = msg[1]!;
   const length = msg.readUInt16BE(2);
   if (id !== req.id) return undefined;
-  if (length < 20 || length > msg.length) throw new CheckFailure('l7-bad-response', `radius answer length ${length} of ${msg.length} bytes`);
+  if (length < 20 || length > msg.length) throw new CheckError('l7-bad-response', `radius answer length ${length} of ${msg.length} bytes`);
   const body = msg.subarray(0, length);
   const s = Buffer.from(secret, 'utf8');
   const expected = md5(body.subarray(0, 4), req.authenticator, body.subarray(20), s);
   if (!expected.equals(body.subarray(4, 20))) {
-    throw new CheckFailure('l7-bad-response', 'radius answer with a wrong Response Authenticator (secret mismatch?)');
+    throw new CheckError('l7-bad-response', 'radius answer with a wrong Response Authenticator (secret mismatch?)');
   }
   // A Message-Authenticator in the answer must be right too (RFC 3579 §3.2).
   for (let off = 20; off + 2 <= length; ) {
     const type = body[off]!;
     const len = body[off + 1]!;
-    if (len < 2 || off + len > length) throw new CheckFailure('l7-bad-response', 'malformed radius attribute');
+    if (len < 2 || off + len > length) throw new CheckError('l7-bad-response', 'malformed radius attribute');
     if (type === ATTR_MESSAGE_AUTHENTICATOR && len === 18) {
       const copy = Buffer.from(body);
       copy.fill(0, off + 2, off + 18);
       req.authenticator.copy(copy, 4);
       const mac = createHmac('md5', s).update(copy).digest();
       if (!mac.equals(body.subarray(off + 2, off + 18))) {
-        throw new CheckFailure('l7-bad-response', 'radius answer with a wrong Message-Authenticator');
+        throw new CheckError('l7-bad-response', 'radius answer with a wrong Message-Authenticator');
       }
     }
     off += len;
@@ -125,7 +127,7 @@ const CODE_NAMES: Record<number, string> = { 2: 'Access-Accept', 3: 'Access-Reje
 export const radius: CheckModule = {
   name: 'radius',
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    return runCheck(ctx, (trail, signal) => {
+    return runNegotiation(ctx, (trail, signal) => {
       const v = target.virtual;
       trail.add(`udp ${hostPort(target.ip, target.port)} Access-Request for ${JSON.stringify(v.login)}`);
       let req: AccessRequest | undefined;

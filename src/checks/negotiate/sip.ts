@@ -7,7 +7,9 @@
 import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, MAX_REPLY_BYTES, hostPort, openStream, runCheck, udpExchange, type Trail } from './common.js';
+import { CheckError, type Trail } from '../result.js';
+import { hostPort } from '../target.js';
+import { MAX_REPLY_BYTES, connectStep, runNegotiation, udpExchange } from './common.js';
 
 /** sipOptionsRequest renders the original's OPTIONS request (local address/port go into the Via). */
 export function sipOptionsRequest(login: string, localIp: string, localPort: number, callId = randomBytes(8).toString('hex')): string {
@@ -38,7 +40,7 @@ export class SipReplyParser {
 
   push(chunk: Buffer): void {
     this.total += chunk.length;
-    if (this.total > MAX_REPLY_BYTES) throw new CheckFailure('l7-bad-response', `reply longer than ${MAX_REPLY_BYTES} bytes`);
+    if (this.total > MAX_REPLY_BYTES) throw new CheckError('l7-bad-response', `reply longer than ${MAX_REPLY_BYTES} bytes`);
     this.pending += chunk.toString('latin1');
     let nl: number;
     while (!this.done && (nl = this.pending.indexOf('\n')) >= 0) {
@@ -61,7 +63,7 @@ export class SipReplyParser {
     }
     if (this.status === undefined) {
       this.status = l;
-      if (!/^SIP\/2.0 200 OK/.test(l)) throw new CheckFailure('l7-bad-status', `status ${JSON.stringify(l.slice(0, 120))}`);
+      if (!/^SIP\/2.0 200 OK/.test(l)) throw new CheckError('l7-bad-status', `status ${JSON.stringify(l.slice(0, 120))}`);
     }
   }
 }
@@ -72,7 +74,7 @@ function verdict(p: SipReplyParser, trail: Trail): CheckResult {
 }
 
 async function overTcp(target: CheckTarget, login: string, trail: Trail, signal: AbortSignal): Promise<CheckResult> {
-  const sock: net.Socket = await openStream(target.ip, target.port, trail, signal);
+  const sock: net.Socket = await connectStep(target.ip, target.port, trail, signal);
   try {
     const request = sipOptionsRequest(login, sock.localAddress ?? '', sock.localPort ?? 0);
     trail.add(`OPTIONS sip:${login}`);
@@ -102,7 +104,7 @@ async function overTcp(target: CheckTarget, login: string, trail: Trail, signal:
           stop(err);
         }
       });
-      sock.on('error', (err) => stop(new CheckFailure('l7-bad-response', `read: ${err.message}`)));
+      sock.on('error', (err) => stop(new CheckError('l7-bad-response', `read: ${err.message}`)));
     });
     return verdict(p, trail);
   } finally {
@@ -129,7 +131,7 @@ function overUdp(target: CheckTarget, login: string, trail: Trail, signal: Abort
 export const sip: CheckModule = {
   name: 'sip',
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-    return runCheck(ctx, (trail, signal) =>
+    return runNegotiation(ctx, (trail, signal) =>
       target.virtual.protocol === 'udp'
         ? overUdp(target, target.virtual.login, trail, signal)
         : overTcp(target, target.virtual.login, trail, signal),

@@ -2,8 +2,7 @@
  * smtp and submission: the original's check_smtp builds a Net::SMTP object, which reads a 2xx greeting
  * and says EHLO (HELO when EHLO gets a 5xx), then QUITs. The domain is Net::SMTP's default.
  */
-import type { CheckModule } from '../types.js';
-import { runLineScript, type LineScript } from './line-script.js';
+import { lineScriptModule, type LineScript } from './line-script.js';
 
 /** SMTP_HELLO_DOMAIN is Net::SMTP's default hello domain, which the original never overrides. */
 export const SMTP_HELLO_DOMAIN = 'localhost.localdomain';
@@ -31,6 +30,6 @@ export const smtpScript: LineScript = {
 };
 
 /** smtp negotiate check. */
-export const smtp: CheckModule = { name: 'smtp', run: (target, ctx) => runLineScript(smtpScript, target, ctx) };
+export const smtp = lineScriptModule('smtp', () => smtpScript);
 /** submission is the same check as smtp (the original dispatches both to check_smtp). */
-export const submission: CheckModule = { name: 'submission', run: (target, ctx) => runLineScript(smtpScript, target, ctx) };
+export const submission = lineScriptModule('submission', () => smtpScript);

@@ -5,7 +5,9 @@
  * Unlike the original (no timeout at all), the whole check is bounded by the negotiate timeout.
  */
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
-import { CheckFailure, MAX_BODY_BYTES, describeError, hostPort, meteredSocket, runCheck, stripSlash, type Trail } from './common.js';
+import { CheckError, describeError, type Trail } from '../result.js';
+import { hostPort } from '../target.js';
+import { MAX_BODY_BYTES, meteredSocket, runNegotiation, stripSlash } from './common.js';
 
 /** SqlSession is the small driver surface the check needs. */
 interface SqlSession {
@@ -23,7 +25,7 @@ function sqlModule(name: string, open: Opener): CheckModule {
   return {
     name,
     run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
-      return runCheck(ctx, async (trail, signal) => {
+      return runNegotiation(ctx, async (trail, signal) => {
         const query = stripSlash(target.request);
         if (target.virtual.login === '' || query === '') return trail.down('internal', SQL_MISSING_MESSAGE);
         trail.add(`connect ${name} ${hostPort(target.ip, target.port)} db ${JSON.stringify(target.virtual.database)} as ${target.virtual.login}`);
@@ -31,10 +33,10 @@ function sqlModule(name: string, open: Opener): CheckModule {
         try {
           session = await open(target, ctx, trail, signal);
         } catch (err) {
-          if (err instanceof CheckFailure || signal.aborted) throw err;
+          if (err instanceof CheckError || signal.aborted) throw err;
           const code = String((err as { code?: unknown }).code ?? '');
           if (/^E(CONNREFUSED|HOSTUNREACH|NETUNREACH|CONNRESET)$/.test(code) && !trail.connected) throw err;
-          throw new CheckFailure(trail.connected ? 'l7-bad-status' : 'l4-refused', `login failed: ${describeError(err)}`);
+          throw new CheckError(trail.connected ? 'l7-bad-status' : 'l4-refused', `login failed: ${describeError(err)}`);
         }
         const onAbort = () => void session.close().catch(() => undefined);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -44,8 +46,8 @@ function sqlModule(name: string, open: Opener): CheckModule {
             await session.rows(query);
             rows = await session.rows(query);
           } catch (err) {
-            if (err instanceof CheckFailure || signal.aborted) throw err;
-            throw new CheckFailure('l7-bad-response', `query failed: ${describeError(err)}`);
+            if (err instanceof CheckError || signal.aborted) throw err;
+            throw new CheckError('l7-bad-response', `query failed: ${describeError(err)}`);
           }
           return rows > 0 ? trail.up(`${rows} row(s)`) : trail.down('l7-no-match', 'query returned no rows');
         } finally {
@@ -57,15 +59,16 @@ function sqlModule(name: string, open: Opener): CheckModule {
   };
 }
 
+/** credentials: where and as whom the mysql and pgsql drivers log in (no database: the login's default). */
+function credentials(target: CheckTarget): { host: string; port: number; user: string; password: string; database?: string } {
+  const v = target.virtual;
+  return { host: target.ip, port: target.port, user: v.login, password: v.passwd, database: v.database === '' ? undefined : v.database };
+}
+
 const openMysql: Opener = async (target, ctx, trail) => {
   const mysql = await import('mysql2/promise');
-  const v = target.virtual;
   const conn = await mysql.createConnection({
-    host: target.ip,
-    port: target.port,
-    user: v.login,
-    password: v.passwd,
-    database: v.database === '' ? undefined : v.database,
+    ...credentials(target),
     connectTimeout: ctx.timeoutMs,
     stream: () => {
       const s = meteredSocket(MAX_BODY_BYTES, trail);
@@ -87,13 +90,8 @@ const openMysql: Opener = async (target, ctx, trail) => {
 
 const openPg: Opener = async (target, ctx, trail) => {
   const { default: pg } = await import('pg');
-  const v = target.virtual;
   const client = new pg.Client({
-    host: target.ip,
-    port: target.port,
-    user: v.login,
-    password: v.passwd,
-    database: v.database === '' ? undefined : v.database,
+    ...credentials(target),
     connectionTimeoutMillis: ctx.timeoutMs,
     stream: () => meteredSocket(MAX_BODY_BYTES, trail),
   });
