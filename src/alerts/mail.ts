@@ -152,9 +152,12 @@ export class AlertManager {
       if (!v) return;
       const s = this.settings(v);
       // Quiesced, deleted or in maintenance: resent while it stays so. Restored, added and purged
-      // ('removed': start/stop purges) clear it, as the original's zero alert time does.
+      // ('removed': start/stop purges) clear it, as the original's zero alert time does. An admin change
+      // is mailed, but says nothing about health: the resend state stays as it is.
       const isDown = e.state === 'down' || e.state === 'quiescent' || e.state === 'maintenance';
-      if (isDown && s.emailalertfreq > 0) this.down.set(e.id, { vid: e.vid, rs: e.rs, at: this.opts.clock.now() });
+      if (e.state === 'admin') {
+        /* health unchanged */
+      } else if (isDown && s.emailalertfreq > 0) this.down.set(e.id, { vid: e.vid, rs: e.rs, at: this.opts.clock.now() });
       else this.down.delete(e.id);
       // The original logs "Readd Quiescent ..." but mails "Quiescent ...".
       this.mail(v, e.message.replace(/^Readd Quiescent /, 'Quiescent '));

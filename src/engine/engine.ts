@@ -32,6 +32,36 @@ import type { DesiredTable, IpvsDest, IpvsProto, IpvsService, IpvsTable } from '
 import type { Clock } from '../util/clock.js';
 import { formatMonitorLine } from './monitor-line.js';
 import type { EngineEvent, RealSnapshot } from './types.js';
+import {
+  adminKey,
+  parseEndpoint,
+  realDigest,
+  virtualMatches,
+  type AdminChange,
+  type AdminEntry,
+  type AdminReply,
+  type AdminRequest,
+  type AdminState,
+} from './admin.js';
+
+/** What a start carries over from the previous run (the daemon's state file). */
+export interface EngineInit {
+  /** Admin decisions, applied before the first table write. */
+  readonly admin?: readonly AdminEntry[];
+  /**
+   * Reals that were up when the previous daemon stopped (adminKey -> realDigest then), already filtered
+   * for age by the caller: one still in the table with the same digest is taken as up until its first
+   * check (no flap).
+   */
+  readonly health?: ReadonlyMap<string, string>;
+}
+
+/** One real's health for the state file at stop. */
+export interface HealthEntry {
+  readonly virtual: string;
+  readonly real: string;
+  readonly digest: string;
+}
 
 export interface EngineOptions {
   readonly clock: Clock;
@@ -160,6 +190,12 @@ export class Engine {
   private jobList: readonly CheckJob[] = [];
   private dirty = false;
   private stopped = false;
+  /** Admin decisions by adminKey(vid, dest). */
+  private adminMap = new Map<string, AdminEntry>();
+  /** Saved health, used by the next start only. */
+  private health?: ReadonlyMap<string, string>;
+  /** While an admin change is applied, table changes are logged, not reported as health transitions. */
+  private quiet = false;
 
   private readonly pid: number;
 
@@ -170,9 +206,13 @@ export class Engine {
   }
 
   /** start: the original's ld_start over the table read at start. */
-  start(config: Config, table: IpvsTable): EngineOutput {
+  start(config: Config, table: IpvsTable, init: EngineInit = {}): EngineOutput {
     this.stopped = false;
+    this.adminMap = new Map((init.admin ?? []).map((e) => [adminKey(e.virtual, e.real), e]));
+    this.health = init.health;
     this.sync(config, table, new Map());
+    this.health = undefined;
+    this.pruneAdmin();
     return this.output();
   }
 
@@ -181,6 +221,7 @@ export class Engine {
     const old = new Map(this.vs.map((s) => [s.skey, s]));
     this.stopped = false;
     this.sync(config, table, old);
+    this.pruneAdmin();
     return this.output();
   }
 
@@ -191,6 +232,7 @@ export class Engine {
     const shared = this.shared.get(key);
     if (!shared) return this.output();
     for (const [vs, rs] of this.listing(key)) {
+      if (this.adminOf(vs, rs) === 'maint') continue; // its checks pause; a shared real's result is not its
       rs.checked = true;
       rs.lastCheck = now;
       rs.lastResult = res;
@@ -255,7 +297,9 @@ export class Engine {
       this.jobsFor = this.config;
       this.jobList = buildCheckJobs(this.config.virtuals.filter((v) => v.checktype !== 'off'), { dedupe: true });
     }
-    return this.jobList;
+    // Reals in admin maintenance are not checked (unless another virtual listing the same real needs it).
+    if (![...this.adminMap.values()].some((e) => e.state === 'maint')) return this.jobList;
+    return this.jobList.filter((j) => this.listing(j.key).some(([vs, rs]) => this.adminOf(vs, rs) !== 'maint'));
   }
 
   snapshot(): EngineSnapshot {
@@ -272,10 +316,13 @@ export class Engine {
             : d
               ? 'quiescent'
               : 'down';
+        const a = this.adminMap.get(adminKey(vs.v.vid, rs.dest));
         reals.push({
           vid: vs.v.vid,
           rs: rs.literal,
           state,
+          admin: a?.state ?? 'none',
+          adminWeight: a?.state === 'none' && a.weight !== undefined ? a.weight : null,
           weight: d?.weight ?? 0,
           failures: this.shared.get(rs.key)?.failcount ?? 0,
           ...(rs.lastCheck !== undefined ? { lastCheck: rs.lastCheck } : {}),
@@ -286,6 +333,71 @@ export class Engine {
     return { reals, fallbacks: this.vs.filter((s) => usableFallback(s.v)).map((s) => ({ vid: s.v.vid, active: s.fallbackActive })) };
   }
 
+  /** The admin decisions in force (for the state file). */
+  adminEntries(): AdminEntry[] {
+    return [...this.adminMap.values()];
+  }
+
+  /** The reals that are up now, with their config digest (for the state file at stop). */
+  healthEntries(): HealthEntry[] {
+    const out: HealthEntry[] = [];
+    for (const vs of this.vs) for (const rs of vs.reals) if (rs.up && rs.checked) out.push({ virtual: vs.v.vid, real: rs.dest, digest: realDigest(vs.v, rs.real) });
+    return out;
+  }
+
+  /** The kernel destinations of reals being drained, by service key (for drain progress). */
+  draining(): { vid: string; skey: string; dest: string }[] {
+    const out: { vid: string; skey: string; dest: string }[] = [];
+    for (const vs of this.vs) for (const rs of vs.reals) if (this.adminOf(vs, rs) === 'drain') out.push({ vid: vs.v.vid, skey: vs.skey, dest: rs.dest });
+    return out;
+  }
+
+  /**
+   * admin applies an operator's drain/maint/ready/weight to the reals it names (every virtual listing the
+   * real, or the one VIRTUAL names). Refused, with a one-line reason and no change, when it names none or
+   * an ip alone is ambiguous in a virtual.
+   */
+  admin(req: AdminRequest): { reply: AdminReply; output: EngineOutput } {
+    const refuse = (message: string) => ({ reply: { ok: false as const, message }, output: this.output() });
+    if (!this.config || this.stopped) return refuse('the daemon is not running a configuration');
+    const e = parseEndpoint(req.real);
+    if (!e) return refuse(`bad real server ${JSON.stringify(req.real)}: expected ip:port`);
+    let vss = this.vs;
+    if (req.virtual !== undefined) {
+      vss = vss.filter((vs) => virtualMatches(vs.v, req.virtual!));
+      if (vss.length === 0) return refuse(`no virtual service ${req.virtual} in ${this.config.file}`);
+    }
+    const targets: [VirtualState, RealState][] = [];
+    for (const vs of vss) {
+      const hits = vs.reals.filter((rs) => {
+        const p = parseEndpoint(rs.dest);
+        const ip = rs.real.family === 6 ? parseEndpoint(`[${rs.real.ip}]`)?.ip : rs.real.ip;
+        return ip === e.ip && (e.port === undefined || e.port === rs.real.port || e.port === p?.port);
+      });
+      if (hits.length > 1 && e.port === undefined) {
+        return refuse(`real server ${req.real} is ambiguous in ${vs.v.vid} (${hits.map((h) => h.literal).join(', ')}): give ip:port`);
+      }
+      for (const rs of hits) targets.push([vs, rs]);
+    }
+    if (targets.length === 0) {
+      return refuse(`no real server ${req.real} in ${req.virtual !== undefined ? `virtual service ${req.virtual}` : 'any virtual service'} of ${this.config.file}`);
+    }
+    const now = this.clock.now();
+    const changes: AdminChange[] = [];
+    for (const [vs, rs] of targets) {
+      const key = adminKey(vs.v.vid, rs.dest);
+      const before = this.adminMap.get(key);
+      const state: AdminState = req.op === 'drain' ? 'drain' : req.op === 'maint' ? 'maint' : 'none';
+      const weight = req.op === 'weight' ? req.weight : undefined;
+      const same = (before?.state ?? 'none') === state && before?.weight === weight;
+      if (!same) this.applyAdmin(vs, rs, before, state, weight, req, now);
+      changes.push({ virtual: vs.v.vid, real: rs.literal, admin: state, adminWeight: weight ?? null, changed: !same });
+    }
+    const n = changes.filter((c) => c.changed).length;
+    const what = req.op === 'weight' ? `weight ${req.weight}` : req.op;
+    const message = n === 0 ? `${what}: already so (${changes.length} real${changes.length === 1 ? '' : 's'})` : `${what}: ${n} real${n === 1 ? '' : 's'} changed`;
+    return { reply: { ok: true, message, changes }, output: this.output() };
+  }
   // ---- internals ----
 
   /** output hands over the step's events and whether the desired table changed. */
@@ -317,6 +429,7 @@ export class Engine {
   }
 
   private realState(vs: VirtualState, rs: RealState, state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance', message: string): void {
+    if (this.quiet) return this.log(message);
     this.events.push({ type: 'real-state', id: `${rs.literal} (${vs.v.vaddr})`, vid: vs.v.vid, rs: rs.literal, state, message });
   }
 
@@ -377,14 +490,19 @@ export class Engine {
           rs.maintenance = before.maintenance;
           rs.lastCheck = before.lastCheck;
           rs.lastResult = before.lastResult;
-          if (rs.up) this.restore(vs, realArgs(rs));
+          if (rs.up) this.place(vs, rs);
           // A real that is down is weight 0 or absent in the table: the original's ld_start queues it like
           // any such real (forced up, then down, with their log lines and mails).
           else queuedDown.push([vs, rs]);
           continue;
         }
         const d = vs.present.get(dest);
-        if (d && d.weight > 0) {
+        const saved = this.health?.get(adminKey(v.vid, dest));
+        if (this.adminOf(vs, rs) === 'maint') {
+          queuedDown.push([vs, rs]);
+        } else if (d && (d.weight > 0 || saved === realDigest(v, real))) {
+          // In the table and up (weight > 0, or up at the previous daemon's stop with the same config: its
+          // weight 0 is an admin drain or weight): up until its first check says otherwise.
           this.serviceUp(vs, rs, shared, true);
         } else {
           queuedDown.push([vs, rs]);
@@ -433,8 +551,73 @@ export class Engine {
     this.byKey = undefined;
   }
 
+  /** Up for the fallback: healthy and neither drained nor in admin maintenance. */
   private anyUp(vs: VirtualState): boolean {
-    return vs.reals.some((r) => r.up);
+    return vs.reals.some((r) => r.up && this.adminOf(vs, r) === 'none');
+  }
+
+  private adminOf(vs: VirtualState, rs: RealState): AdminState {
+    return this.adminMap.get(adminKey(vs.v.vid, rs.dest))?.state ?? 'none';
+  }
+
+  /** The weight a healthy real gets: 0 while drained, the admin weight, else the configured one. */
+  private weightOf(vs: VirtualState, rs: RealState): number {
+    const a = this.adminMap.get(adminKey(vs.v.vid, rs.dest));
+    if (a?.state === 'drain') return 0;
+    if (a?.state === 'none' && a.weight !== undefined) return a.weight;
+    return rs.real.weight;
+  }
+
+  /** Puts a real where health and admin state say: in at its weight, or out (quiesced or deleted). */
+  private place(vs: VirtualState, rs: RealState): void {
+    if (rs.up && this.adminOf(vs, rs) !== 'maint') this.restore(vs, { ...realArgs(rs), weight: this.weightOf(vs, rs) });
+    else this.remove(vs, { literal: rs.literal, dest: rs.dest, forward: rs.real.forward, tag: 'real', rs });
+  }
+
+  private applyAdmin(vs: VirtualState, rs: RealState, before: AdminEntry | undefined, state: AdminState, weight: number | undefined, req: AdminRequest, now: number): void {
+    const key = adminKey(vs.v.vid, rs.dest);
+    if (req.op === 'ready') this.adminMap.delete(key);
+    else this.adminMap.set(key, { virtual: vs.v.vid, real: rs.dest, state, ...(weight !== undefined ? { weight } : {}), ...(req.uid !== undefined ? { uid: req.uid } : {}), at: now });
+    const who = `admin, uid ${req.uid ?? 'unknown'}`;
+    const where = `${rs.literal} (${vs.v.vaddr})`;
+    const message =
+      req.op === 'drain'
+        ? `Draining real server: ${where} (${who})`
+        : req.op === 'maint'
+          ? `Maintenance real server: ${where} (${who})`
+          : req.op === 'weight'
+            ? `Admin weight real server: ${where} (Weight set to ${weight} while healthy) (${who})`
+            : `Ready real server: ${where} (${who})`;
+    this.events.push({ type: 'real-state', id: `${rs.literal} (${vs.v.vaddr})`, vid: vs.v.vid, rs: rs.literal, state: 'admin', message });
+    if (before?.state === 'maint' && state !== 'maint') {
+      // Its checks paused: out until a check says it is up again.
+      rs.up = false;
+      rs.checked = false;
+    }
+    if (vs.v.monitorfile) {
+      const up = rs.up && state !== 'maint';
+      this.events.push({ type: 'monitor', file: vs.v.monitorfile, line: formatMonitorLine(now, this.pid, rs.key, up, message) });
+    }
+    this.quiet = true;
+    try {
+      this.place(vs, rs);
+      if (this.anyUp(vs)) this.fallbackOff(vs);
+      else this.fallbackOn(vs);
+    } finally {
+      this.quiet = false;
+    }
+  }
+
+  /** Drops (and logs) admin decisions about reals the config no longer has. */
+  private pruneAdmin(): void {
+    if (this.adminMap.size === 0) return;
+    const known = new Set<string>();
+    for (const vs of this.vs) for (const rs of vs.reals) known.add(adminKey(vs.v.vid, rs.dest));
+    for (const [key, e] of [...this.adminMap]) {
+      if (known.has(key)) continue;
+      this.adminMap.delete(key);
+      this.log(`Dropped admin state of a real server no longer configured: ${e.real} (${e.virtual}) was ${e.state === 'none' ? `weight ${e.weight}` : e.state}`);
+    }
   }
 
   /** _service_up */
@@ -444,8 +627,8 @@ export class Engine {
     if (rs.up && !force) return;
     rs.up = true;
     rs.maintenance = false;
-    this.restore(vs, realArgs(rs));
-    this.fallbackOff(vs);
+    this.place(vs, rs);
+    if (this.anyUp(vs)) this.fallbackOff(vs);
   }
 
   /** _service_down */

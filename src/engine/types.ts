@@ -14,8 +14,11 @@ export type EngineEvent =
       readonly id: string;
       readonly vid: string;
       readonly rs: string;
-      /** 'removed': purged by a start, reload or stop ("Purged real server (start|stop): ..."). */
-      readonly state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance';
+      /**
+       * 'removed': purged by a start, reload or stop ("Purged real server (start|stop): ...").
+       * 'admin': an operator's drain/maint/ready/weight (not a health transition: no resend of down mails).
+       */
+      readonly state: 'up' | 'down' | 'quiescent' | 'removed' | 'maintenance' | 'admin';
       /** The log text, which is also an alert's subject (e.g. "Quiescent real server: ..."). */
       readonly message: string;
     }
@@ -37,6 +40,12 @@ export interface RealSnapshot {
   readonly failures: number;
   readonly lastCheck?: number;
   readonly lastResult?: CheckResult;
+  /** Admin state (drain/maint at run time; 'none' without one). Always set by the engine. */
+  readonly admin?: 'none' | 'drain' | 'maint';
+  /** The admin weight replacing the configured one while healthy, null without one. Always set by the engine. */
+  readonly adminWeight?: number | null;
+  /** While admin is 'drain': the real's connections in the table, and 'drained' once both are 0. */
+  readonly drain?: { readonly state: 'draining' | 'drained'; readonly activeConn: number; readonly inactConn: number };
 }
 
 /** DirectorSnapshot is what `show` prints. */
