@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { Config } from '../model/config.js';
 import { ConfigError } from '../util/errors.js';
 import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
+import { adminCommand } from './admin.js';
 import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
 import { parseConfig, dumpConfig, formatWarning, locateIpvsadm } from '../daemon/deps.js';
@@ -17,7 +18,11 @@ import { pingWarning } from '../checks/ping.js';
 /** The original's commands. */
 export const COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
 /** Our additions. */
-export const EXTRA_COMMANDS = ['configtest', 'dump', 'show', 'demo'] as const;
+export const EXTRA_COMMANDS = ['configtest', 'dump', 'show', 'demo', 'drain', 'maint', 'ready', 'weight'] as const;
+/** Our run-time admin verbs (issue 18): `[configfile] drain|maint|ready REAL [VIRTUAL]`, `weight REAL N [VIRTUAL]`. */
+const ADMIN_VERBS = ['drain', 'maint', 'ready', 'weight'] as const;
+type AdminVerb = (typeof ADMIN_VERBS)[number];
+const isAdminVerb = (s: string | undefined): s is AdminVerb => (ADMIN_VERBS as readonly (string | undefined)[]).includes(s);
 
 /** Thrown (internally) to end main() with an exit status after everything is written. */
 class Exit {
@@ -87,6 +92,8 @@ export interface Invocation {
   cmd: string;
   /** `show --json`. */
   json: boolean;
+  /** The arguments of an admin verb (REAL [N] [VIRTUAL]). */
+  args?: string[];
 }
 
 /** Splits the positional arguments as ld_init does; undefined means usage. */
@@ -100,6 +107,13 @@ export function parseInvocation(rest: readonly string[]): Invocation | undefined
     args.splice(si + 1, 1);
   }
   if (args.length === 0) return undefined;
+  // An admin verb takes arguments: `[configfile] drain REAL [VIRTUAL]`.
+  const isCommand = (c: string | undefined) => c !== undefined && ((COMMANDS as readonly string[]).includes(c) || (EXTRA_COMMANDS as readonly string[]).includes(c));
+  if (isAdminVerb(args[0]) && !isCommand(args[1])) return { configArg: 'ldirectord.cf', cfgName: 'ldirectord', cmd: args[0], json, args: args.slice(1) };
+  if (args.length >= 2 && isAdminVerb(args[1])) {
+    const m = /([^/]+)$/.exec(args[0]);
+    return { configArg: args[0], cfgName: m ? m[1] : '', cmd: args[1], json, args: args.slice(2) };
+  }
   let inv: Invocation;
   if (args.length >= 2) {
     const m = /([^/]+)$/.exec(args[0]);
@@ -220,6 +234,10 @@ async function run(argv: string[]): Promise<number | undefined> {
     }
     initError(logger, opts.debug, `Config file ${inv.configArg} not found`);
   }
+
+  // The admin verbs talk to the running daemon, which has the config: they do not parse it (a user who
+  // may not write its logfile gets "not permitted" from the socket, not a config error).
+  if (isAdminVerb(inv.cmd)) return await adminCommand({ verb: inv.cmd, args: inv.args ?? [], cfgName: inv.cfgName, configPath });
 
   const pidFile = pidFilePath(inv.cfgName);
   const isDaemonChild = process.env.LDIRECTORD_DAEMON_CHILD === '1';

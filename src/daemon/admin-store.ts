@@ -1,6 +1,6 @@
 /**
- * The admin state file (issue 18): `<statedir>/ldirectord.<CFGNAME>.state.json`, statedir being
- * $LDIRECTORD_STATEDIR or /var/lib/ldirectord. It holds the admin decisions (drain, maint, weight) and,
+ * The admin state file (issue 18): `<statedir>/ldirectord.<CFGNAME>.admin.json`, statedir being
+ * $LDIRECTORD_STATEDIR or /var/lib/ldirectord (see stateDir). It holds the admin decisions (drain, maint, weight) and,
  * written at stop, which reals were up then (with a digest of their config), so that a restart neither
  * forgets an operator's decision nor flaps a real that was up.
  *
@@ -32,15 +32,19 @@ export interface SavedState {
   readonly health?: { readonly stoppedAt: number; readonly reals: readonly HealthEntry[] };
 }
 
-/** The state directory: $LDIRECTORD_STATEDIR, else /var/lib/ldirectord. */
+/**
+ * The state directory: $LDIRECTORD_STATEDIR, else /var/lib/ldirectord; but when only $LDIRECTORD_RUNDIR
+ * is set (a daemon run in a private directory, as tests do), that directory, so that such a daemon never
+ * shares state with the system's.
+ */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const d = env.LDIRECTORD_STATEDIR;
+  const d = env.LDIRECTORD_STATEDIR || env.LDIRECTORD_RUNDIR;
   return d && d !== '' ? d.replace(/\/+$/, '') || '/' : '/var/lib/ldirectord';
 }
 
 /** The state file of a config name. */
 export function adminStatePath(cfgName: string, env: NodeJS.ProcessEnv = process.env): string {
-  return `${stateDir(env)}/ldirectord.${cfgName}.state.json`;
+  return `${stateDir(env)}/ldirectord.${cfgName}.admin.json`;
 }
 
 const STATES: readonly AdminState[] = ['none', 'drain', 'maint'];

@@ -26,6 +26,7 @@ import { httpSpec, serveStatus, type StatusServer } from '../observe/http.js';
 import { RecordingDriver } from '../ipvs/recording.js';
 import { statusConfig } from '../observe/status.js';
 import { LagMonitor, SystemdNotifier, isAlive } from '../observe/watchdog.js';
+import { AdminService } from './admin-service.js';
 
 /** Signals that stop the daemon (those of the original that Node can catch). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ'];
@@ -111,6 +112,7 @@ export class Daemon {
   private lastCycleAt?: number;
   private readonly startedAt = Date.now();
   private ipvsDriver?: IpvsDriverSelection;
+  private admin?: AdminService;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -153,10 +155,19 @@ export class Daemon {
     this.alerts.setConfig(this.config);
     this.alerts.setStatus('starting');
     this.recordConfigFile();
+    const admin = new AdminService({
+      cfgName: this.o.cfgName,
+      configPath: this.o.configPath,
+      log: (level, m) => logger[level](m),
+      enqueue: (f) => this.enqueue(f),
+      director: () => this.director,
+    });
+    this.admin = admin;
 
     await this.enqueue(async () => {
       try {
-        await this.director.start(this.config);
+        // Admin state (and the health saved at the last stop) is applied before the first table write.
+        await this.director.start(this.config, admin.load());
       } catch (e) {
         logger.error(`Start failed: ${e instanceof Error ? e.message : String(e)}`);
         await this.exit(1);
@@ -164,6 +175,8 @@ export class Daemon {
       }
       await this.instances('start', this.config.global.execute);
       this.setStatus('running');
+      admin.save(); // without the health section it was read with: a later crash must not reuse it
+      await admin.listen();
     });
     this.startTimers();
     await this.startObservers();
@@ -237,12 +250,15 @@ export class Daemon {
     this.setStatus('stopping');
     for (const t of this.timers) clearInterval(t);
     void this.systemd.stopping();
+    this.admin?.close();
     await this.instances('stop', this.config.global.execute);
+    const health = this.admin?.health();
     try {
       await this.director.stop();
     } catch (e) {
       logger.error(`Stop failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+    this.admin?.save(health);
     // The stop phase's mails go out before the exit, bounded: a dead SMTP server delays stop by seconds.
     await this.alerts.flush(STOP_MAIL_DEADLINE_MS).catch(() => {});
     logger.info(`Linux Director Daemon terminated on signal: ${this.stopping}`);
@@ -265,6 +281,7 @@ export class Daemon {
     this.lag.stop();
     this.systemd.stop();
     void this.httpServer?.close();
+    this.admin?.close();
     if (this.o.pidFile) removeOwnPidFile(this.o.pidFile);
     try {
       unlinkSync(this.statePath);
@@ -306,6 +323,7 @@ export class Daemon {
       await this.instances('reload_or_start', [...neu].filter((n) => old.has(n)));
       await this.instances('start', [...neu].filter((n) => !old.has(n)));
       await this.director.reload(next);
+      this.admin?.save(); // entries of reals the new config dropped are gone
       this.config = next;
       this.alerts.setConfig(next);
       logger.setDestination(destinationFor(next.global.logfile, { debug: this.o.debug, supervised: next.global.supervised }));

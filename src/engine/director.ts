@@ -13,14 +13,15 @@ import { runCheck } from '../checks/index.js';
 import { runCycle } from '../checks/scheduler.js';
 import type { CheckJob, CheckResult } from '../checks/types.js';
 import type { Config } from '../model/config.js';
-import { planChanges } from '../ipvs/plan.js';
+import { canonicalAddrPort, planChanges, serviceKey } from '../ipvs/plan.js';
 import type { DesiredTable, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { LdirError } from '../util/errors.js';
 import type { ProcessRunner } from '../util/process.js';
-import { Engine, type EngineOutput } from './engine.js';
+import { Engine, type EngineInit, type EngineOutput, type HealthEntry } from './engine.js';
 import { maintenanceLookup, type MaintenanceHost, type MaintenanceLookup } from './maintenance.js';
-import type { Director, DirectorSnapshot, EngineEvent } from './types.js';
+import type { Director, DirectorSnapshot, EngineEvent, RealSnapshot } from './types.js';
+import type { AdminEntry, AdminReply, AdminRequest } from './admin.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -98,6 +99,8 @@ class DirectorImpl implements Director {
   private ipvsFailures = 0;
   /** Serialises start/reload/stop against the loop's own engine updates. */
   private epoch = 0;
+  /** ActiveConn/InActConn per `<service key>|<dest>` from the last table read (drain progress). */
+  private conns = new Map<string, { active: number; inact: number }>();
 
   constructor(o: DirectorOptions) {
     this.o = o;
@@ -111,10 +114,11 @@ class DirectorImpl implements Director {
     this.listeners.push(listener);
   }
 
-  async start(config: Config): Promise<void> {
+  async start(config: Config, init?: EngineInit): Promise<void> {
     this.config = config;
     const table = await this.readOrEmpty();
-    this.handle(this.engine.start(config, table));
+    this.noteConns(table);
+    this.handle(this.engine.start(config, table, init));
     await this.flush();
     // The original's initial full pass while still "starting".
     await this.cycle(this.engine.jobs());
@@ -148,10 +152,36 @@ class DirectorImpl implements Director {
     await this.flush();
   }
 
+  async admin(req: AdminRequest): Promise<AdminReply> {
+    const { reply, output } = this.engine.admin(req);
+    this.handle(output);
+    await this.flush();
+    return reply;
+  }
+
+  adminEntries(): AdminEntry[] {
+    return this.engine.adminEntries();
+  }
+
+  healthEntries(): HealthEntry[] {
+    return this.engine.healthEntries();
+  }
+
   snapshot(): DirectorSnapshot {
     const s = this.engine.snapshot();
+    let reals = s.reals;
+    const draining = this.engine.draining();
+    if (draining.length) {
+      const at = new Map(draining.map((d) => [`${d.vid}|${d.rs}`, `${d.skey}|${d.dest}`]));
+      reals = reals.map((r): RealSnapshot => {
+        const k = r.admin === 'drain' ? at.get(`${r.vid}|${r.rs}`) : undefined;
+        if (k === undefined) return r;
+        const c = this.conns.get(k) ?? { active: 0, inact: 0 };
+        return { ...r, drain: { state: c.active + c.inact === 0 ? 'drained' : 'draining', activeConn: c.active, inactConn: c.inact } };
+      });
+    }
     return {
-      reals: s.reals,
+      reals,
       fallbacks: s.fallbacks,
       cycle: { count: this.cycles, lastDurationMs: this.lastDurationMs, lagMs: this.lagMs },
       ipvsadm: { runs: this.ipvsRuns, failures: this.ipvsFailures },
@@ -203,7 +233,9 @@ class DirectorImpl implements Director {
       const dueJobs = jobs.filter((j) => (this.due.get(j.key) ?? t) <= t);
       await this.cycle(dueJobs);
       const verifyMs = this.o.verifyMs ?? 30_000;
-      if (this.needRepair || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
+      // While a real drains, each cycle reads the table for its connection counts.
+      const draining = this.engine.draining().length > 0;
+      if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
     }
   }
 
@@ -340,6 +372,7 @@ class DirectorImpl implements Director {
     this.lastSyncAt = this.clock.now();
     try {
       const current = await driver.read();
+      this.noteConns(current);
       desired = this.engine.desired();
       const cmds = planChanges(current, desired);
       results = cmds.length ? await driver.apply(cmds) : [];
@@ -357,6 +390,16 @@ class DirectorImpl implements Director {
       this.ipvsFailures++;
       this.log('error', `system(${f.commandLine}) failed: ${f.error ?? 'refused'}`);
     }
+  }
+
+  /** Keeps the connection counts of the destinations of a table read (drain progress). */
+  private noteConns(table: IpvsTable): void {
+    const m = new Map<string, { active: number; inact: number }>();
+    for (const s of table.services) {
+      const sk = serviceKey(s.service.proto, s.service.vaddr, s.service.ipv6Fwm);
+      for (const d of s.dests) if (d.activeConns || d.inactConns) m.set(`${sk}|${canonicalAddrPort(d.rs)}`, { active: d.activeConns ?? 0, inact: d.inactConns ?? 0 });
+    }
+    this.conns = m;
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {

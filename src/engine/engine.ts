@@ -346,9 +346,9 @@ export class Engine {
   }
 
   /** The kernel destinations of reals being drained, by service key (for drain progress). */
-  draining(): { vid: string; skey: string; dest: string }[] {
-    const out: { vid: string; skey: string; dest: string }[] = [];
-    for (const vs of this.vs) for (const rs of vs.reals) if (this.adminOf(vs, rs) === 'drain') out.push({ vid: vs.v.vid, skey: vs.skey, dest: rs.dest });
+  draining(): { vid: string; rs: string; skey: string; dest: string }[] {
+    const out: { vid: string; rs: string; skey: string; dest: string }[] = [];
+    for (const vs of this.vs) for (const rs of vs.reals) if (this.adminOf(vs, rs) === 'drain') out.push({ vid: vs.v.vid, rs: rs.literal, skey: vs.skey, dest: rs.dest });
     return out;
   }
 

@@ -1,5 +1,7 @@
 import type { Config } from '../model/config.js';
 import type { CheckResult } from '../checks/types.js';
+import type { AdminEntry, AdminReply, AdminRequest } from './admin.js';
+import type { EngineInit, HealthEntry } from './engine.js';
 
 /**
  * EngineEvent is something the engine decided that the outside world acts on: a log line with the
@@ -61,7 +63,8 @@ export interface DirectorSnapshot {
  * creates one, calls start() once, reload() on HUP, stop() on TERM.
  */
 export interface Director {
-  start(config: Config): Promise<void>;
+  /** Starts; `init` carries the admin state and the health saved by the previous run (issue 18). */
+  start(config: Config, init?: EngineInit): Promise<void>;
   /** Applies a new config as a diff: unchanged reals keep their state. */
   reload(config: Config): Promise<void>;
   /** Stops checking; with cleanstop, removes what the config manages. */
@@ -70,4 +73,10 @@ export interface Director {
   snapshot(): DirectorSnapshot;
   /** Check cycles completed so far (cheap: snapshot() copies every real). */
   cycleCount(): number;
+  /** Applies an operator's drain/maint/ready/weight; resolves once the table has been written. */
+  admin(req: AdminRequest): Promise<AdminReply>;
+  /** The admin decisions in force (for the state file). */
+  adminEntries(): AdminEntry[];
+  /** The reals up now, with their config digest (for the state file at stop). */
+  healthEntries(): HealthEntry[];
 }

@@ -102,6 +102,16 @@ function ago(now: number, t?: number): string {
   return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
 }
 
+/** The ADMIN column: `-`, `maint`, `weight N`, `draining (active A, inactive I)`, `drained`. */
+function adminText(r: RealSnapshot): string {
+  if (r.admin === 'maint') return 'maint';
+  if (r.admin === 'drain') {
+    if (!r.drain) return 'draining';
+    return r.drain.state === 'drained' ? 'drained' : `draining (active ${r.drain.activeConn}, inactive ${r.drain.inactConn})`;
+  }
+  return r.adminWeight !== null && r.adminWeight !== undefined ? `weight ${r.adminWeight}` : '-';
+}
+
 /** The human form: one block per virtual, one aligned row per real. */
 export function showText(s: StateFile, opts: { color: boolean; now?: number }): string {
   const now = opts.now ?? Date.now();
@@ -114,11 +124,11 @@ export function showText(s: StateFile, opts: { color: boolean; now?: number }): 
     lines.push('');
     lines.push(`${paint('\x1b[1m', v.virtual)}${v.fallbackActive ? '  ' + paint('\x1b[31m', 'FALLBACK ACTIVE') : ''}`);
     const rows = s.snapshot.reals.filter((r) => r.vid === v.virtual).map((r) => [
-      r.rs, r.state, String(r.weight), String(r.failures), ago(now, r.lastCheck),
+      r.rs, r.state, adminText(r), String(r.weight), String(r.failures), ago(now, r.lastCheck),
       r.lastResult ? `${r.lastResult.durationMs}ms` : '-',
       r.lastResult && !r.lastResult.ok ? `${r.lastResult.status}: ${r.lastResult.message}` : '',
     ]);
-    const head = ['REAL', 'STATE', 'WEIGHT', 'FAILS', 'CHECKED', 'LATENCY', 'REASON'];
+    const head = ['REAL', 'STATE', 'ADMIN', 'WEIGHT', 'FAILS', 'CHECKED', 'LATENCY', 'REASON'];
     const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const fmt = (r: string[]) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join('  ').trimEnd();
     lines.push(fmt(head));

@@ -187,7 +187,7 @@ describe('admin state file', () => {
   const l = (_lv: string, m: string) => void log.push(m);
   it('round trip; written atomically with mode 0600; health kept only while young', () => {
     const dir = tmp();
-    const p = join(dir, 'sub', 'ldirectord.t.cf.state.json');
+    const p = join(dir, 'sub', 'ldirectord.t.cf.admin.json');
     const now = 10_000_000;
     saveState(p, {
       version: 1, config: '/etc/ha.d/t.cf', savedAt: now,
@@ -195,7 +195,7 @@ describe('admin state file', () => {
       health: { stoppedAt: now, reals: [{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', digest: 'abc' }] },
     });
     expect(statSync(p).mode & 0o777).toBe(0o600);
-    expect(readdirSync(join(dir, 'sub'))).toEqual(['ldirectord.t.cf.state.json']);
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['ldirectord.t.cf.admin.json']);
     const s = loadState(p, now + 1000, l);
     expect(s.admin).toEqual([{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', state: 'drain', uid: 0, at: 5 }]);
     expect([...s.health]).toEqual([['tcp:10.0.0.1:80|10.0.0.2:80', 'abc']]);
@@ -206,7 +206,7 @@ describe('admin state file', () => {
 
   it('a corrupt or malformed file is logged, moved aside, and the start goes on without it', () => {
     const dir = tmp();
-    const p = join(dir, 'ldirectord.t.cf.state.json');
+    const p = join(dir, 'ldirectord.t.cf.admin.json');
     for (const junk of ['{not json', '{"version":1,"admin":[{"virtual":"x","real":"y","state":"explode","at":1}]}', '{"version":2,"admin":[]}', '\u0000\u0001']) {
       writeFileSync(p, junk);
       log.length = 0;

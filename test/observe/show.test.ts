@@ -73,7 +73,7 @@ describe('show', () => {
   });
   it('prints a table a person reads at a glance, coloured only when asked', () => {
     const plain = showText(state, { color: false, now: 1_000_000 });
-    expect(plain).toMatch(/127\.0\.0\.12:80\s+quiescent\s+0\s+3\s+5s ago\s+5000ms\s+l4-timeout: connect timed out/);
+    expect(plain).toMatch(/127\.0\.0\.12:80\s+quiescent\s+-\s+0\s+3\s+5s ago\s+5000ms\s+l4-timeout: connect timed out/);
     expect(plain).not.toContain('\x1b[');
     expect(showText(state, { color: true, now: 1_000_000 })).toContain('\x1b[33mquiescent');
   });
