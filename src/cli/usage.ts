@@ -13,6 +13,10 @@ export const USAGE = `Usage:
 
     ldirectord [--] [configfile] configtest | dump | show [--json]
 
+    ldirectord [--] [configfile] drain | maint | ready REAL [VIRTUAL]
+
+    ldirectord [--] [configfile] weight REAL N [VIRTUAL]
+
     ldirectord demo
 
     ldirectord [-h|-?|--help|-v|--version]
@@ -40,6 +44,13 @@ Options:
     dump          Print the configuration as the daemon understands it (JSON).
     show          Print the state of every virtual and real server of the
                   running daemon (--json for scripts).
+    drain         Weight 0 for REAL while healthy: no new connections.
+    maint         Take REAL out of service as if failed; its checks pause.
+    ready         Give REAL back to health-driven service.
+    weight        Give REAL weight N (0..65535) while healthy.
+                  REAL is ip:port or host:port; VIRTUAL (ip:port or a fwmark)
+                  narrows it to one virtual service. Exit 0 done, 1 refused,
+                  3 no daemon, 4 not permitted. Kept across reload and restart.
     demo          Run a self-contained demonstration against a simulated table.
 `;
 
@@ -54,6 +65,8 @@ SYNOPSIS
     ldirectord [-d|--debug] [--] [configfile]
         start | stop | restart | try-restart | reload | force-reload | status
     ldirectord [configfile] configtest | dump | show [--json]
+    ldirectord [configfile] drain | maint | ready REAL [VIRTUAL]
+    ldirectord [configfile] weight REAL N [VIRTUAL]
     ldirectord demo
     ldirectord [-h|-?|--help|-v|--version]
 
