@@ -28,6 +28,7 @@ export class AdminService {
   readonly socketPath: string;
   private server?: ControlServer;
   private readonly now: () => number;
+  private rewrite = false;
 
   constructor(private readonly o: AdminServiceOptions) {
     this.statePath = adminStatePath(o.cfgName);
@@ -38,7 +39,17 @@ export class AdminService {
   /** Reads the state file for the director's start. */
   load(): EngineInit {
     const s = loadState(this.statePath, this.now(), this.o.log);
+    this.rewrite = s.hadHealth || s.admin.length > 0;
     return { admin: s.admin, health: s.health };
+  }
+
+  /**
+   * After the start: rewrites the file as it now is (admin entries of reals no longer configured
+   * dropped, the health section gone, so that a crash never leaves it to be trusted later); nothing to
+   * do when the file held nothing.
+   */
+  started(): void {
+    if (this.rewrite) this.save();
   }
 
   /** Starts the control socket (a failure is logged; the daemon runs on without it). */

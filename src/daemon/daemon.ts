@@ -175,7 +175,7 @@ export class Daemon {
       }
       await this.instances('start', this.config.global.execute);
       this.setStatus('running');
-      admin.save(); // without the health section it was read with: a later crash must not reuse it
+      admin.started();
       await admin.listen();
     });
     this.startTimers();
