@@ -11,12 +11,12 @@ import type { Config } from '../../src/model/config.js';
 class AdminScenario extends Scenario {
   async startWith(c: Config, init: EngineInit): Promise<string[]> {
     const o = this.engine.start(c, await this.sim.read(), init);
-    await this.sim.apply(planChanges(await this.sim.read(), o.desired));
+    await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
     return messages(o.events);
   }
   async admin(req: AdminRequest): Promise<{ ok: boolean; message: string; log: string[] }> {
     const { reply, output } = this.engine.admin({ uid: 0, ...req });
-    const cmds = planChanges(await this.sim.read(), output.desired);
+    const cmds = planChanges(await this.sim.read(), this.engine.desired());
     await this.sim.apply(cmds);
     this.events = [...output.events];
     return { ok: reply.ok, message: reply.message, log: messages(output.events) };
