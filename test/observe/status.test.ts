@@ -71,7 +71,7 @@ describe('buildStatus', () => {
     expect(a).toEqual({
       real: '10.0.0.2:80', state: 'up', admin: 'none', adminWeight: null, drain: null, weight: 3, configuredWeight: 3, failures: 0,
       lastCheck: new Date(1000).toISOString(), latencyMs: 4, result: { ok: true, status: 'ok', message: '200 OK' }, reason: null,
-      drain: null, activeConns: 5, inactConns: 40, history: [],
+      activeConns: 5, inactConns: 40, history: [],
     });
     expect(b).toMatchObject({ real: '10.0.0.3:8080', activeConns: 1, inactConns: 0 });
     expect(c).toMatchObject({ state: 'quiescent', weight: 0, configuredWeight: 2, failures: 2, activeConns: 0, reason: { layer: 'l7-bad-status' } });
