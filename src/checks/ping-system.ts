@@ -28,8 +28,11 @@ export function findSystemPing(paths: readonly string[] = SYSTEM_PING_PATHS): st
 /** The outcome of one system ping: a reply, none within the timeout, or an error (exit 2, spawn failure). */
 export type SystemPingOutcome = { reply: true } | { reply: false; error?: string };
 
-/** How long past its own -W a ping may run (process start on a loaded machine) before it is killed. */
-export const SYSTEM_PING_SLACK_MS = 500;
+/**
+ * How long past its own -W a ping may run before it is killed: its process start, which on a loaded
+ * machine takes a good part of a second (the check dispatcher's own grace past the budget is 1 s too).
+ */
+export const SYSTEM_PING_SLACK_MS = 1000;
 
 /** systemPingArgs: the arguments of one echo request waiting timeoutMs for its reply. */
 export function systemPingArgs(address: string, family: 4 | 6, timeoutMs: number): string[] {

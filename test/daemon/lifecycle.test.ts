@@ -2,7 +2,7 @@
 // so that only the daemon's own behaviour is under test: pid files, detaching, signals, reload,
 // autoreload, callback, execute and the log lines.
 import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
-import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync, statSync, utimesSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build, ld, tmp, until, read, alive, killPidFile, FAKE_DEPS, BIN, have } from '../cli/helpers.js';
@@ -175,7 +175,12 @@ describe('reload', () => {
     const pid = Number(read(pidOf('a.cf')));
     await until(() => read(log).includes('fake director: start'), 10_000, 'start');
 
+    // The new text keeps the file's time, so the daemon's own file check (every checkinterval) cannot
+    // see it before the HUP does: on a busy machine `ldirectord reload` takes seconds to start, and that
+    // check would log "has changed on disk" first (as the original's would).
+    const before = statSync(join(dir, 'a.cf'));
     writeFileSync(join(dir, 'a.cf'), base(log) + 'virtual=10.0.0.9:80\n    real=10.0.0.2:80 gate\n');
+    utimesSync(join(dir, 'a.cf'), before.atime, before.mtime);
     expect((await ld(['./a.cf', 'reload'], { cwd: dir, env })).code).toBe(0);
     await until(() => read(log).includes('fake director: reload tcp:10.0.0.1:80,tcp:10.0.0.9:80'), 10_000, 'reload');
     expect(read(log)).toContain(`|a.cf|${pid}] Reloading Linux Director Daemon config on signal`);
