@@ -35,7 +35,7 @@ export const connectModule: CheckModule = {
     if (target.virtual.protocol === 'udp') return udpConnect(target, sw);
     const where = hostPort(target.ip, target.port);
     try {
-      const sock = await connect({ host: target.ip, port: target.port, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+      const sock = await connect({ host: target.ip, port: target.port, timeoutMs: ctx.timeoutMs, signal: ctx.signal, factory: ctx.connectFactory });
       sock.destroy(); // a plain close (FIN), as the original's close($sock)
       return sw.up(`connect ${where}`);
     } catch (err) {

@@ -15,7 +15,7 @@ import { pingModule } from './ping.js';
 import { Trail } from './result.js';
 import { simpletcpModule } from './simpletcp.js';
 import { checkTarget } from './target.js';
-import type { CheckJob, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
+import type { CheckJob, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 /** GRACE_MS: how long after its timeout a check that ignores its abort signal may still take. */
 export const GRACE_MS = 1000;
@@ -51,6 +51,8 @@ export interface RunCheckOptions {
   readonly combinedState?: Map<string, number>;
   /** Override of the service modules (tests). */
   readonly services?: Partial<Record<ServiceName, CheckModule>>;
+  /** How the checks open TCP connections (default net.connect; tests record them). */
+  readonly connectFactory?: ConnectFactory;
   /** ProcessRunner for external checks (tests record calls). */
   readonly runner?: ProcessRunner;
   /** Grace after the timeout before a check that ignores its signal is abandoned (default GRACE_MS). */
@@ -140,7 +142,7 @@ function runPlan(plan: Plan, target: CheckTarget, opts: RunCheckOptions): Promis
   const trail = new Trail();
   const grace = opts.graceMs ?? GRACE_MS;
   const name = plan.module.name;
-  return withDeadline((signal) => plan.module.run(target, { timeoutMs: plan.timeoutMs, signal, hostname: opts.hostname }), {
+  return withDeadline((signal) => plan.module.run(target, { timeoutMs: plan.timeoutMs, signal, hostname: opts.hostname, connectFactory: opts.connectFactory }), {
     timeoutMs: plan.budgetMs,
     signal: opts.signal,
     graceMs: grace,

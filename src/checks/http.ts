@@ -17,7 +17,7 @@ import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
 import { connect } from './net.js';
 import { CheckError, errText, Trail } from './result.js';
 import { hostPort, serverString } from './target.js';
-import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from './types.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 /** undici is loaded on the first HTTP check (it costs ~20 MB of RSS that a daemon without HTTP checks need not pay). */
 let undiciLoad: Promise<typeof import('undici')> | undefined;
@@ -37,9 +37,10 @@ interface Exchange {
   readonly capped: boolean;
 }
 
-/** Tracks whether a TCP connection was made, to tell l4 from l7 timeouts. */
+/** Tracks whether a TCP connection was made, to tell l4 from l7 timeouts; and how connections are opened. */
 interface Stage {
   connected: boolean;
+  readonly factory?: ConnectFactory;
 }
 
 async function exchange(
@@ -58,7 +59,7 @@ async function exchange(
   const left = (): number => Math.max(1, deadline - Date.now());
   const connector = (_opts: unknown, cb: (err: Error | null, sock: net.Socket | null) => void): void => {
     const servername = headers.host?.replace(/:\d+$/, '').replace(/^\[.*\]$/, '');
-    const p = connect({ host, port, timeoutMs: left(), signal, tls: tlsWanted ? { servername } : undefined });
+    const p = connect({ host, port, timeoutMs: left(), signal, tls: tlsWanted ? { servername } : undefined, factory: stage.factory });
     p.then(
       (s) => {
         stage.connected = true;
@@ -142,7 +143,7 @@ export const httpModule: CheckModule = {
       return trail.down('l7-bad-response', `${v.service} ${target.url}: invalid URL`);
     }
     let hostHeader: string | undefined = isProxy ? undefined : (v.virtualhost ?? serverString(target.real.ip, target.real.family));
-    const stage: Stage = { connected: false };
+    const stage: Stage = { connected: false, factory: ctx.connectFactory };
     try {
       for (let hop = 0; ; hop++) {
         if (url.protocol !== 'http:' && url.protocol !== 'https:') {

@@ -7,12 +7,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { CheckError, errText } from './result.js';
+import type { ConnectFactory } from './types.js';
 
-/**
- * ConnectFactory opens a TCP socket (node's net.connect by default). Injected by tests, and the place
- * where a source address would be bound.
- */
-export type ConnectFactory = (opts: net.NetConnectOpts) => net.Socket;
+export type { ConnectFactory };
 
 /** defaultConnectFactory: node's own net.connect. */
 export const defaultConnectFactory: ConnectFactory = (opts) => net.connect(opts);

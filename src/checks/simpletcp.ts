@@ -83,7 +83,7 @@ export const simpletcpModule: CheckModule = {
     const left = (): number => Math.max(1, deadline - Date.now());
     let sock;
     try {
-      sock = await connect({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal });
+      sock = await connect({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal, factory: ctx.connectFactory });
     } catch (err) {
       const e = err instanceof CheckError ? err : new CheckError('internal', errText(err));
       return sw.down(e.status, `simpletcp ${where}: ${e.message}`);

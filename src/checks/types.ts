@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import type { RealServer, VirtualService } from '../model/config.js';
 
 /**
@@ -56,7 +57,15 @@ export interface CheckContext {
   readonly signal: AbortSignal;
   /** Hostname used where the original uses it (sip login default, ftp password). */
   readonly hostname: string;
+  /** How TCP connections are opened (default: net.connect); tests record or redirect them. */
+  readonly connectFactory?: ConnectFactory;
 }
+
+/**
+ * ConnectFactory opens a TCP socket, as net.connect does. Every TCP connection a check makes itself
+ * goes through src/checks/net.ts's connect with it (the SQL and LDAP drivers open their own).
+ */
+export type ConnectFactory = (opts: net.NetConnectOpts) => net.Socket;
 
 /** CheckModule: one per check type or negotiate service. Stateless between runs; never counts failures. */
 export interface CheckModule {

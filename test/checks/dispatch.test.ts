@@ -4,11 +4,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { COMBINED_START, runCheck, serviceRegistry } from '../../src/checks/index.js';
 import { SERVICES } from '../../src/model/config.js';
 import { buildCheckJobs, runCycle } from '../../src/checks/scheduler.js';
 import { realIdString } from '../../src/checks/target.js';
-import type { CheckJob, CheckModule, CheckResult } from '../../src/checks/types.js';
+import type { CheckJob, CheckModule, CheckResult, ConnectFactory } from '../../src/checks/types.js';
 import type { RealServer, VirtualService } from '../../src/model/config.js';
 import { closedPort, listen, makeReal, makeVirtual, synDroppers } from './helpers.js';
 
@@ -48,6 +49,40 @@ describe('runCheck dispatch', () => {
     const reg = await serviceRegistry();
     for (const s of SERVICES) expect(typeof reg[s]?.run, s).toBe('function');
     expect(Object.keys(reg).sort()).toEqual([...SERVICES].sort());
+  });
+
+  it('every TCP connection of connect, simpletcp, http and the line protocols goes through the injected factory', async () => {
+    const smtp = await listen((s) => {
+      s.write('220 ready\r\n');
+      s.on('data', (d) => /^EHLO/.test(String(d)) && s.write('250 ok\r\n'));
+    });
+    const web = await listen((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\r\n\r\nalive\n')));
+    closers.push(smtp.close, web.close);
+    // The jobs name closed ports; the factory sends each to its server, so only it can make them up.
+    const [toSmtp, toWeb] = [await closedPort(), await closedPort()];
+    const route = new Map([
+      [toSmtp, smtp.port],
+      [toWeb, web.port],
+    ]);
+    const calls: Array<{ host?: string; port?: number }> = [];
+    const connectFactory: ConnectFactory = (o) => {
+      const { host, port } = o as net.TcpNetConnectOpts;
+      calls.push({ host, port });
+      return net.connect({ ...(o as net.TcpNetConnectOpts), port: route.get(port) ?? port });
+    };
+    const cases: Array<[Partial<VirtualService>, number]> = [
+      [{ checktype: 'connect' }, toSmtp],
+      [{ checktype: 'negotiate', service: 'simpletcp', receive: '^220' }, toSmtp],
+      [{ checktype: 'negotiate', service: 'smtp' }, toSmtp],
+      [{ checktype: 'negotiate', service: 'http', receive: 'alive' }, toWeb],
+    ];
+    for (const [v, port] of cases) {
+      const r = await runCheck(job({ checktimeout: 5, negotiatetimeout: 5, ...v }, { port }), opts({ connectFactory }));
+      expect(r, JSON.stringify(v)).toMatchObject({ ok: true, status: 'ok' });
+    }
+    expect(calls).toEqual(cases.map(([, port]) => ({ host: '127.0.0.1', port })));
+    // Without the factory the same jobs find the closed ports.
+    expect(await runCheck(job({ checktype: 'connect', checktimeout: 5 }, { port: toSmtp }), opts())).toMatchObject({ ok: false, status: 'l4-refused' });
   });
 
   it('on is up, off is never up, service none is up', async () => {

@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { CheckContext, CheckResult, CheckStatus, CheckTarget } from '../types.js';
+import type { CheckContext, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from '../types.js';
 import { perlSubject, translatePerlRegex } from '../../util/perl-regex.js';
 import { withDeadline } from '../deadline.js';
 import { connect } from '../net.js';
@@ -55,7 +55,7 @@ export async function connectStep(
   port: number,
   trail: Pick<Trail, 'add' | 'connected'>,
   signal: AbortSignal,
-  opts: { readonly tls?: boolean } = {},
+  opts: { readonly tls?: boolean; readonly factory?: ConnectFactory } = {},
 ): Promise<net.Socket> {
   trail.add(`connect ${hostPort(ip, port)}${opts.tls ? ' (tls)' : ''}`);
   if (signal.aborted) throw signal.reason;
@@ -65,6 +65,7 @@ export async function connectStep(
       port,
       signal,
       noDelay: true,
+      factory: opts.factory,
       tls: opts.tls ? {} : undefined,
       onConnected: () => {
         trail.connected = true;

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
-import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
+import type { CheckModule, CheckTarget, CheckContext, CheckResult, ConnectFactory } from '../types.js';
 import { CheckError, type Trail } from '../result.js';
 import { hostPort } from '../target.js';
 import { connectStep, receiveMatches, receiveRegex, runNegotiation, stripSlash, udpExchange } from './common.js';
@@ -65,9 +65,9 @@ function askUdp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal
   return udpExchange(target, trail, signal, { request: () => query, onMessage: (msg) => decodeAnswer(msg, id), resendMs: DNS_UDP_RESEND_MS });
 }
 
-async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal, factory?: ConnectFactory): Promise<dnsPacket.DecodedPacket> {
   const id = randomInt(0, 65536);
-  const sock = await connectStep(target.ip, target.port, trail, signal);
+  const sock = await connectStep(target.ip, target.port, trail, signal, { factory });
   trail.add(`tcp ${q.type}? ${q.name}`);
   try {
     sock.write(dnsPacket.streamEncode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [q] }));
@@ -106,13 +106,13 @@ export const dns: CheckModule = {
       const q = dnsQuestion(target.request);
       let answer: dnsPacket.DecodedPacket;
       if (target.virtual.protocol === 'tcp') {
-        answer = await askTcp(target, q, trail, signal);
+        answer = await askTcp(target, q, trail, signal, ctx.connectFactory);
       } else {
         answer = await askUdp(target, q, trail, signal);
         if (answer.flag_tc) {
           trail.add('truncated, retry over tcp');
           trail.connected = false;
-          answer = await askTcp(target, q, trail, signal);
+          answer = await askTcp(target, q, trail, signal, ctx.connectFactory);
         }
       }
       const answers = answer.answers ?? [];

@@ -67,7 +67,7 @@ async function retrieve(io: LineIo, out: { content?: Buffer }): Promise<void> {
   // Net::FTP sends the command first, then opens the data connection, then wants a 1xx.
   io.send(`RETR ${io.target.request}`);
   const dataTrail = { add: (s: string) => io.trail.add(`data ${s}`), connected: false };
-  const data = await connectStep(io.target.ip, port, dataTrail, io.signal).catch((err: unknown) => {
+  const data = await connectStep(io.target.ip, port, dataTrail, io.signal, { factory: io.connectFactory }).catch((err: unknown) => {
     throw err instanceof CheckError ? err : new CheckError('l7-bad-response', `data connection: ${String((err as Error).message ?? err)}`);
   });
   const body = readAll(data, io.signal, MAX_BODY_BYTES);

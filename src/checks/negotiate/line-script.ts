@@ -5,7 +5,7 @@
  * message so a failure says which step and which answer.
  */
 import type net from 'node:net';
-import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget } from '../types.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from '../types.js';
 import { CheckError, type Trail } from '../result.js';
 import { MAX_REPLY_BYTES, connectStep, runNegotiation } from './common.js';
 
@@ -176,6 +176,8 @@ export interface LineIo {
   readonly trail: Trail;
   readonly signal: AbortSignal;
   readonly target: CheckTarget;
+  /** How TCP connections are opened (the check context's; FTP's data connection uses it too). */
+  readonly connectFactory?: ConnectFactory;
   /** send writes one command line (CRLF appended). */
   send(line: string, shown?: string): void;
 }
@@ -224,7 +226,7 @@ async function runSteps(steps: readonly Step[], io: LineIo): Promise<void> {
  */
 export function runLineScript(script: LineScript, target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
   return runNegotiation(ctx, async (trail, signal) => {
-    const sock = await connectStep(target.ip, target.port, trail, signal, { tls: script.tls });
+    const sock = await connectStep(target.ip, target.port, trail, signal, { tls: script.tls, factory: ctx.connectFactory });
     try {
       const reader = new LineReader(sock, signal);
       const io: LineIo = {
@@ -233,6 +235,7 @@ export function runLineScript(script: LineScript, target: CheckTarget, ctx: Chec
         trail,
         signal,
         target,
+        connectFactory: ctx.connectFactory,
         send(line, shown) {
           trail.add(`sent ${shown ?? line}`);
           sock.write(`${line}\r\n`);

@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
+import type { CheckModule, CheckTarget, CheckContext, CheckResult, ConnectFactory } from '../types.js';
 import { CheckError, type Trail } from '../result.js';
 import { hostPort } from '../target.js';
 import { MAX_REPLY_BYTES, connectStep, runNegotiation, udpExchange } from './common.js';
@@ -73,8 +73,8 @@ function verdict(p: SipReplyParser, trail: Trail): CheckResult {
   return trail.up(p.status);
 }
 
-async function overTcp(target: CheckTarget, login: string, trail: Trail, signal: AbortSignal): Promise<CheckResult> {
-  const sock: net.Socket = await connectStep(target.ip, target.port, trail, signal);
+async function overTcp(target: CheckTarget, login: string, trail: Trail, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
+  const sock: net.Socket = await connectStep(target.ip, target.port, trail, signal, { factory });
   try {
     const request = sipOptionsRequest(login, sock.localAddress ?? '', sock.localPort ?? 0);
     trail.add(`OPTIONS sip:${login}`);
@@ -134,7 +134,7 @@ export const sip: CheckModule = {
     return runNegotiation(ctx, (trail, signal) =>
       target.virtual.protocol === 'udp'
         ? overUdp(target, target.virtual.login, trail, signal)
-        : overTcp(target, target.virtual.login, trail, signal),
+        : overTcp(target, target.virtual.login, trail, signal, ctx.connectFactory),
     );
   },
 };
