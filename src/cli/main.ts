@@ -3,17 +3,22 @@
  * file, and each command's messages, streams and exit codes in every state. Our additions
  * (configtest, dump, show, demo) do not change the original's commands.
  */
-import { statSync, accessSync, constants as fsc } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
 import type { Config } from '../model/config.js';
 import { ConfigError } from '../util/errors.js';
+import { execaRunner } from '../util/process.js';
 import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
 import { adminCommand } from './admin.js';
+import { showCommand } from './show.js';
 import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
-import { parseConfig, dumpConfig, formatWarning, locateIpvsadm } from '../daemon/deps.js';
 import { pingWarning } from '../checks/ping.js';
+import { reportNotReady, reportReady } from '../daemon/detach.js';
+import { Exit, ldExit } from '../daemon/exit.js';
+import { CHILD_ENV, INSTANCE_TIMEOUT_MS } from '../daemon/daemon.js';
+import { startDaemon, type StartContext } from '../daemon/start.js';
+import { wire, type Wiring } from '../daemon/wiring.js';
+import { runDemo } from '../demo/demo.js';
 
 /** The original's commands. */
 export const COMMANDS = ['start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload', 'status'] as const;
@@ -23,11 +28,6 @@ export const EXTRA_COMMANDS = ['configtest', 'dump', 'show', 'demo', 'drain', 'm
 const ADMIN_VERBS = ['drain', 'maint', 'ready', 'weight'] as const;
 type AdminVerb = (typeof ADMIN_VERBS)[number];
 const isAdminVerb = (s: string | undefined): s is AdminVerb => (ADMIN_VERBS as readonly (string | undefined)[]).includes(s);
-
-/** Thrown (internally) to end main() with an exit status after everything is written. */
-class Exit {
-  constructor(readonly code: number) {}
-}
 
 /** Parsed options: Getopt::Long with bundling, no abbreviations, require_order. */
 export interface CliOptions {
@@ -126,7 +126,7 @@ export function parseInvocation(rest: readonly string[]): Invocation | undefined
 }
 
 /** Context shared by the commands of one run. */
-export interface CliContext {
+export interface CliContext extends StartContext {
   opts: CliOptions;
   inv: Invocation;
   /** The resolved config path (as the original names it in messages). */
@@ -141,6 +141,8 @@ export interface CliContext {
   /** The whole argv as given (the daemon child gets the same). */
   argv: string[];
   ipvsadm: string;
+  /** The parser, director and drivers this run is built from. */
+  wiring: Wiring;
 }
 
 function out(s: string): void {
@@ -148,12 +150,6 @@ function out(s: string): void {
 }
 function err(s: string): void {
   process.stderr.write(s);
-}
-
-/** ld_exit: logs "Exiting with exit_status N: msg" when N≠0 or in debug mode, then ends. */
-export function ldExit(logger: LdLogger | undefined, debug: boolean, code: number, message: string): never {
-  if (logger && (code !== 0 || debug)) logger.info(`Exiting with exit_status ${code}: ${message}`);
-  throw new Exit(code);
 }
 
 function usage(): never {
@@ -166,10 +162,14 @@ export function selfPath(): string {
   return process.argv[1] ?? '/usr/sbin/ldirectord';
 }
 
-/** The entry point: runs the command and ends the process with its status (except a running daemon). */
-export async function main(argv: string[]): Promise<void> {
+/**
+ * The entry point: runs the command and ends the process with its status (except a running daemon).
+ * `parts` replaces some of the real parser, director and drivers (test harnesses only; the launcher
+ * passes none).
+ */
+export async function main(argv: string[], parts: Partial<Wiring> = {}): Promise<void> {
   try {
-    const code = await run(argv);
+    const code = await run(argv, wire(parts));
     if (code !== undefined) await finish(code);
   } catch (e) {
     if (e instanceof Exit) await finish(e.code);
@@ -183,7 +183,7 @@ async function finish(code: number): Promise<never> {
 }
 
 /** Runs the command line; returns the exit status, or undefined while a daemon keeps running. */
-async function run(argv: string[]): Promise<number | undefined> {
+async function run(argv: string[], wiring: Wiring): Promise<number | undefined> {
   const parsed = parseOptions(argv);
   if ('unknown' in parsed) {
     err(`Unknown option: ${parsed.unknown}\n`);
@@ -206,7 +206,7 @@ async function run(argv: string[]): Promise<number | undefined> {
   let ipvsadm = '';
   if (!extra) {
     try {
-      ipvsadm = await locateIpvsadm({ debug: opts.debug, cwd: process.cwd(), env: process.env });
+      ipvsadm = wiring.locateIpvsadm({ debug: opts.debug, cwd: process.cwd(), env: process.env });
     } catch {
       err('Can not find ipvsadm\n');
       return 255;
@@ -215,8 +215,7 @@ async function run(argv: string[]): Promise<number | undefined> {
   if (!inv) usage();
 
   if (inv.cmd === 'demo') {
-    const { runDemo } = await import('../demo/demo.js');
-    return await runDemo({ argv: rest.slice(1) });
+    return await runDemo({ argv: rest.slice(1), wiring });
   }
 
   // Until the config names a log target, the original logs to its default logfile (stderr with -d).
@@ -244,14 +243,11 @@ async function run(argv: string[]): Promise<number | undefined> {
 
   let config: Config;
   try {
-    config = await parseConfig(configPath, { debug: opts.debug });
+    config = await wiring.parseConfig(configPath, { debug: opts.debug });
   } catch (e) {
     if (!(e instanceof ConfigError) && !(e instanceof Error && 'format' in e)) throw e;
     const text = (e as ConfigError).format();
-    if (isDaemonChild) {
-      const { reportNotReady } = await import('../daemon/detach.js');
-      reportNotReady(2, text);
-    }
+    if (isDaemonChild) reportNotReady(2, text);
     err(`${text}\n`);
     if (inv.cmd === 'configtest' || extra) return 2;
     // Deliberate difference: the original deletes the pid file on any config error, even that of a
@@ -259,7 +255,7 @@ async function run(argv: string[]): Promise<number | undefined> {
     if (readPidFile(pidFile).runningPid === undefined) removePidFile(pidFile);
     ldExit(logger, opts.debug, 2, 'config_error: Configuration Error');
   }
-  if (!isDaemonChild) for (const w of config.warnings) err(`${await formatWarning(w)}\n`);
+  if (!isDaemonChild) for (const w of config.warnings) err(`${wiring.formatWarning(w)}\n`);
 
   if (inv.cmd === 'configtest') {
     const noPing = pingWarning(config.virtuals);
@@ -268,16 +264,15 @@ async function run(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   if (inv.cmd === 'dump') {
-    out(JSON.stringify(await dumpConfig(config), null, 2) + '\n');
+    out(JSON.stringify(wiring.dumpConfig(config), null, 2) + '\n');
     return 0;
   }
   if (inv.cmd === 'show') {
-    const { showCommand } = await import('./show.js');
     return await showCommand({ cfgName: inv.cfgName, configPath, json: inv.json, pidFile });
   }
 
   logger.setDestination(destinationFor(config.global.logfile, { debug: opts.debug, supervised: config.global.supervised }));
-  const ctx: CliContext = { opts, inv, configPath, config, logger, pidFile, self: selfPath(), rest, argv, ipvsadm };
+  const ctx: CliContext = { opts, inv, configPath, config, logger, pidFile, self: selfPath(), rest, argv, ipvsadm, wiring };
   return await command(ctx, isDaemonChild);
 }
 
@@ -288,29 +283,21 @@ function initError(logger: LdLogger, debug: boolean, msg: string): never {
 }
 
 /** Runs `<self> <name> <cmd>` for each execute= instance (the original's ld_cmd_children). */
-export function runInstances(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, names: readonly string[], cmd: string): void {
+export async function runInstances(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, names: readonly string[], cmd: string): Promise<void> {
   for (const name of names) {
     if (cmd === 'reload_or_start') {
-      if (runSelf(ctx, name, 'reload') !== 0) runSelf(ctx, name, 'start');
-    } else runSelf(ctx, name, cmd);
+      if ((await runSelf(ctx, name, 'reload')) !== 0) await runSelf(ctx, name, 'start');
+    } else await runSelf(ctx, name, cmd);
   }
 }
 
-function runSelf(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, name: string, cmd: string): number {
+async function runSelf(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, name: string, cmd: string): Promise<number> {
   const line = `${ctx.self} ${name} ${cmd}`;
   if (ctx.opts.debug) ctx.logger.info(`Running system(${line})`);
-  const r = spawnSync(process.execPath, [ctx.self, name, cmd], { stdio: 'inherit', env: withoutChildMarker() });
-  const status = r.status ?? 1;
-  if (status !== 0) ctx.logger.info(`system(${line}) failed: ${r.error ? r.error.message : `exit status ${status}`}`);
+  const r = await execaRunner(process.execPath, [ctx.self, name, cmd], { inheritOutput: true, env: CHILD_ENV, timeoutMs: INSTANCE_TIMEOUT_MS });
+  const status = r.exitCode ?? 1;
+  if (status !== 0) ctx.logger.info(`system(${line}) failed: ${r.spawnError !== undefined ? (r.osError ?? r.spawnError) : `exit status ${status}`}`);
   return status;
-}
-
-/** The environment for programs we start: never marked as our daemon child. */
-export function withoutChildMarker(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.LDIRECTORD_DAEMON_CHILD;
-  delete env.LDIRECTORD_READY_FD;
-  return env;
 }
 
 async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number | undefined> {
@@ -324,10 +311,7 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
     const pid = pf.runningPid;
     switch (cmd) {
       case 'start':
-        if (isDaemonChild) {
-          const { reportReady } = await import('../daemon/detach.js');
-          reportReady(pid);
-        }
+        if (isDaemonChild) reportReady(pid);
         ldExit(logger, opts.debug, 0, exitFrom);
       // eslint-disable-next-line no-fallthrough
       case 'stop':
@@ -351,7 +335,7 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
       default: {
         const line = `ldirectord for ${configPath} is running with pid: ${pid}`;
         err(`${line}\n`);
-        runInstances(ctx, config.global.execute, 'status');
+        await runInstances(ctx, config.global.execute, 'status');
         logger.info(line);
         logger.info(exitFrom);
         ldExit(logger, opts.debug, 0, exitFrom);
@@ -385,7 +369,6 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
   }
 
   // start (or the start half of restart)
-  const { startDaemon } = await import('../daemon/start.js');
   return await startDaemon(ctx, isDaemonChild);
 }
 
@@ -407,30 +390,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     /* gone meanwhile */
-  }
-}
-
-/** Can the pid file be created or overwritten? (The original opens it before forking.) */
-export function pidFileWritable(path: string): boolean {
-  try {
-    accessSync(path, fsc.W_OK);
-    return true;
-  } catch {
-    try {
-      accessSync(dirname(resolve(path)), fsc.W_OK);
-      return !statSafe(path);
-    } catch {
-      return false;
-    }
-  }
-}
-
-function statSafe(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

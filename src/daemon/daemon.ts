@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, accessSync, constants as fsc, writeFileSync, renameSync, unlinkSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { hostname as osHostname } from 'node:os';
 import type { Config, DaemonStatus } from '../model/config.js';
 import type { Director, EngineEvent } from '../engine/types.js';
@@ -14,9 +13,10 @@ import { ConfigError } from '../util/errors.js';
 import { systemClock } from '../util/clock.js';
 import { destinationFor, type LdLogger } from '../log/logger.js';
 import { removeOwnPidFile, runDir } from './pidfile.js';
-import { parseConfig, formatWarning, makeDirector, makeSimDriver, type SimDriverLike } from './deps.js';
 import { systemHost } from './host.js';
-import { selectIpvsDriver, type IpvsDriverSelection } from '../ipvs/select.js';
+import { wire, type Wiring } from './wiring.js';
+import type { IpvsDriverSelection } from '../ipvs/select.js';
+import { execaRunner, type ProcessRunner } from '../util/process.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { setPingNotice } from '../checks/ping.js';
@@ -46,18 +46,28 @@ export interface DaemonOptions {
   self: string;
   /** ipvsadm found by the lookup. */
   ipvsadm: string;
-  /** Overrides the director (tests, demo). */
-  director?: Director;
+  /** The parser, director and drivers (tests pass scripted ones; default: the real parts). */
+  wiring?: Partial<Wiring>;
+  /** Runs callback=, execute= and (through the director) fallbackcommand (default: the real runner). */
+  runner?: ProcessRunner;
 }
+
+/** Bounds on the programs the daemon runs (the original's system() waits without one). */
+export const CALLBACK_TIMEOUT_MS = 60_000;
+/** An execute= instance's start waits for its daemon to report ready (itself bounded at 60 s). */
+export const INSTANCE_TIMEOUT_MS = 120_000;
+
+/** The environment changes for programs we start: never marked as our daemon child. */
+export const CHILD_ENV: Readonly<Record<string, undefined>> = { LDIRECTORD_DAEMON_CHILD: undefined, LDIRECTORD_READY_FD: undefined };
 
 /**
  * The driver the daemon uses: netlink or ipvsadm (src/ipvs/select.ts, LDIRECTORD_IPVS_DRIVER), or the
  * simulated table when LDIRECTORD_SIM_STATE names a file.
  */
-async function makeDriver(ipvsadm: string, logger: LdLogger, onSelect: (s: IpvsDriverSelection) => void): Promise<IpvsDriver> {
+async function makeDriver(wiring: Wiring, ipvsadm: string, logger: LdLogger, onSelect: (s: IpvsDriverSelection) => void): Promise<IpvsDriver> {
   const simState = process.env.LDIRECTORD_SIM_STATE;
   if (!simState) {
-    const { driver, selection } = await selectIpvsDriver({
+    const { driver, selection } = await wiring.selectIpvsDriver({
       env: process.env,
       ipvsadm,
       log: (level, m) => logger[level](m),
@@ -65,7 +75,7 @@ async function makeDriver(ipvsadm: string, logger: LdLogger, onSelect: (s: IpvsD
     onSelect(selection);
     return driver;
   }
-  const sim: SimDriverLike = await makeSimDriver();
+  const sim = wiring.createSimDriver();
   const save = async () => {
     const table = await sim.read();
     const tmp = `${simState}.${process.pid}.tmp`;
@@ -113,9 +123,15 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private ipvsDriver?: IpvsDriverSelection;
   private admin?: AdminService;
+  private readonly wiring: Wiring;
+  private readonly runner: ProcessRunner;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
+    this.wiring = wire(o.wiring);
+    const run = o.runner ?? execaRunner;
+    // Whatever we start is never taken for our own daemon child.
+    this.runner = (file, args, opts = {}) => run(file, args, { ...opts, env: { ...CHILD_ENV, ...opts.env } });
     this.hostname = process.env.HOSTNAME || osHostname();
     this.monitor = new MonitorWriter((file, e) => o.logger.error(`Error writing monitorfile ${file}: ${String(e)}`));
     this.alerts = new AlertManager({
@@ -143,14 +159,16 @@ export class Daemon {
 
     if (this.config.global.fork) logger.info('fork=yes: accepted; checks run concurrently in this process without forking');
     setPingNotice((m) => logger.info(m)); // once, if ping checks fall back to the system ping
-    if (!this.o.director) this.driver = new RecordingDriver(await makeDriver(this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)));
-    this.director = this.o.director ?? (await makeDirector({
-      driver: this.driver!,
+    this.driver = new RecordingDriver(await makeDriver(this.wiring, this.o.ipvsadm, logger, (sel) => (this.ipvsDriver = sel)));
+    // The director runs fallbackcommand through the same runner (logged as system(...) as the original does).
+    this.director = this.wiring.createDirector({
+      driver: this.driver,
       host: systemHost,
       hostname: this.hostname,
       clock: systemClock,
       log: (level: 'debug' | 'info' | 'warn' | 'error', m: string) => logger[level](m),
-    }));
+      runner: this.runner,
+    });
     this.director.onEvent((e) => this.onEvent(e));
     this.alerts.setConfig(this.config);
     this.alerts.setStatus('starting');
@@ -308,7 +326,7 @@ export class Daemon {
     try {
       let next: Config;
       try {
-        next = await parseConfig(this.o.configReadPath, { debug: this.o.debug });
+        next = await this.wiring.parseConfig(this.o.configReadPath, { debug: this.o.debug });
       } catch (e) {
         if (e instanceof ConfigError || (e instanceof Error && 'format' in e)) {
           logger.error(`Error [${process.pid}] ${(e as ConfigError).format()} (the running configuration is kept)`);
@@ -316,7 +334,7 @@ export class Daemon {
         }
         throw e;
       }
-      for (const w of next.warnings) logger.warn(await formatWarning(w));
+      for (const w of next.warnings) logger.warn(this.wiring.formatWarning(w));
       const old = new Set(this.config.global.execute);
       const neu = new Set(next.global.execute);
       await this.instances('stop', [...old].filter((n) => !neu.has(n)));
@@ -344,25 +362,28 @@ export class Daemon {
   }
 
   private runSelf(name: string, cmd: string): Promise<number> {
-    const line = `${this.o.self} ${name} ${cmd}`;
-    if (this.o.debug) this.o.logger.info(`Running system(${line})`);
-    const env = { ...process.env };
-    delete env.LDIRECTORD_DAEMON_CHILD;
-    delete env.LDIRECTORD_READY_FD;
-    return new Promise((resolve) => {
-      const c = spawn(process.execPath, [this.o.self, name, cmd], {
-        stdio: this.o.debug ? 'inherit' : 'ignore',
-        env,
-      });
-      c.on('error', (e) => {
-        this.o.logger.info(`system(${line}) failed: ${e.message}`);
-        resolve(127);
-      });
-      c.on('exit', (code) => {
-        if (code !== 0) this.o.logger.info(`system(${line}) failed: exit status ${code}`);
-        resolve(code ?? 1);
-      });
+    return this.system(process.execPath, [this.o.self, name, cmd], {
+      line: `${this.o.self} ${name} ${cmd}`,
+      timeoutMs: INSTANCE_TIMEOUT_MS,
+      inheritOutput: this.o.debug,
     });
+  }
+
+  /**
+   * The original's system(): runs a program (never through a shell) and logs `system(LINE) failed: ...`
+   * when it cannot be started or does not exit 0; resolves with its status (127: not started).
+   */
+  private async system(file: string, args: readonly string[], o: { line: string; timeoutMs: number; inheritOutput?: boolean }): Promise<number> {
+    const { logger } = this.o;
+    if (this.o.debug) logger.info(`Running system(${o.line})`);
+    const r = await this.runner(file, args, { timeoutMs: o.timeoutMs, discardOutput: !o.inheritOutput, inheritOutput: o.inheritOutput });
+    if (r.spawnError !== undefined) {
+      logger.info(`system(${o.line}) failed: ${r.osError ?? r.spawnError}`);
+      return 127;
+    }
+    if (r.timedOut) logger.info(`system(${o.line}) failed: no exit within ${o.timeoutMs / 1000} s, killed`);
+    else if (r.exitCode !== 0) logger.info(`system(${o.line}) failed: exit status ${r.exitCode ?? r.signal}`);
+    return r.exitCode ?? 1;
   }
 
   private startTimers(): void {
@@ -485,12 +506,7 @@ export class Daemon {
     } catch {
       return;
     }
-    if (this.o.debug) this.o.logger.info(`Running system(${cb} ${this.o.configPath})`);
-    const c = spawn(cb, [this.o.configPath], { stdio: 'ignore' });
-    c.on('error', (e) => this.o.logger.info(`system(${cb} ${this.o.configPath}) failed: ${e.message}`));
-    c.on('exit', (code) => {
-      if (code !== 0) this.o.logger.info(`system(${cb} ${this.o.configPath}) failed: exit status ${code}`);
-    });
+    void this.system(cb, [this.o.configPath], { line: `${cb} ${this.o.configPath}`, timeoutMs: CALLBACK_TIMEOUT_MS });
   }
 
   private onEvent(e: EngineEvent): void {
@@ -504,20 +520,6 @@ export class Daemon {
       case 'fallback':
         logger.info(e.message);
         break;
-      case 'fallback-command': {
-        // `<command> start|stop <vserver>:<vport> <protocol>` as the original builds it, but never through
-        // a shell: the configured value is split on white space into the program and its own arguments,
-        // so shell metacharacters in it (or in anything appended) are plain text.
-        const [program, ...own] = e.command.trim().split(/\s+/);
-        const line = `${e.command} ${e.args.join(' ')}`;
-        if (this.o.debug) logger.info(`Running system(${line})`);
-        const c = spawn(program, [...own, ...e.args], { stdio: 'ignore' });
-        c.on('error', (err) => logger.info(`system(${line}) failed: ${err.message}`));
-        c.on('exit', (code) => {
-          if (code !== 0) logger.info(`system(${line}) failed: exit status ${code}`);
-        });
-        break;
-      }
       case 'monitor':
         void this.monitor.write(e.file, e.line);
         break;

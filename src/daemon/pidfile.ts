@@ -3,7 +3,8 @@
  * rundir is /var/run, or $LDIRECTORD_RUNDIR (for tests). A daemon counts as running when the pid file's
  * first line names a process whose /proc/<pid>/cmdline contains `ldirectord` (the original's test).
  */
-import { readFileSync, writeFileSync, renameSync, unlinkSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, unlinkSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** The run directory of pid files. */
 export function runDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -72,5 +73,29 @@ export function removeOwnPidFile(path: string, pid: number = process.pid): void 
     if (first === String(pid)) unlinkSync(path);
   } catch {
     /* absent */
+  }
+}
+
+/** Can the pid file be created or overwritten? (The original opens it before forking.) */
+export function pidFileWritable(path: string): boolean {
+  try {
+    accessSync(path, fsc.W_OK);
+    return true;
+  } catch {
+    try {
+      accessSync(dirname(resolve(path)), fsc.W_OK);
+      return !exists(path);
+    } catch {
+      return false;
+    }
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -3,12 +3,31 @@
  * detached, the parent returning once the daemon has written its pid file.
  */
 import { resolve } from 'node:path';
-import type { CliContext } from '../cli/main.js';
-import { pidFileWritable, ldExit } from '../cli/main.js';
+import type { Config } from '../model/config.js';
+import type { LdLogger } from '../log/logger.js';
 import { VERSION_STR } from '../cli/usage.js';
-import { writePidFile, removeOwnPidFile } from './pidfile.js';
+import { writePidFile, removeOwnPidFile, pidFileWritable } from './pidfile.js';
 import { spawnDaemon, reportReady, reportNotReady } from './detach.js';
 import { Daemon } from './daemon.js';
+import { ldExit } from './exit.js';
+import type { Wiring } from './wiring.js';
+
+/** What the start path needs of the command line's run. */
+export interface StartContext {
+  opts: { debug: boolean };
+  inv: { cfgName: string };
+  /** The config path as the lookup resolved it. */
+  configPath: string;
+  config: Config;
+  logger: LdLogger;
+  pidFile: string;
+  /** This program as invoked ($0). */
+  self: string;
+  /** The whole argv as given (the daemon child gets the same). */
+  argv: string[];
+  ipvsadm: string;
+  wiring?: Partial<Wiring>;
+}
 
 /** Sets the process title to the command line as invoked (the OCF agent's `pgrep -f` fallback). */
 export function setTitle(self: string, argv: readonly string[]): void {
@@ -20,7 +39,7 @@ export function setTitle(self: string, argv: readonly string[]): void {
 }
 
 /** Starts the daemon; resolves with the exit status of this process. */
-export async function startDaemon(ctx: CliContext, isDaemonChild: boolean): Promise<number> {
+export async function startDaemon(ctx: StartContext, isDaemonChild: boolean): Promise<number> {
   const { logger, opts, config, pidFile } = ctx;
   const configReadPath = resolve(ctx.configPath);
   const base = {
@@ -32,6 +51,7 @@ export async function startDaemon(ctx: CliContext, isDaemonChild: boolean): Prom
     logger,
     self: ctx.self,
     ipvsadm: ctx.ipvsadm,
+    wiring: ctx.wiring,
   };
 
   if (config.global.supervised || opts.debug) {

@@ -12,8 +12,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Director, EngineEvent } from '../engine/types.js';
 import type { IpvsTable } from '../ipvs/types.js';
-import { parseConfig, makeDirector, makeSimDriver, type SimDriverLike } from '../daemon/deps.js';
 import { systemHost } from '../daemon/host.js';
+import { wire, type SimDriverLike, type Wiring } from '../daemon/wiring.js';
 import { systemClock } from '../util/clock.js';
 
 const REALS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
@@ -91,6 +91,8 @@ export interface DemoOptions {
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Longest wait for each step, ms. */
   stepTimeoutMs?: number;
+  /** The parser, director and simulated table (tests pass scripted ones; default: the real parts). */
+  wiring?: Partial<Wiring>;
 }
 
 /** Runs the demo; resolves with the exit status (0 when every step was seen in the table). */
@@ -193,9 +195,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   process.once('SIGINT', onInt);
   try {
     await startAll();
-    sim = await makeSimDriver();
-    const config = await parseConfig(cfgPath);
-    director = await makeDirector({
+    const wiring = wire(o.wiring);
+    sim = wiring.createSimDriver();
+    const config = await wiring.parseConfig(cfgPath);
+    director = wiring.createDirector({
       driver: sim,
       host: systemHost,
       hostname: 'demo',

@@ -48,8 +48,8 @@ export interface DirectorOptions {
   /** Bound on checks in flight for the default scheduler. */
   readonly concurrency?: number;
   /**
-   * When given, the director runs fallbackcommand itself (argv split on blanks, no shell). Without it
-   * the 'fallback-command' event is only emitted (the daemon runs it).
+   * When given, the director runs fallbackcommand itself (argv split on blanks, no shell); the daemon
+   * passes the one process runner. Without it the 'fallback-command' event is only emitted.
    */
   readonly runner?: ProcessRunner;
   /** The host's files and names, for maintenance files (the daemon gives src/daemon/host.ts's). */
@@ -317,9 +317,11 @@ class DirectorImpl implements Director {
 
   private async runFallbackCommand(command: string, args: readonly string[]): Promise<void> {
     const argv = command.trim().split(/\s+/);
-    const r = await this.o.runner!(argv[0], [...argv.slice(1), ...args], { timeoutMs: 60_000 });
     const line = [command, ...args].join(' ');
-    if (r.spawnError) this.log('info', `system(${line}) failed: ${r.spawnError}`);
+    this.log('debug', `Running system(${line})`);
+    // Output to /dev/null as system() in a daemon: a server it starts in the background keeps no pipe of ours.
+    const r = await this.o.runner!(argv[0], [...argv.slice(1), ...args], { timeoutMs: 60_000, discardOutput: true });
+    if (r.spawnError) this.log('info', `system(${line}) failed: ${r.osError ?? r.spawnError}`);
     else if (r.exitCode !== 0) this.log('info', `system(${line}) failed: exit status ${r.exitCode ?? r.signal}`);
   }
 

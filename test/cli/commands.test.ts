@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, ld, tmp, until, read, killPidFile, FAKE_DEPS, ROOT } from './helpers.js';
+import { build, ld, tmp, until, read, killPidFile, SCRIPTED_BIN, ROOT } from './helpers.js';
 
 let dir: string;
 beforeAll(() => build());
@@ -53,29 +53,30 @@ describe('dump', () => {
 });
 
 describe('show', () => {
-  const env = () => ({ LDIRECTORD_RUNDIR: dir, LDIRECTORD_TEST_DEPS: FAKE_DEPS });
+  // The real command over a scripted director (test/daemon/scripted/): show reads what the daemon wrote.
+  const env = () => ({ LDIRECTORD_RUNDIR: dir });
   afterEach(() => killPidFile(join(dir, 'ldirectord.s.cf.pid')));
 
   it('reads the running daemon\'s state (--json for scripts) and says stopped otherwise', async () => {
     writeFileSync(join(dir, 's.cf'), `logfile="${join(dir, 'ld.log')}"\ncheckinterval=1\nvirtual=10.0.0.1:80\n    real=10.0.0.2:80 gate\n`);
-    let r = await ld(['./s.cf', 'show'], { cwd: dir, env: env() });
+    let r = await ld(['./s.cf', 'show'], { cwd: dir, env: env(), bin: SCRIPTED_BIN });
     expect(r).toEqual({ code: 3, stdout: 'ldirectord is stopped for ./s.cf\n', stderr: '' });
-    expect((await ld(['./s.cf', 'start'], { cwd: dir, env: env() })).code).toBe(0);
+    expect((await ld(['./s.cf', 'start'], { cwd: dir, env: env(), bin: SCRIPTED_BIN })).code).toBe(0);
     const pid = Number(read(join(dir, 'ldirectord.s.cf.pid')));
     await until(() => existsSync(join(dir, 'ldirectord.s.cf.state.json')), 10_000, 'state file');
     await until(() => read(join(dir, 'ldirectord.s.cf.state.json')).includes('"running"'), 10_000, 'running state');
-    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env() });
+    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env(), bin: SCRIPTED_BIN });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.pid).toBe(pid);
     expect(j.status).toBe('running');
     expect(j.virtuals.map((v: { virtual: string }) => v.virtual)).toEqual(['tcp:10.0.0.1:80']);
-    r = await ld(['./s.cf', 'show'], { cwd: dir, env: env() });
+    r = await ld(['./s.cf', 'show'], { cwd: dir, env: env(), bin: SCRIPTED_BIN });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('tcp:10.0.0.1:80');
-    expect((await ld(['./s.cf', 'stop'], { cwd: dir, env: env() })).code).toBe(0);
+    expect((await ld(['./s.cf', 'stop'], { cwd: dir, env: env(), bin: SCRIPTED_BIN })).code).toBe(0);
     await until(() => !existsSync(join(dir, 'ldirectord.s.cf.pid')), 10_000, 'stopped');
-    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env() });
+    r = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env: env(), bin: SCRIPTED_BIN });
     expect(r.code).toBe(3);
   });
 });

@@ -3,7 +3,10 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { build, ld, tmp, ROOT } from './helpers.js';
+import { runDemo } from '../../src/demo/demo.js';
+import { miniParts } from './mini-director.js';
 
 const realReady = ['dist/engine/director.js', 'dist/ipvs-sim/sim-driver.js'].every((p) => existsSync(join(ROOT, p)));
 if (!realReady) console.warn('demo with the real director skipped: the director or SimDriver is not built yet');
@@ -39,9 +42,16 @@ function checkRun(r: { code: number; stdout: string }) {
 describe('demo', () => {
   beforeAll(() => build());
 
-  it('the demo script, drawing and servers (with a small stand-in director)', async () => {
-    const r = await ld(['demo'], { cwd: tmp(), env: { LDIRECTORD_TEST_DEPS: join(ROOT, 'test/daemon/mini-director.mjs') } });
-    checkRun(r);
+  it('the demo script, drawing and servers (with a small stand-in director, in this process)', async () => {
+    let stdout = '';
+    const out = new Writable({
+      write(chunk, _enc, cb) {
+        stdout += String(chunk);
+        cb();
+      },
+    });
+    const code = await runDemo({ argv: [], out, wiring: miniParts });
+    checkRun({ code, stdout });
   }, 60_000);
 
   it.skipIf(!realReady)('the demo with the real director, checks and simulated table', async () => {

@@ -8,7 +8,8 @@ import { execa } from 'execa';
 
 export const ROOT = resolve(__dirname, '../..');
 export const BIN = join(ROOT, 'bin/ldirectord.js');
-export const FAKE_DEPS = join(ROOT, 'test/daemon/fake-deps.mjs');
+/** The real command over a scripted parser and director (test/daemon/scripted/parts.mjs). */
+export const SCRIPTED_BIN = join(ROOT, 'test/daemon/scripted/ldirectord.js');
 
 let built = false;
 
@@ -46,9 +47,9 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `node bin/ldirectord.js ...args` and waits for it. */
-export async function ld(args: string[], o: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunResult> {
-  const r = await execa(process.execPath, [BIN, ...args], {
+/** Runs `node bin/ldirectord.js ...args` (or the launcher `bin`) and waits for it. */
+export async function ld(args: string[], o: { cwd: string; env?: Record<string, string | undefined>; bin?: string }): Promise<RunResult> {
+  const r = await execa(process.execPath, [o.bin ?? BIN, ...args], {
     cwd: o.cwd,
     env: o.env,
     extendEnv: true,

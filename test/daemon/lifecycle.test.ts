@@ -1,11 +1,15 @@
-// The daemon's lifecycle through the built command, with a scripted director (test/daemon/fake-deps.mjs)
-// so that only the daemon's own behaviour is under test: pid files, detaching, signals, reload,
+// The daemon's lifecycle through the built command, run by a launcher that passes a scripted parser and
+// director (test/daemon/scripted/), so that only the daemon's own behaviour is under test: pid files, detaching, signals, reload,
 // autoreload, callback, execute and the log lines.
 import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
-import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync, statSync, utimesSync } from 'node:fs';
+import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync, utimesSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { build, ld, tmp, until, read, alive, killPidFile, FAKE_DEPS, BIN, have } from '../cli/helpers.js';
+import { build, ld as ldWith, tmp, until, read, alive, killPidFile, SCRIPTED_BIN, have, type RunResult } from '../cli/helpers.js';
+
+/** The command under test: the real one over scripted parts. */
+const BIN = SCRIPTED_BIN;
+const ld = (args: string[], o: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunResult> => ldWith(args, { ...o, bin: BIN });
 
 let dir: string;
 let env: Record<string, string>;
@@ -19,7 +23,7 @@ function cfg(name: string, body: string): string {
 beforeAll(() => build());
 beforeEach(() => {
   dir = tmp();
-  env = { LDIRECTORD_RUNDIR: dir, LDIRECTORD_TEST_DEPS: FAKE_DEPS };
+  env = { LDIRECTORD_RUNDIR: dir };
 });
 afterEach(() => {
   for (const n of ['a.cf', 'b.cf', 'sub.cf', 'main.cf']) killPidFile(pidOf(n));
@@ -171,21 +175,27 @@ describe('reload', () => {
   it('HUP reloads a good config, logs a bad one with FILE:LINE and keeps running', async () => {
     const log = join(dir, 'ld.log');
     cfg('a.cf', base(log));
+    // One fixed mtime until the reload, so that the daemon's once-a-second file check cannot see the new
+    // content before the HUP does (however long `ldirectord reload` takes to start on a loaded machine).
+    const fixed = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    utimesSync(join(dir, 'a.cf'), fixed, fixed);
     expect((await ld(['./a.cf', 'start'], { cwd: dir, env })).code).toBe(0);
     const pid = Number(read(pidOf('a.cf')));
     await until(() => read(log).includes('fake director: start'), 10_000, 'start');
 
-    // The new text keeps the file's time, so the daemon's own file check (every checkinterval) cannot
-    // see it before the HUP does: on a busy machine `ldirectord reload` takes seconds to start, and that
-    // check would log "has changed on disk" first (as the original's would).
-    const before = statSync(join(dir, 'a.cf'));
+    // The new text keeps the file's time (the fixed one: whole seconds, so it is set back exactly), so the
+    // daemon's own file check (every checkinterval) cannot see it before the HUP does: on a busy machine
+    // `ldirectord reload` takes seconds to start, and that check would log "has changed on disk" first.
     writeFileSync(join(dir, 'a.cf'), base(log) + 'virtual=10.0.0.9:80\n    real=10.0.0.2:80 gate\n');
-    utimesSync(join(dir, 'a.cf'), before.atime, before.mtime);
+    utimesSync(join(dir, 'a.cf'), fixed, fixed);
     expect((await ld(['./a.cf', 'reload'], { cwd: dir, env })).code).toBe(0);
     await until(() => read(log).includes('fake director: reload tcp:10.0.0.1:80,tcp:10.0.0.9:80'), 10_000, 'reload');
     expect(read(log)).toContain(`|a.cf|${pid}] Reloading Linux Director Daemon config on signal`);
     // The reload read the file: the file check that follows notes nothing (the original's read_config
-    // forgets the file's checksum and time, so its next check_cfgfile only records them).
+    // forgets the file's checksum and time, so its next check_cfgfile only records them). The new mtime
+    // makes that check hash the file: a daemon still holding the old checksum would say it changed.
+    const now = new Date();
+    utimesSync(join(dir, 'a.cf'), now, now);
     await new Promise((r) => setTimeout(r, 2500));
     expect(read(log)).not.toContain('has changed on disk');
 

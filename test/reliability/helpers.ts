@@ -18,8 +18,6 @@ export type { RunResult, FakeInvocation };
  * and the daemon's driver import must resolve.
  */
 export function daemonSkipReason(): string | undefined {
-  // LDIRECTORD_TEST_DEPS (the daemon's test override, passed on to the command) may supply a director.
-  if (process.env.LDIRECTORD_TEST_DEPS) return undefined;
   if (!existsSync(join(ROOT, 'src/engine/director.ts'))) return 'src/engine/director.ts (createDirector) has not landed';
   if (!existsSync(join(ROOT, 'src/ipvs/ipvsadm-driver.ts'))) return 'src/ipvs/ipvsadm-driver.ts has not landed';
   return undefined;

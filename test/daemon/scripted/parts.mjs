@@ -1,8 +1,9 @@
-// A scripted stand-in for the parser and the director, loaded by the daemon through LDIRECTORD_TEST_DEPS,
-// so the lifecycle tests (pid files, signals, reload, autoreload, execute, logging) do not depend on
-// health-check timing. It understands the global directives the daemon acts on and counts virtuals.
+// A scripted stand-in for the parser and the director, passed to the real command line by the scripted
+// launcher (./ldirectord.js), so the lifecycle tests (pid files, signals, reload, autoreload, execute,
+// logging) do not depend on health-check timing. It understands the global directives the daemon acts
+// on and counts virtuals. LDIRECTORD_FAKE_FAIL_CHILD (read here, in test code) fails the daemon child's parse.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../dist/util/errors.js';
+import { ConfigError } from '../../../dist/util/errors.js';
 
 const GLOBAL = new Set(['logfile', 'autoreload', 'callback', 'execute', 'supervised', 'fork', 'checkinterval', 'quiescent']);
 
@@ -85,12 +86,24 @@ export function createDirector() {
   };
 }
 
-export class IpvsadmDriver {
+class NoTable {
   async read() {
     return { services: [] };
   }
   async apply() {
     return [];
   }
+  render() {
+    return '';
+  }
 }
-export { IpvsadmDriver as SimDriver };
+
+/** The parts main() takes in place of the real ones (src/daemon/wiring.ts). */
+export const scriptedParts = {
+  parseConfig: parseConfigFile,
+  dumpConfig,
+  formatWarning,
+  createDirector,
+  selectIpvsDriver: async () => ({ driver: new NoTable(), selection: { driver: 'ipvsadm', requested: 'auto', reason: 'scripted' } }),
+  createSimDriver: () => new NoTable(),
+};

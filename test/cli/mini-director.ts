@@ -1,19 +1,22 @@
 // A small stand-in director and simulated table for testing the demo's own code (servers, script,
 // drawing) independently of the real engine: HTTP GET checks, remove on failure, fallback when none is up.
-// Loaded through LDIRECTORD_TEST_DEPS; the real parser is used.
+// Passed to runDemo() in-process as its wiring; the real parser is used.
 import http from 'node:http';
-export { parseConfigFile } from '../../dist/config/parse.js';
-export { dumpConfig, formatWarning } from '../../dist/config/dump.js';
+import type { Config } from '../../src/model/config.js';
+import type { Director, EngineEvent } from '../../src/engine/types.js';
+import type { IpvsCommand, IpvsDriver, IpvsTable } from '../../src/ipvs/types.js';
+import type { SimDriverLike, Wiring } from '../../src/daemon/wiring.js';
 
-export class SimDriver {
-  constructor() {
-    this.services = new Map();
+/* eslint-disable @typescript-eslint/no-explicit-any -- a loose stand-in: it reads only the fields it needs */
+type Loose = any;
+
+class MiniSim implements SimDriverLike {
+  private readonly services = new Map<string, { service: Loose; dests: Map<string, Loose> }>();
+  async read(): Promise<IpvsTable> {
+    return { services: [...this.services.values()].map((s) => ({ service: s.service, dests: [...s.dests.values()] })) } as IpvsTable;
   }
-  async read() {
-    return { services: [...this.services.values()].map((s) => ({ service: s.service, dests: [...s.dests.values()] })) };
-  }
-  async apply(cmds) {
-    for (const c of cmds) {
+  async apply(cmds: readonly IpvsCommand[]): Promise<Loose> {
+    for (const c of cmds as Loose[]) {
       if (c.op === 'add-service') this.services.set(c.service.vaddr, { service: c.service, dests: new Map() });
       else if (c.op === 'delete-service') this.services.delete(c.vaddr);
       else if (c.op === 'add-dest' || c.op === 'edit-dest') this.services.get(c.vaddr)?.dests.set(c.dest.rs, c.dest);
@@ -21,17 +24,17 @@ export class SimDriver {
     }
     return cmds.map((command) => ({ command, ok: true, commandLine: command.op }));
   }
-  render() {
+  render(): string {
     const out = ['Prot LocalAddress:Port Scheduler', '  -> RemoteAddress:Port   Forward Weight'];
     for (const s of this.services.values()) {
       out.push(`TCP  ${s.service.vaddr} ${s.service.scheduler}`);
-      for (const d of s.dests.values()) out.push(`  -> ${d.rs.padEnd(20)} Masq    ${d.weight}`);
+      for (const d of s.dests.values()) out.push(`  -> ${String(d.rs).padEnd(20)} Masq    ${d.weight}`);
     }
     return out.join('\n');
   }
 }
 
-function get(url, ms) {
+function get(url: string, ms: number): Promise<string> {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: ms, agent: false }, (res) => {
       let body = '';
@@ -43,19 +46,19 @@ function get(url, ms) {
   });
 }
 
-export function createDirector({ driver }) {
-  const listeners = [];
-  const emit = (e) => listeners.forEach((l) => l(e));
-  let timer;
-  let config;
+function createMiniDirector({ driver }: { driver: IpvsDriver }): Director {
+  const listeners: ((e: EngineEvent) => void)[] = [];
+  const emit = (e: Loose) => listeners.forEach((l) => l(e as EngineEvent));
+  let timer: NodeJS.Timeout | undefined;
+  let config: Loose;
   const pass = async () => {
-    for (const v of config.virtuals) {
+    for (const v of config.virtuals as Loose[]) {
       const t = await driver.read();
-      const cmds = [];
+      const cmds: Loose[] = [];
       if (!t.services.some((s) => s.service.vaddr === v.vaddr)) cmds.push({ op: 'add-service', service: { proto: 'tcp', vaddr: v.vaddr, scheduler: v.scheduler } });
       const dests = new Set(t.services.find((s) => s.service.vaddr === v.vaddr)?.dests.map((d) => d.rs) ?? []);
       let anyUp = false;
-      for (const r of v.reals) {
+      for (const r of v.reals as Loose[]) {
         const rs = `${r.ip}:${r.port}`;
         const ok = (await get(`http://${rs}${v.request}`, v.negotiatetimeout * 1000)).includes(v.receive);
         anyUp ||= ok;
@@ -80,21 +83,28 @@ export function createDirector({ driver }) {
   };
   const loop = async () => {
     await pass();
-    timer = setTimeout(loop, config.global.checkinterval * 1000);
+    timer = setTimeout(() => void loop(), config.global.checkinterval * 1000);
   };
   return {
-    async start(c) {
+    async start(c: Config) {
       config = c;
       await loop();
     },
-    async reload(c) {
+    async reload(c: Config) {
       config = c;
     },
     async stop() {
       clearTimeout(timer);
-      for (const v of config.virtuals) await driver.apply([{ op: 'delete-service', proto: 'tcp', vaddr: v.vaddr }]);
+      for (const v of config.virtuals as Loose[]) await driver.apply([{ op: 'delete-service', proto: 'tcp', vaddr: v.vaddr } as Loose]);
     },
-    onEvent: (l) => listeners.push(l),
-    snapshot: () => ({ reals: [], fallbacks: [], cycle: { count: 0, lastDurationMs: 0, lagMs: 0 }, ipvsadm: { runs: 0, failures: 0 } }),
+    onEvent: (l) => void listeners.push(l),
+    snapshot: () => ({ reals: [], fallbacks: [], cycle: { count: 0, lastDurationMs: 0, lagMs: 0 }, ipvsadm: { runs: 0, failures: 0 } }) as Loose,
+    cycleCount: () => 0,
   };
 }
+
+/** The demo's parts: the real parser, this director and table. */
+export const miniParts: Partial<Wiring> = {
+  createDirector: (opts) => createMiniDirector(opts),
+  createSimDriver: () => new MiniSim(),
+};
