@@ -72,36 +72,21 @@ export const CMDS = ['add-service', 'edit-service', 'delete-service', 'flush', '
   'edit-server', 'set', 'start-daemon', 'stop-daemon', 'restore', 'save', 'zero'] as const;
 export type Cmd = (typeof CMDS)[number];
 
-/** A service as a command gives it to the kernel (ipvsadm's ipvs_service_t). */
-export interface SvcRequest {
-  af: 4 | 6;
+/**
+ * A service as a command gives it to the kernel (ipvsadm's ipvs_service_t): a SimService without its
+ * destinations, with the protocol as given (sctp too) and the scheduler as `sched`.
+ */
+export interface SvcRequest extends Omit<SimService, 'protocol' | 'scheduler' | 'dests'> {
   protocol: 'tcp' | 'udp' | 'sctp';
-  addr: string;
+  /** The address as 32-bit words (one for IPv4). */
   words: number[];
-  port: number;
-  fwmark: number;
   sched: string;
-  persistent: boolean;
-  timeout: number;
-  netmask: number;
-  ops: boolean;
-  schedFlags: number;
-  pe: string;
 }
 
-/** A destination as a command gives it to the kernel (ipvsadm's ipvs_dest_t). */
-export interface DestRequest {
-  af: 4 | 6;
-  addr: string;
+/** A destination as a command gives it to the kernel (ipvsadm's ipvs_dest_t): a SimDest without counters. */
+export interface DestRequest extends Omit<SimDest, 'activeConns' | 'inactConns'> {
+  /** The address as 32-bit words (one for IPv4). */
   words: number[];
-  port: number;
-  fwd: Forward;
-  weight: number;
-  uthreshold: number;
-  lthreshold: number;
-  tunType: 'ipip' | 'gue' | 'gre';
-  tunPort: number;
-  tunFlags: number;
 }
 
 /** What one command asks of the kernel: the command, its service and destination, the options given. */
