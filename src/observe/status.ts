@@ -242,7 +242,8 @@ export function buildStatus(input: StatusInput): StatusData {
       }
       if (r.state === 'up') vUp++;
       const res = r.lastResult;
-      const admin: AdminState = r.admin ?? (r.state === 'maintenance' ? 'maint' : 'none');
+      // A maintenance file (maintenancedir) is an admin decision too: shown as maint.
+      const admin: AdminState = r.admin && r.admin !== 'none' ? r.admin : r.state === 'maintenance' ? 'maint' : 'none';
       return {
         real: r.rs,
         state: r.state,

@@ -34,7 +34,7 @@ const snapshot = (t: number, extra: Partial<Record<string, unknown>> = {}): Dire
       vid: 'tcp:10.0.0.1:80', rs: '10.0.0.4:80', state: 'quiescent', weight: 0, failures: 2, lastCheck: t,
       lastResult: { ok: false, status: 'l7-bad-status', message: 'greeting: "<script>alert(1)</script>"', durationMs: 12 },
     },
-    { vid: 'fwm:7', rs: '10.0.0.9:0', state: 'maintenance', weight: 0, failures: 0 },
+    { vid: 'fwm:7', rs: '10.0.0.9:0', state: 'maintenance', weight: 0, failures: 0, admin: 'none', adminWeight: null },
   ],
   fallbacks: [{ vid: 'tcp:10.0.0.1:80', active: false }, { vid: 'fwm:7', active: true }],
   cycle: { count: 9, lastDurationMs: 15, lagMs: 0 },
