@@ -10,6 +10,8 @@ PKGS="ldirectord ipvsadm iproute2 nftables iputils-ping procps groff-base man-db
 PKGS="$PKGS $(cat "$(dirname "$0")/debian-packages.txt" 2>/dev/null | grep -v '^#' | tr '\n' ' ')"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# The cluster stack for test:ha is downloaded and extracted, never installed (it would start a corosync here).
+sh "$(dirname "$0")/ha-packages.sh"
 if [ -z "$missing" ]; then echo "install-debian: all packages present"; exit 0; fi
 echo "install-debian: installing$missing"
 apt-get update -qq >/dev/null 2>&1 || echo "install-debian: apt-get update failed"
