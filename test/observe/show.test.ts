@@ -71,6 +71,11 @@ describe('show', () => {
     // A file without them (an older daemon) still shows every real.
     expect(showJson(state).virtuals[0]).toMatchObject({ scheduler: null, realsTotal: 2 });
   });
+  it('shows the IPVS driver the daemon chose, and null from a daemon that did not say', () => {
+    const sel = { driver: 'netlink', requested: 'auto', reason: 'the IPVS generic netlink family resolves' };
+    expect((showJson({ ...state, ipvsDriver: sel }) as { ipvsDriver: unknown }).ipvsDriver).toEqual(sel);
+    expect((showJson(state) as { ipvsDriver: unknown }).ipvsDriver).toBeNull();
+  });
   it('prints a table a person reads at a glance, coloured only when asked', () => {
     const plain = showText(state, { color: false, now: 1_000_000 });
     expect(plain).toMatch(/127\.0\.0\.12:80\s+quiescent\s+-\s+0\s+3\s+5s ago\s+5000ms\s+l4-timeout: connect timed out/);
