@@ -32,6 +32,21 @@ const READ_LINES = '-L -n\n-L -n --thresholds\n';
 const LANES = 2;
 /** The VM lane of each scenario (the CLI restart scenario, with five node starts, shares its lane with the shortest). */
 const LANE_OF = [0, 1, 1, 0];
+/**
+ * The same scenarios with the daemon on the netlink driver (LDIRECTORD_IPVS_DRIVER=netlink) run in the
+ * same VM boot, in LANES more lanes, each in its own network namespace; ./ipvsadm is the logging
+ * wrapper there, so any ipvsadm the daemon started would be counted.
+ */
+const NETLINK_LANES = 2;
+/**
+ * LDIRECTORD_KERNEL_DRIVERS=netlink runs only the netlink variants (half the VM's work, for a loaded
+ * machine): the ipvsadm-driver and fake-side tests are skipped (with this reason) and the netlink
+ * tables are compared with the expected ones only. Default: both.
+ */
+/** Seconds the lanes may run in the VM (qemu itself is killed at 540 s, boot included). */
+const LANES_DEADLINE_S = 420;
+const DRIVERS = process.env.LDIRECTORD_KERNEL_DRIVERS === 'netlink' ? 'netlink' : 'both';
+if (DRIVERS === 'netlink') console.warn('kernel daemon scenarios: LDIRECTORD_KERNEL_DRIVERS=netlink: the ipvsadm-driver (real vs fake) checkpoints are skipped');
 
 function section(out: string, name: string): string | undefined {
   const m = new RegExp(`@@@${name}\\n([\\s\\S]*?)@@@END`).exec(out);
@@ -83,6 +98,7 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
   let vm: VmResult | undefined;
   const real = new Map<number, string>();
   const fake = new Map<number, string>();
+  const nl = new Map<number, string>();
   let checkpoints = 0;
   let checkpointsEqual = 0;
   let checkpointsDiffering = 0;
@@ -96,7 +112,7 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
     const top = ['#!/bin/sh', 'cd "$(dirname "$0")"'];
     // The VM has one (emulated) CPU and starting node there takes seconds of it: scenarios run in
     // LANES parallel lanes (one's start-up overlaps another's waits), each lane one after the other.
-    const lanes: string[][] = Array.from({ length: LANES }, () => []);
+    const lanes: string[][] = Array.from({ length: LANES + NETLINK_LANES }, () => []);
     const hostRuns: (() => Promise<void>)[] = [];
     SCENARIOS.forEach((s, i) => {
       const write = (d: string, side: 'real' | 'fake') => {
@@ -106,11 +122,16 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
       };
       write(join(vmDir, `s${i}`), 'real');
       // Each scenario in its own network namespace (its own IPVS table and lo).
-      lanes[LANE_OF[i] ?? i % LANES].push(`unshare -n sh -c 'ip link set lo up && exec sh ./s${i}/run.sh' >out-${i}.txt 2>&1`);
+      if (DRIVERS === 'both') lanes[LANE_OF[i] ?? i % LANES].push(`unshare -n sh -c 'ip link set lo up && exec sh ./s${i}/run.sh' >out-${i}.txt 2>&1`);
+      const nd = join(vmDir, `n${i}`);
+      mkdirSync(nd, { recursive: true });
+      for (const [name, text] of Object.entries(scenarioFiles(s, i, base, 'real', process.execPath, DAEMON, { netlink: true }))) writeFileSync(join(nd, name), text);
+      chmodSync(join(nd, 'run.sh'), 0o755);
+      lanes[LANES + ((LANE_OF[i] ?? i) % NETLINK_LANES)].push(`unshare -n sh -c 'ip link set lo up && exec sh ./n${i}/run.sh' >nout-${i}.txt 2>&1`);
       const d = join(root, `host-${i}`);
       write(d, 'fake');
       const fakePath = installFakeIpvsadm(join(d, 'fake'), { state: join(d, 'state.json'), env: { FAKE_IPVSADM_SCHEDULERS: VM_SCHEDULERS.join(',') } });
-      hostRuns.push(
+      if (DRIVERS === 'both') hostRuns.push(
         () => new Promise<void>((res) => {
           const c = spawn('sh', [join(d, 'run.sh')], { env: { ...process.env, IPVSADM: fakePath }, stdio: ['ignore', 'pipe', 'pipe'] });
           let o = '';
@@ -123,22 +144,34 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
         }),
       );
     });
-    for (const lane of lanes) top.push(`( ${lane.join('; ')} ) &`);
-    top.push('wait');
+    // A watchdog ends the lanes before qemu is killed, so that what ran is still reported.
+    const pids: string[] = [];
+    lanes.forEach((lane, n) => {
+      if (!lane.length) return;
+      top.push(`( ${lane.join('; ')} ) & P${n}=$!`);
+      pids.push(`$P${n}`);
+    });
+    top.push(`( sleep ${LANES_DEADLINE_S}; echo "@@@WATCHDOG: lanes killed after ${LANES_DEADLINE_S} s" >&2; kill -KILL ${pids.join(' ')} ) & W=$!`);
+    top.push(`wait ${pids.join(' ')}`, 'kill $W 2>/dev/null');
     SCENARIOS.forEach((_, i) => top.push(`echo "@@@SCENARIO ${i}"; cat out-${i}.txt; echo "@@@SCENARIO_END ${i}"`));
+    SCENARIOS.forEach((_, i) => top.push(`echo "@@@NETLINK ${i}"; cat nout-${i}.txt; echo "@@@NETLINK_END ${i}"`));
     writeFileSync(join(vmDir, 'run.sh'), top.join('\n') + '\n');
-    const vmRun = runVm(vmDir, { timeoutMs: 420_000, memory: '1536M' });
+    const vmRun = runVm(vmDir, { timeoutMs: 540_000, memory: '1536M' });
     // The host side one scenario at a time (distinct ports; leaves a CPU to qemu).
     for (const run of hostRuns) await run();
     vm = await vmRun;
     SCENARIOS.forEach((_, i) => real.set(i, new RegExp(`@@@SCENARIO ${i}\\n([\\s\\S]*?)@@@SCENARIO_END ${i}\\n`).exec(vm!.stdout)?.[1] ?? ''));
+    SCENARIOS.forEach((_, i) => nl.set(i, new RegExp(`@@@NETLINK ${i}\\n([\\s\\S]*?)@@@NETLINK_END ${i}\\n`).exec(vm!.stdout)?.[1] ?? ''));
   });
 
   afterAll(() => {
     // Where the VM's time goes: seconds from each scenario's start to the start of each step and to its end.
+    for (const [i, out] of nl)
+      console.log(`VM scenario ${i} (netlink driver): steps began at ${[...out.matchAll(/@@@AT (\d+)/g)].map((m) => m[1]).join(', ')} s; done at ${/@@@DONE (\d+)/.exec(out)?.[1] ?? '?'} s`);
     for (const [i, out] of real)
       console.log(`VM scenario ${i}: steps began at ${[...out.matchAll(/@@@AT (\d+)/g)].map((m) => m[1]).join(', ')} s; done at ${/@@@DONE (\d+)/.exec(out)?.[1] ?? '?'} s`);
     SCENARIOS.forEach((_, i) => !scenarioFailed.has(i) && scenariosOk++);
+    console.log(`netlink driver: ${nlCheckpoints} checkpoints equal to the expected table and to the ipvsadm driver's on the same kernel; ipvsadm processes started by the netlink daemons: ${nlIpvsadmCalls}`);
     recordSummary({
       bootSeconds: vm?.bootSeconds,
       vmSeconds: vm?.totalSeconds,
@@ -150,11 +183,14 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
     });
   });
 
+  let nlCheckpoints = 0;
+  let nlIpvsadmCalls = 0;
+
   const logs = (i: number) =>
     `--- real (VM) daemon log:\n${section(real.get(i) ?? '', 'LOG') ?? '(none)'}\n--- fake (host) daemon log:\n${section(fake.get(i) ?? '', 'LOG') ?? '(none)'}`;
 
   SCENARIOS.forEach((s: Scenario, i) => {
-    describe(`scenario ${i}: ${s.name}`, () => {
+    describe.skipIf(DRIVERS === 'netlink')(`scenario ${i}: ${s.name}`, () => {
       s.steps.forEach((st: Step, k) => {
         it(`checkpoint ${k}: ${st.name}`, () => {
           try {
@@ -255,6 +291,36 @@ describe.skipIf(missing !== undefined)('our daemon on the real kernel vs on the 
           }
         });
       }
+    });
+
+    describe(`scenario ${i} with the netlink driver: ${s.name}`, () => {
+      const nlInfo = () => `--- netlink daemon log:\n${section(nl.get(i) ?? '', 'LOG') ?? '(none)'}\n--- ipvsadm wrapper log:\n${section(nl.get(i) ?? '', 'IPVSLOG') ?? '(none)'}`;
+      s.steps.forEach((st: Step, k) => {
+        it(`checkpoint ${k}: ${st.name}`, () => {
+          expect(vm?.timedOut, 'VM timed out').toBe(false);
+          const n = checkpoint(nl.get(i) ?? '', k);
+          const r = checkpoint(real.get(i) ?? '', k);
+          const both = `netlink checkpoint:\n${JSON.stringify(n, null, 1)}\nipvsadm driver checkpoint (same kernel):\n${JSON.stringify(r, null, 1)}\n${nlInfo()}`;
+          expect(n, `netlink side never reached checkpoint ${k}\n${both}\n${vm?.stderr ?? ''}`).toBeDefined();
+          expect(n!.wait, `netlink side: wait timed out\n${both}`).toMatch(/^ok /);
+          expect(sortLines(n!.save), both).toBe(sortedTable(expectedTable(st, 'real').map((l) => withPorts(l, base, i))));
+          // the same kernel table as the ipvsadm driver made, byte for byte (entry order included)
+          if (DRIVERS === 'both') expect(n!.save, both).toBe(r?.save);
+          if (st.thresholdLines) expect(sortedTable(thresholdDests(n!.thresholds)), `netlink --thresholds\n${both}`).toBe(sortedTable(st.thresholdLines.map((l) => withPorts(l, base, i))));
+          if (st.thresholds && DRIVERS === 'both') expect(n!.thresholds, both).toBe(r?.thresholds);
+          if (st.probeExpect) expect(n!.probe, both).toBe(withPorts(st.probeExpect.real, base, i));
+          nlCheckpoints++;
+        });
+      });
+      it('the daemon chose netlink and started no ipvsadm process', () => {
+        const out = nl.get(i) ?? '';
+        const calls = parseIpvsLog(section(out, 'IPVSLOG') ?? '');
+        nlIpvsadmCalls += calls.length;
+        expect(calls.map((c) => c.args), nlInfo()).toEqual([]);
+        expect(section(out, 'LOG') ?? '', nlInfo()).toMatch(/IPVS driver: netlink \(family \d+\): LDIRECTORD_IPVS_DRIVER=netlink/);
+        expect(section(out, 'LOG') ?? '', nlInfo()).not.toMatch(/IPVS driver: ipvsadm/);
+        console.log(`scenario ${i}, netlink driver: ${calls.length} ipvsadm processes; ${(section(out, 'LOG') ?? '').match(/IPVS driver: .*/g)?.length ?? 0} driver selection line(s)`);
+      });
     });
   });
 });

@@ -396,7 +396,16 @@ exec ${shq(real)} "$@" <&3 3<&-
  * replaced at run time) and exp-<k>.txt. run.sh reads IPVSADM (the ipvsadm it lists with and the
  * wrapper runs; default /usr/sbin/ipvsadm) and LDTS_WAIT (seconds per wait, default 60).
  */
-export function scenarioFiles(s: Scenario, i: number, base: number, side: 'real' | 'fake', node: string, daemon: string): Record<string, string> {
+export function scenarioFiles(
+  s: Scenario,
+  i: number,
+  base: number,
+  side: 'real' | 'fake',
+  node: string,
+  daemon: string,
+  /** netlink: the daemon forced onto the netlink driver, ./ipvsadm always the logging wrapper (to count calls). */
+  opts: { netlink?: boolean } = {},
+): Record<string, string> {
   const files: Record<string, string> = {};
   for (const [name, text] of Object.entries(s.files)) files[`${name}.in`] = withPorts(text, base, i);
   s.steps.forEach((st, k) => (files[`exp-${k}.txt`] = sortedTable(expectedTable(st, side).map((l) => withPorts(l, base, i)))));
@@ -416,7 +425,7 @@ export function scenarioFiles(s: Scenario, i: number, base: number, side: 'real'
   });
   const wrapper = wrapperScript('@REAL@', '@LOG@');
   files['run.sh'] = `#!/bin/sh
-# ${s.name} (${side} side)
+# ${s.name} (${side} side${opts.netlink ? ', netlink driver' : ''})
 cd "$(dirname "$0")"
 D="$(pwd)"
 export LC_ALL=C
@@ -428,7 +437,7 @@ T0=$(date +%s)
 for f in *.in; do sed "s|@DIR@|$D|g" "$f" >"\${f%.in}"; done
 : >ipvsadm.log
 : >daemon.out
-if [ ${s.wrap ? 1 : 0} = 1 ]; then
+${opts.netlink ? 'export LDIRECTORD_IPVS_DRIVER=netlink\n' : ''}if [ ${s.wrap || opts.netlink ? 1 : 0} = 1 ]; then
   cat >ipvsadm.tmpl <<'WRAPPER_END'
 ${wrapper}WRAPPER_END
   sed -e "s|@REAL@|$IPVSADM|" -e "s|@LOG@|$D/ipvsadm.log|" ipvsadm.tmpl >ipvsadm
