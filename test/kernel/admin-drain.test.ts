@@ -44,7 +44,7 @@ function payload(node: string): string {
 cd "$(dirname "$0")"
 D=$(pwd)
 T0=$(date +%s)
-left() { [ $(( $(date +%s) - T0 )) -lt 300 ]; }
+left() { [ $(( $(date +%s) - T0 )) -lt 480 ]; }
 mkdir -p run state
 cat >ldts.cf <<CFEND
 logfile="$D/ld.log"
@@ -57,7 +57,7 @@ virtual=127.0.0.100:${P}
 CFEND
 export LDIRECTORD_RUNDIR="$D/run" LDIRECTORD_STATEDIR="$D/state"
 ld() { timeout 120 ${q(node)} ${q(DAEMON)} "$D/ldts.cf" "$@"; }
-table() { ipvsadm -L -n | grep -- '-> 127.0.0.2:${P}' | tr -s ' ' | sed 's/^ //'; }
+table() { ipvsadm -L -n | grep -- '-> 127.0.0.2:${P}' | tr -s ' ' | sed 's/^ //; s/ $//'; }
 progress() { grep -o '"drain":{[^}]*}' "$D/run/ldirectord.ldts.cf.state.json" 2>/dev/null | head -1; }
 # the real server: accepts and holds every connection
 socat TCP-LISTEN:${P},bind=0.0.0.0,fork,reuseaddr SYSTEM:'cat >/dev/null' & SP=$!
@@ -99,7 +99,8 @@ describe.skipIf(missing !== undefined)('drain on the real kernel with a connecti
     writeFileSync(join(inner, 'inner.sh'), payload(process.execPath));
     writeFileSync(join(inner, 'run.sh'), `#!/bin/sh\ncd "$(dirname "$0")"\nunshare -n sh -c 'ip link set lo up && exec sh ./inner.sh' 2>&1\n`);
     chmodSync(join(inner, 'run.sh'), 0o755);
-    vm = await runVm(inner, { timeoutMs: 420_000, memory: '1024M' });
+    // Under the VM's emulation on a loaded host, the daemon's first start alone was seen to take 5 minutes.
+    vm = await runVm(inner, { timeoutMs: 570_000, memory: '1024M' });
     out = vm.stdout;
     console.log(`VM: boot ${vm.bootSeconds ?? '?'} s, total ${vm.totalSeconds} s`);
   });
@@ -107,7 +108,7 @@ describe.skipIf(missing !== undefined)('drain on the real kernel with a connecti
   it('drain: weight 0 with the connection kept, draining with ActiveConn 1, then drained once it is gone', () => {
     const ctx = `\n${out.slice(-6000)}\n${vm.timedOut ? 'VM TIMED OUT' : ''}`;
     console.log(`VM: up ${at('UP')}; total ${at('TOTAL')}`);
-    expect(at('UP'), ctx).toMatch(new RegExp(`^-> 127\\.0\\.0\\.2:${P} (Route|Local) 1 \\d+ \\d+ at`));
+    expect(at('UP'), ctx).toMatch(new RegExp(`^-> 127\\.0\\.0\\.2:${P} (Route|Local) 1 \\d+ \\d+\\s+at`));
     // the held connection is in the table, scheduled to the real
     expect(at('HELD'), ctx).toMatch(new RegExp(`^connected \\| -> 127\\.0\\.0\\.2:${P} (Route|Local) 1 1 0$`));
     expect(at('DRAIN'), ctx).toMatch(/^0 drain: 1 real changed/);
@@ -117,6 +118,7 @@ describe.skipIf(missing !== undefined)('drain on the real kernel with a connecti
     expect(at('PROGRESS2'), ctx).toMatch(/^"drain":\{"state":"drained","activeConn":0,"inactConn":0\} after \d+ s \| -> 127\.0\.0\.2:\d+ (Route|Local) 0 0 0$/);
     console.log(`drained: ${at('PROGRESS2')}`);
     expect(at('READY'), ctx).toMatch(new RegExp(`^0 -> 127\\.0\\.0\\.2:${P} (Route|Local) 1 `));
-    expect(block('LOG') ?? '', ctx).toMatch(new RegExp(`Draining real server: 127\\.0\\.0\\.2:${P} \\(127\\.0\\.0\\.100:${P}\\) \\(admin, uid 0\\)`));
+    expect(block('LOG') ?? '', ctx).toMatch(new RegExp(`Draining real server: 127\\.0\\.0\\.2:${P} \\(127\\.0\\.0\\.100:${P}\\) \\(admin, uid (0|unknown)\\)`));
+    // (the VM's initramfs loads no unix_diag module: there the uid is unknown and the socket's mode is the check)
   });
 });
