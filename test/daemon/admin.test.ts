@@ -74,6 +74,10 @@ function setConns(state: string, ip: string, active: number, inact: number): voi
   writeFileSync(state, JSON.stringify(s));
 }
 
+// Each test starts a dozen node processes (the CLI, the daemon, the fake ipvsadm), 3 to 8 s each on the
+// loaded shared machine: the scenario's own waits bound it, not the default test timeout.
+const SCENARIO_MS = 240_000;
+
 describe('admin verbs against a running daemon', () => {
   it('drain within a second, draining -> drained, kept by reload and stop/start without a flap, ready restores', async () => {
     const r = await rig();
@@ -141,7 +145,7 @@ describe('admin verbs against a running daemon', () => {
     await until(() => !read(join(r.dir, `ldirectord.${CFG}.state.json`)).includes('"admin":"drain"'), 5000, 'show updated');
     real = (await r.show()).find((x) => x.real === `127.0.0.2:${r.port}`)!;
     expect(real).toMatchObject({ admin: 'none', adminWeight: null, weight: 2, drain: null });
-  });
+  }, SCENARIO_MS);
 
   it('weight survives a reload that changes the configured weight, yields to a failed check and comes back with the real; maint removes', async () => {
     const r = await rig();
@@ -168,7 +172,7 @@ describe('admin verbs against a running daemon', () => {
     expect(reals.find((x) => x.real === `127.0.0.3:${r.port}`)).toMatchObject({ admin: 'maint' });
     expect((await r.run('ready', `127.0.0.3:${r.port}`)).code).toBe(0);
     await until(() => r.weights() === '127.0.0.2/2,127.0.0.3/5', 10_000, 'back after its check at the new configured weight');
-  });
+  }, SCENARIO_MS);
 
   it('refusals: exit 1 with one line, 3 without a daemon, 4 for a non-root user; junk on the socket harms nothing; the table untouched', async () => {
     const r = await rig();
@@ -247,5 +251,5 @@ describe('admin verbs against a running daemon', () => {
     expect((await r.run('drain', `127.0.0.3:${r.port}`)).code).toBe(0);
     expect(r.weights()).toBe('127.0.0.2/2,127.0.0.3/0');
     expect(read(r.log)).toMatch(/Admin request refused \(uid 0\): drain 127\.0\.0\.9:\d+: no real server/);
-  });
+  }, SCENARIO_MS);
 });
