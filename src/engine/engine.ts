@@ -31,7 +31,7 @@ import { kernelDest } from '../ipvs/normalize.js';
 import type { DesiredTable, IpvsDest, IpvsProto, IpvsService, IpvsTable } from '../ipvs/types.js';
 import type { Clock } from '../util/clock.js';
 import { formatMonitorLine } from './monitor-line.js';
-import type { EngineEvent, RealSnapshot } from './types.js';
+import type { EngineEvent, EngineInit, HealthEntry, RealSnapshot } from './types.js';
 import {
   adminKey,
   parseEndpoint,
@@ -44,24 +44,7 @@ import {
   type AdminState,
 } from './admin.js';
 
-/** What a start carries over from the previous run (the daemon's state file). */
-export interface EngineInit {
-  /** Admin decisions, applied before the first table write. */
-  readonly admin?: readonly AdminEntry[];
-  /**
-   * Reals that were up when the previous daemon stopped (adminKey -> realDigest then), already filtered
-   * for age by the caller: one still in the table with the same digest is taken as up until its first
-   * check (no flap).
-   */
-  readonly health?: ReadonlyMap<string, string>;
-}
-
-/** One real's health for the state file at stop. */
-export interface HealthEntry {
-  readonly virtual: string;
-  readonly real: string;
-  readonly digest: string;
-}
+export type { EngineInit, HealthEntry } from './types.js';
 
 export interface EngineOptions {
   readonly clock: Clock;

@@ -1,7 +1,25 @@
 import type { Config } from '../model/config.js';
 import type { CheckResult } from '../checks/types.js';
 import type { AdminEntry, AdminReply, AdminRequest } from './admin.js';
-import type { EngineInit, HealthEntry } from './engine.js';
+
+/** What a start carries over from the previous run (the daemon's state file). */
+export interface EngineInit {
+  /** Admin decisions, applied before the first table write. */
+  readonly admin?: readonly AdminEntry[];
+  /**
+   * Reals that were up when the previous daemon stopped (adminKey -> realDigest then), already filtered
+   * for age by the caller: one still in the table with the same digest is taken as up until its first
+   * check (no flap).
+   */
+  readonly health?: ReadonlyMap<string, string>;
+}
+
+/** One real's health for the state file at stop. */
+export interface HealthEntry {
+  readonly virtual: string;
+  readonly real: string;
+  readonly digest: string;
+}
 
 /**
  * EngineEvent is something the engine decided that the outside world acts on: a log line with the
