@@ -271,8 +271,10 @@ export class Daemon {
     this.admin?.close();
     await this.instances('stop', this.config.global.execute);
     const health = this.admin?.health();
+    // A stop signal can arrive while the driver is still being chosen, before there is a director.
+    const director = this.director as Director | undefined;
     try {
-      await this.director.stop();
+      await director?.stop();
     } catch (e) {
       logger.error(`Stop failed: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -7,10 +7,10 @@
  *   one `modprobe ip_vs` when it does not at first, as keepalived does), else the system ipvsadm.
  * The choice and its reason are one log line at start and part of `show --json`.
  */
-import { execFile } from 'node:child_process';
 import { IpvsadmDriver, type IpvsLogLevel } from './ipvsadm-driver.js';
 import { NetlinkDriver, NetlinkUnavailable } from './netlink/driver.js';
 import { IPVSADM_CANDIDATES } from './locate.js';
+import { execaRunner } from '../util/process.js';
 import type { IpvsDriver } from './types.js';
 
 export type IpvsDriverKind = 'netlink' | 'ipvsadm';
@@ -57,12 +57,11 @@ export function namedIpvsadm(o: { env: NodeJS.ProcessEnv; ipvsadm: string }): st
 }
 
 /** `modprobe ip_vs`, at most 5 s; resolves with the failure text, or undefined when it worked. */
-export function runModprobe(): Promise<string | undefined> {
-  return new Promise((res) => {
-    execFile('modprobe', ['ip_vs'], { timeout: 5000 }, (err, _out, stderr) => {
-      res(err ? (String(stderr).trim() || err.message).split('\n')[0] : undefined);
-    });
-  });
+export async function runModprobe(): Promise<string | undefined> {
+  const r = await execaRunner('modprobe', ['ip_vs'], { timeoutMs: 5000 });
+  if (r.spawnError) return r.osError ?? r.spawnError;
+  if (r.exitCode === 0 && !r.timedOut) return undefined;
+  return (r.stderr.trim() || (r.timedOut ? 'modprobe ip_vs timed out' : `modprobe ip_vs failed (exit ${r.exitCode})`)).split('\n')[0];
 }
 
 /** Chooses and creates the driver; logs the choice once. Never throws. */
