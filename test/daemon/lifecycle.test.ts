@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll, beforeEach, afterEach } from 'vitest';
 import { writeFileSync, existsSync, chmodSync, readFileSync, renameSync, utimesSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort } from '../support/net.js';
 import { build, ld as ldWith, tmp, until, read, alive, killPidFile, SCRIPTED_BIN, have, type RunResult } from '../cli/helpers.js';
 
 /** The command under test: the real one over scripted parts. */
@@ -285,7 +286,7 @@ describe('execute=', () => {
 describe('observability wiring', () => {
   it('LDIRECTORD_METRICS serves the Prometheus text of the running daemon', async () => {
     cfg('a.cf', base(join(dir, 'ld.log')));
-    const port = 20000 + (process.pid % 20000);
+    const port = await freePort();
     const e = { ...env, LDIRECTORD_METRICS: `127.0.0.1:${port}` };
     expect((await ld(['./a.cf', 'start'], { cwd: dir, env: e })).code).toBe(0);
     await until(() => read(join(dir, 'ld.log')).includes('Serving metrics'), 10_000, 'metrics server');

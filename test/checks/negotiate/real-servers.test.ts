@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { negotiateModules } from '../../../src/checks/negotiate/index.js';
 import type { CheckModule } from '../../../src/checks/types.js';
 import { ctx, target } from './helpers.js';
+import { freePort } from '../../support/net.js';
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -41,15 +42,6 @@ function tempDir(tag: string): string {
 function which(cmd: string): string | undefined {
   for (const p of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) if (existsSync(join(p, cmd))) return join(p, cmd);
   return undefined;
-}
-
-/** freePort: a TCP port free on `ip` right now. */
-async function freePort(ip: string): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, ip, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 /** waitTcp: resolves once ip:port accepts a connection (or throws after `ms`). */
