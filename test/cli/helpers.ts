@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
 import { execa } from 'execa';
+export { tmp, until, have } from '../support/host.js';
 
 export const ROOT = resolve(__dirname, '../..');
 export const BIN = join(ROOT, 'bin/ldirectord.js');
@@ -61,19 +62,6 @@ export async function ld(args: string[], o: { cwd: string; env?: Record<string, 
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
-export function tmp(prefix = 'ldts-cli-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-/** Polls until f() is true or the deadline passes. */
-export async function until(f: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export function read(p: string): string {
   return existsSync(p) ? readFileSync(p, 'utf8') : '';
 }
@@ -100,9 +88,6 @@ export function killPidFile(p: string): void {
   rmSync(p, { force: true });
 }
 
-export function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
 
 /** An HTTP server on ip:port answering every request 200 "OK". */
 export function httpOk(ip: string, port: number): Promise<http.Server> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installFakeIpvsadm, fakeSave } from '../fake-ipvsadm/install.js';
 import { ROOT, BIN, build } from '../cli/helpers.js';
+export { which } from '../support/host.js';
 
 export { ROOT, BIN };
 
@@ -22,20 +23,6 @@ export function cliWorks(): { ok: boolean; why: string } {
   const r = spawnSync(process.execPath, [BIN, '-v'], { encoding: 'utf8' });
   cliState = r.status === 0 ? { ok: true, why: '' } : { ok: false, why: `node bin/ldirectord.js -v fails (status ${r.status}): ${(r.stderr || '').slice(0, 200)}` };
   return cliState;
-}
-
-/** which returns the path of an executable on PATH (or in the sbin folders), or undefined. */
-export function which(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  for (const d of dirs) {
-    const p = join(d, cmd);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
 }
 
 export interface Instance {

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
+import { tmp as hostTmp } from '../support/host.js';
+export { freePort } from '../support/net.js';
 import { build, ld, until, read, alive, ROOT, BIN, type RunResult } from '../cli/helpers.js';
 import { installFakeIpvsadm, readFakeLog, readFakeTable, type FakeInvocation } from '../fake-ipvsadm/install.js';
 
@@ -29,7 +31,7 @@ export function skipNote(what: string, reason: string | undefined): boolean {
 }
 
 export function tmp(prefix = 'ldrel-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return hostTmp(prefix);
 }
 
 /** A daemon under test: its directory, config, fake ipvsadm files, log. */
@@ -154,14 +156,6 @@ export function closeServer(s: net.Server | undefined): Promise<void> {
   if (!s) return Promise.resolve();
   (s as net.Server & { destroyAll?: () => void }).destroyAll?.();
   return new Promise((r) => s.close(() => r()));
-}
-
-/** A free TCP port on 127.0.0.1 (then listened on by several 127.0.0.x). */
-export async function freePort(): Promise<number> {
-  const s = await tcpListen('127.0.0.1', 0);
-  const port = (s.address() as net.AddressInfo).port;
-  await closeServer(s);
-  return port;
 }
 
 /** VmRSS of a process in kB (from /proc). */

@@ -14,6 +14,7 @@ import { negotiateModules } from '../../../src/checks/negotiate/index.js';
 import type { CheckModule } from '../../../src/checks/types.js';
 import { ctx, target } from './helpers.js';
 import { freePort } from '../../support/net.js';
+import { which } from '../../support/host.js';
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -39,10 +40,6 @@ function tempDir(tag: string): string {
   return d;
 }
 
-function which(cmd: string): string | undefined {
-  for (const p of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) if (existsSync(join(p, cmd))) return join(p, cmd);
-  return undefined;
-}
 
 /** waitTcp: resolves once ip:port accepts a connection (or throws after `ms`). */
 async function waitTcp(ip: string, port: number, ms = 20_000): Promise<void> {
