@@ -67,6 +67,38 @@ export interface IpvsCommandResult {
 export interface IpvsDriver {
   read(): Promise<IpvsTable>;
   apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]>;
+  /** The kernel's connection-sync daemons, where the driver can reach them (issue #22). */
+  readonly syncDaemons?: IpvsSyncDaemons;
+}
+
+/**
+ * SyncDaemon is one IPVS connection-sync daemon (the kernel's ip_vs_sync thread set), as
+ * `ipvsadm --start-daemon` names it. Unset optional fields mean the kernel's defaults.
+ */
+export interface SyncDaemon {
+  readonly role: 'master' | 'backup';
+  /** --mcast-interface */
+  readonly ifname: string;
+  /** --syncid, 0..255 */
+  readonly syncid: number;
+  /** --sync-maxlen */
+  readonly maxlen?: number;
+  /** --mcast-group (IPv4 or IPv6 address) */
+  readonly group?: string;
+  /** --mcast-port */
+  readonly port?: number;
+  /** --mcast-ttl */
+  readonly ttl?: number;
+}
+
+/**
+ * IpvsSyncDaemons reads, starts and stops the sync daemons of the driver's network namespace.
+ * A refused operation throws an LdirError (code LDIR_ERR_IPVSADM) whose message reads as ipvsadm's.
+ */
+export interface IpvsSyncDaemons {
+  read(): Promise<readonly SyncDaemon[]>;
+  start(daemon: SyncDaemon): Promise<void>;
+  stop(role: SyncDaemon['role']): Promise<void>;
 }
 
 /** DesiredService is what the engine wants one managed service to look like. */
