@@ -8,6 +8,8 @@ export type LdirErrorCode =
   | 'LDIR_ERR_IPVSADM'
   | 'LDIR_ERR_IPVSADM_NOT_FOUND'
   | 'LDIR_ERR_DAEMON'
+  /** A netlink message the codec cannot encode, or a kernel answer it cannot read (src/ipvs/netlink: CodecError). */
+  | 'LDIR_ERR_NETLINK'
   | 'LDIR_ERR_USAGE'
   /** A health check's failure inside a check (src/checks: CheckError); it becomes a down result, never escapes. */
   | 'LDIR_ERR_CHECK';

@@ -7,7 +7,9 @@ import {
   IPVS_CMD_ATTR_SERVICE,
   attr,
   be16,
+  CodecError,
   decodeAddr,
+  decodeDaemon,
   decodeAttrs,
   decodeDest,
   decodeMessages,
@@ -17,7 +19,15 @@ import {
   encodeAttrs,
   encodeCommand,
   encodeMessage,
+  errorCode,
+  decodeGenl,
   genlPayload,
+  getDaemonsPayload,
+  IPVS_CMD_ATTR_DAEMON,
+  startDaemonPayload,
+  stopDaemonPayload,
+  u16,
+  u8,
   nest,
   serviceAttrs,
   str,
@@ -48,6 +58,26 @@ describe('netlink attributes and messages', () => {
   it('refuses a truncated attribute instead of reading past it', () => {
     const b = encodeAttrs([u32(1, 7)]);
     expect(() => decodeAttrs(b.subarray(0, 6))).toThrow(/malformed/);
+  });
+
+  it('a malformed kernel message is a CodecError with the code LDIR_ERR_NETLINK, not a bare Error', () => {
+    const cases: (() => unknown)[] = [
+      () => decodeAttrs(encodeAttrs([u32(1, 7)]).subarray(0, 6)),
+      () => decodeMessages(encodeMessage({ type: 3, flags: 0, seq: 1, payload: Buffer.alloc(8) }).subarray(0, 20)),
+      () => decodeGenl(Buffer.from([1, 1])),
+      () => errorCode({ type: 2, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(2) }),
+      () => decodeDaemon(genlPayload(IPVS_CMD.NEW_DAEMON, 1, [])),
+    ];
+    for (const f of cases) {
+      let caught: unknown;
+      try {
+        f();
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(CodecError);
+      expect((caught as CodecError).code).toBe('LDIR_ERR_NETLINK');
+    }
   });
 
   it('writes the 16-byte header and splits a datagram of several messages', () => {
@@ -169,6 +199,66 @@ describe('dumps decode as ipvsadm -L -n lists them', () => {
   });
 });
 
+describe('sync daemons', () => {
+  it('encodes --start-daemon master --mcast-interface eth0 --syncid 1 byte for byte', () => {
+    expect(hex(startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 1 }))).toBe(
+      '09010000' + // genlmsghdr: NEW_DAEMON, version 1
+        '20000380' + // IPVS_CMD_ATTR_DAEMON nest (NLA_F_NESTED), 32 bytes
+        '08000100' + '01000000' + // STATE master
+        '09000200' + '65746830' + '00000000' + // MCAST_IFN "eth0\0" + 3 pad
+        '08000300' + '01000000', // SYNC_ID 1
+    );
+  });
+
+  it('adds the optional settings in ipvsadm\'s order (maxlen, port, ttl, group), all host order', () => {
+    const b = startDaemonPayload({ role: 'backup', ifname: 'br0', syncid: 200, maxlen: 1400, group: '239.1.2.3', port: 8849, ttl: 3 });
+    const nestAttrs = decodeAttrs(decodeAttrs(b.subarray(4))[0].data);
+    expect(nestAttrs.map((a) => [a.type, hex(a.data)])).toEqual([
+      [1, '02000000'],
+      [2, '62723000'],
+      [3, 'c8000000'],
+      [4, '7805'], // 1400 LE
+      [7, '9122'], // 8849 = 0x2291, LE (unlike a service port)
+      [8, '03'],
+      [5, 'ef010203'], // the address bytes
+    ]);
+    const v6 = decodeAttrs(decodeAttrs(startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 0, group: 'ff02::1:2' }).subarray(4))[0].data);
+    expect(v6.map((a) => [a.type, hex(a.data)]).slice(3)).toEqual([[6, 'ff020000000000000000000000010002']]);
+  });
+
+  it('stop names only the role (ipvsadm also sends an empty interface and sync id 0); the read is an empty dump request', () => {
+    expect(hex(stopDaemonPayload('backup'))).toBe('0a010000' + '1c000380' + '08000100' + '02000000' + '05000200' + '00000000' + '08000300' + '00000000');
+    expect(hex(getDaemonsPayload())).toBe('0b010000');
+  });
+
+  it('refuses settings the kernel cannot take', () => {
+    expect(() => startDaemonPayload({ role: 'master', ifname: '', syncid: 1 })).toThrow(/interface/);
+    expect(() => startDaemonPayload({ role: 'master', ifname: 'averyveryverylongname', syncid: 1 })).toThrow(/interface/);
+    expect(() => startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 256 })).toThrow(/sync id/);
+    expect(() => startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 1, port: 0 })).toThrow(/port/);
+    expect(() => startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 1, ttl: 256 })).toThrow(/ttl/);
+    expect(() => startDaemonPayload({ role: 'master', ifname: 'eth0', syncid: 1, group: 'mcast.example' })).toThrow(/group/);
+    expect(() => startDaemonPayload({ role: 'slave' as 'master', ifname: 'eth0', syncid: 1 })).toThrow(/role/);
+  });
+
+  it('decodes the kernel\'s answer (nest without NLA_F_NESTED, defaults filled in) as ipvsadm -L --daemon lists it', () => {
+    const part = (attrs: ReturnType<typeof u32>[]) => genlPayload(IPVS_CMD.NEW_DAEMON, 1, [attr(IPVS_CMD_ATTR_DAEMON, encodeAttrs(attrs))]);
+    expect(decodeDaemon(part([u32(1, 1), str(2, 'eth0'), u32(3, 7), u16(4, 1472), u16(7, 8848), u8(8, 1), attr(5, Buffer.from([224, 0, 0, 81]))]))).toEqual({
+      role: 'master',
+      ifname: 'eth0',
+      syncid: 7,
+      maxlen: 1472,
+      group: '224.0.0.81',
+      port: 8848,
+      ttl: 1,
+    });
+    // an older kernel: state, interface and sync id only
+    expect(decodeDaemon(part([u32(1, 2), str(2, 'br0'), u32(3, 0)]))).toEqual({ role: 'backup', ifname: 'br0', syncid: 0 });
+    expect(decodeDaemon(part([u32(1, 2), str(2, 'br0'), u32(3, 0), attr(6, encodeAddr('ff02::9')!.bytes)])).group).toBe('ff02::9');
+    expect(() => decodeDaemon(part([u32(1, 4), str(2, 'br0'), u32(3, 0)]))).toThrow(/state 4/);
+  });
+});
+
 describe('kernel errors read as ipvsadm reports them', () => {
   it('by operation and errno', () => {
     expect(ipvsadmMessage('add-service', 17)).toBe('Service already exists');
@@ -182,5 +272,9 @@ describe('kernel errors read as ipvsadm reports them', () => {
     expect(ipvsadmMessage('add-dest', 22)).toBe('Invalid operation.  Possibly wrong module version, address not unicast, ...');
     expect(ipvsadmMessage('add-dest', 34)).toBe('Numerical result out of range');
     expect(ipvsadmMessage('add-service', 1)).toBe('Permission denied (you must be root)');
+    expect(ipvsadmMessage('start-daemon', 17)).toBe('Daemon has already run');
+    expect(ipvsadmMessage('start-daemon', 19)).toBe('No such device');
+    expect(ipvsadmMessage('stop-daemon', 3)).toBe('No daemon is running');
+    expect(ipvsadmMessage('add-service', 3)).toBe('No such process');
   });
 });

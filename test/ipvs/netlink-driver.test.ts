@@ -137,6 +137,49 @@ describe('NetlinkDriver on a scripted kernel', () => {
   });
 });
 
+describe('NetlinkDriver sync daemons (NEW/DEL/GET_DAEMON) on a scripted kernel', () => {
+  it('starts a master and a backup, reads them back with the kernel\'s defaults, stops one', async () => {
+    const { k, d } = await open();
+    const s = d.syncDaemons;
+    expect(await s.read()).toEqual([]);
+    await s.start({ role: 'master', ifname: 'eth0', syncid: 1 });
+    await s.start({ role: 'backup', ifname: 'eth0', syncid: 2, port: 8850, group: '239.0.0.9', ttl: 2, maxlen: 1200 });
+    expect(k.log.filter((l) => l.cmd === IPVS_CMD.NEW_DAEMON)).toHaveLength(2);
+    expect(await s.read()).toEqual([
+      { role: 'master', ifname: 'eth0', syncid: 1, maxlen: 1472, group: '224.0.0.81', port: 8848, ttl: 1 },
+      { role: 'backup', ifname: 'eth0', syncid: 2, maxlen: 1200, group: '239.0.0.9', port: 8850, ttl: 2 },
+    ]);
+    await s.stop('master');
+    expect((await s.read()).map((x) => x.role)).toEqual(['backup']);
+  });
+
+  it('a refusal throws an LdirError LDIR_ERR_IPVSADM with ipvsadm\'s command line and message', async () => {
+    const { d } = await open();
+    const s = d.syncDaemons;
+    await s.start({ role: 'master', ifname: 'eth0', syncid: 1 });
+    const fail = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (e) {
+        return e as { code: string; message: string; errno: number };
+      }
+      throw new Error('no error');
+    };
+    const again = await fail(s.start({ role: 'master', ifname: 'eth0', syncid: 1 }));
+    expect(again.code).toBe('LDIR_ERR_IPVSADM');
+    expect(again.message).toBe('ipvsadm --start-daemon master --mcast-interface eth0 --syncid 1: Daemon has already run');
+    expect(again.errno).toBe(E.EEXIST);
+    expect((await fail(s.start({ role: 'backup', ifname: 'nosuch0', syncid: 3, port: 9000 }))).message).toBe(
+      'ipvsadm --start-daemon backup --mcast-interface nosuch0 --syncid 3 --mcast-port 9000: No such device',
+    );
+    expect((await fail(s.stop('backup'))).message).toBe('ipvsadm --stop-daemon backup: No daemon is running');
+    // refused before it is sent: a setting the kernel cannot take
+    const bad = await fail(s.start({ role: 'backup', ifname: 'eth0', syncid: 999 }));
+    expect(bad.code).toBe('LDIR_ERR_IPVSADM');
+    expect(bad.message).toMatch(/--syncid 999: bad sync id 999/);
+  });
+});
+
 describe('driver selection', () => {
   const fakeIpvsadm: IpvsDriver = { read: async () => ({ services: [] }), apply: async () => [] };
   function run(env: NodeJS.ProcessEnv, ipvsadm: string, opts: { family?: boolean; familyAfterModprobe?: boolean } = {}) {

@@ -2,14 +2,19 @@
  * A scripted IPVS kernel behind an injected NetlinkTransport: it answers CTRL_CMD_GETFAMILY, keeps a
  * table of services and destinations from NEW/SET/DEL requests (with the kernel's errnos: EEXIST,
  * ESRCH for a missing service, ENOENT for a missing destination), answers GET_SERVICE / GET_DEST dumps,
- * and can refuse chosen requests (`refuse`) or drop the answers of a datagram (`dropAnswers`).
+ * keeps sync daemons from NEW/DEL_DAEMON as the kernel does (one per role; ENODEV for an interface it
+ * does not have, EEXIST for a running role, ESRCH to stop one that is not; GET_DAEMON dumps them with
+ * the kernel's defaults filled in), and can refuse chosen requests (`refuse`) or drop the answers of a
+ * datagram (`dropAnswers`).
  */
 import { constants } from 'node:os';
 import {
   AF_INET,
+  DAEMON_ATTR,
   DEST_ATTR,
   GENL_ID_CTRL,
   IPVS_CMD,
+  IPVS_CMD_ATTR_DAEMON,
   IPVS_CMD_ATTR_DEST,
   IPVS_CMD_ATTR_SERVICE,
   NLMSG_DONE,
@@ -24,7 +29,11 @@ import {
   encodeAttrs,
   encodeMessage,
   genlPayload,
+  str,
   u16,
+  u32,
+  u8,
+  attr,
   type Attr,
   type NlMessage,
 } from '../../src/ipvs/netlink/codec.js';
@@ -59,6 +68,10 @@ export class FakeIpvsKernel implements NetlinkTransport {
   dropAnswers?: number;
   closed = false;
   ref = false;
+  /** Interfaces a sync daemon can be started on. */
+  interfaces = new Set(['lo', 'eth0']);
+  /** Running sync daemons by state (1 master, 2 backup): their attributes as the kernel reports them. */
+  readonly daemons = new Map<number, Attr[]>();
   private seen = new Map<number, number>();
 
   onData(cb: (d: Buffer) => void): void {
@@ -160,6 +173,39 @@ export class FakeIpvsKernel implements NetlinkTransport {
         if (!svc) return [this.ack(m, E.ESRCH)];
         if (!svc.dests.delete(dkey)) return [this.ack(m, E.ENOENT)];
         return [this.ack(m, 0)];
+      case IPVS_CMD.NEW_DAEMON: {
+        const dm = top.get(IPVS_CMD_ATTR_DAEMON);
+        const a = dm ? attrMap(dm) : new Map<number, Buffer>();
+        const state = a.get(DAEMON_ATTR.STATE)?.readUInt32LE(0);
+        const ifn = a.get(DAEMON_ATTR.MCAST_IFN)?.toString('utf8').replace(/\0.*$/s, '');
+        const id = a.get(DAEMON_ATTR.SYNC_ID)?.readUInt32LE(0);
+        if (state === undefined || ifn === undefined || id === undefined || (state !== 1 && state !== 2)) return [this.ack(m, E.EINVAL)];
+        if (this.daemons.has(state)) return [this.ack(m, E.EEXIST)];
+        if (!this.interfaces.has(ifn)) return [this.ack(m, E.ENODEV)];
+        const g6 = a.get(DAEMON_ATTR.MCAST_GROUP6);
+        this.daemons.set(state, [
+          u32(DAEMON_ATTR.STATE, state),
+          str(DAEMON_ATTR.MCAST_IFN, ifn),
+          u32(DAEMON_ATTR.SYNC_ID, id),
+          u16(DAEMON_ATTR.SYNC_MAXLEN, a.get(DAEMON_ATTR.SYNC_MAXLEN)?.readUInt16LE(0) ?? 1472),
+          u16(DAEMON_ATTR.MCAST_PORT, a.get(DAEMON_ATTR.MCAST_PORT)?.readUInt16LE(0) ?? 8848),
+          u8(DAEMON_ATTR.MCAST_TTL, a.get(DAEMON_ATTR.MCAST_TTL)?.[0] ?? 1),
+          g6 ? attr(DAEMON_ATTR.MCAST_GROUP6, g6) : attr(DAEMON_ATTR.MCAST_GROUP, a.get(DAEMON_ATTR.MCAST_GROUP) ?? Buffer.from([224, 0, 0, 81])),
+        ]);
+        return [this.ack(m, 0)];
+      }
+      case IPVS_CMD.DEL_DAEMON: {
+        const dm = top.get(IPVS_CMD_ATTR_DAEMON);
+        const state = dm ? attrMap(dm).get(DAEMON_ATTR.STATE)?.readUInt32LE(0) : undefined;
+        if (state === undefined) return [this.ack(m, E.EINVAL)];
+        if (!this.daemons.delete(state)) return [this.ack(m, E.ESRCH)];
+        return [this.ack(m, 0)];
+      }
+      case IPVS_CMD.GET_DAEMON: {
+        // the kernel nests without NLA_F_NESTED here (nla_nest_start_noflag)
+        const parts = [...this.daemons.entries()].sort((x, y) => x[0] - y[0]).map(([, d]) => this.part(m, IPVS_CMD.NEW_DAEMON, [{ type: IPVS_CMD_ATTR_DAEMON, data: encodeAttrs(d) }]));
+        return [...parts, encodeMessage({ type: NLMSG_DONE, flags: NLM_F_MULTI, seq: m.seq, payload: Buffer.alloc(4) })];
+      }
       default:
         return [this.ack(m, E.EOPNOTSUPP)];
     }

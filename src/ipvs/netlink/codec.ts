@@ -12,7 +12,19 @@ import { isIPv6 } from 'node:net';
 import type { Forward } from '../../model/config.js';
 import { canonicalAddrPort, canonicalVaddr } from '../plan.js';
 import { formatAddrPort, splitAddrPort } from '../normalize.js';
-import type { IpvsCommand, IpvsDest, IpvsProto, IpvsService } from '../types.js';
+import { LdirError } from '../../util/errors.js';
+import type { IpvsCommand, IpvsDest, IpvsProto, IpvsService, SyncDaemon } from '../types.js';
+
+/**
+ * CodecError: a change the codec cannot encode (a bad address, an unknown flag: refused before it is
+ * sent, as ipvsadm refuses a bad line), or a kernel answer it cannot read (malformed, truncated).
+ */
+export class CodecError extends LdirError {
+  constructor(message: string) {
+    super('LDIR_ERR_NETLINK', message);
+    this.name = 'CodecError';
+  }
+}
 
 export const NETLINK_GENERIC = 16;
 export const NLM_F_REQUEST = 0x1;
@@ -50,6 +62,7 @@ export const IPVS_CMD = {
 
 export const IPVS_CMD_ATTR_SERVICE = 1;
 export const IPVS_CMD_ATTR_DEST = 2;
+export const IPVS_CMD_ATTR_DAEMON = 3;
 
 export const SVC_ATTR = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11, STATS64: 12 } as const;
 export const DEST_ATTR = {
@@ -70,6 +83,16 @@ export const DEST_ATTR = {
   TUN_FLAGS: 15,
 } as const;
 export const INFO_ATTR = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
+/**
+ * Sync daemon attributes (nest IPVS_CMD_ATTR_DAEMON): STATE u32, MCAST_IFN string, SYNC_ID u32; the
+ * optional ones (kernel 4.3+) SYNC_MAXLEN u16, MCAST_GROUP 4 address bytes, MCAST_GROUP6 16 bytes,
+ * MCAST_PORT u16 and MCAST_TTL u8, all host order (the port too, unlike a service's).
+ */
+export const DAEMON_ATTR = { STATE: 1, MCAST_IFN: 2, SYNC_ID: 3, SYNC_MAXLEN: 4, MCAST_GROUP: 5, MCAST_GROUP6: 6, MCAST_PORT: 7, MCAST_TTL: 8 } as const;
+/** Sync daemon states (IP_VS_STATE_*). */
+export const IP_VS_STATE = { NONE: 0, MASTER: 1, BACKUP: 2 } as const;
+/** IP_VS_IFNAME_MAXLEN: an interface name and its NUL. */
+export const IFNAME_MAXLEN = 16;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -143,7 +166,7 @@ export function decodeAttrs(buf: Buffer): Attr[] {
   while (off + 4 <= buf.length) {
     const len = buf.readUInt16LE(off);
     const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (len < 4 || off + len > buf.length) throw new Error(`malformed netlink attribute at byte ${off} (length ${len})`);
+    if (len < 4 || off + len > buf.length) throw new CodecError(`malformed netlink attribute at byte ${off} (length ${len})`);
     out.push({ type, data: buf.subarray(off + 4, off + len) });
     off += align4(len);
   }
@@ -184,7 +207,7 @@ export function decodeMessages(buf: Buffer): NlMessage[] {
   let off = 0;
   while (off + 16 <= buf.length) {
     const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length) throw new Error(`malformed netlink message at byte ${off} (length ${len})`);
+    if (len < 16 || off + len > buf.length) throw new CodecError(`malformed netlink message at byte ${off} (length ${len})`);
     out.push({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),
@@ -204,13 +227,13 @@ export function genlPayload(cmd: number, version: number, attrs: readonly Attr[]
 
 /** Splits a generic netlink payload into its command and attributes. */
 export function decodeGenl(payload: Buffer): { cmd: number; version: number; attrs: Buffer } {
-  if (payload.length < 4) throw new Error('generic netlink message shorter than its header');
+  if (payload.length < 4) throw new CodecError('generic netlink message shorter than its header');
   return { cmd: payload[0], version: payload[1], attrs: payload.subarray(4) };
 }
 
 /** The errno of an NLMSG_ERROR message (0 = ACK), as a positive number. */
 export function errorCode(m: NlMessage): number {
-  if (m.payload.length < 4) throw new Error('truncated netlink error message');
+  if (m.payload.length < 4) throw new CodecError('truncated netlink error message');
   return -m.payload.readInt32LE(0);
 }
 
@@ -278,8 +301,6 @@ export interface ServiceRef {
   readonly vaddr: string;
   readonly ipv6Fwm?: boolean;
 }
-
-export class CodecError extends Error {}
 
 /** The service's identity attributes: AF and either FWMARK or PROTOCOL + ADDR + PORT. */
 function serviceIdAttrs(s: ServiceRef): { af: number; attrs: Attr[] } {
@@ -538,4 +559,84 @@ export function decodeDest(payload: Buffer, svcAf: number): IpvsDest {
 /** The family of a service as listed (for its destinations' dump). */
 export function serviceAf(s: ServiceRef): number {
   return serviceIdAttrs(s).af;
+}
+
+// ---- sync daemons ----
+
+const STATE_OF: Record<SyncDaemon['role'], number> = { master: IP_VS_STATE.MASTER, backup: IP_VS_STATE.BACKUP };
+
+function checkInt(v: number | undefined, what: string, min: number, max: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new CodecError(`bad ${what} ${v} (${min}..${max})`);
+}
+
+/**
+ * The daemon nest of NEW_DAEMON, in ipvsadm's order: state, interface, sync id, then the optional
+ * maxlen, port, ttl and group, each only when set (unset: the kernel's default).
+ */
+export function daemonAttrs(d: SyncDaemon): Attr[] {
+  const state = STATE_OF[d.role];
+  if (state === undefined) throw new CodecError(`bad sync daemon role ${String(d.role)}`);
+  if (typeof d.ifname !== 'string' || d.ifname === '' || Buffer.byteLength(d.ifname) >= IFNAME_MAXLEN || /[\0\s/]/.test(d.ifname)) {
+    throw new CodecError(`bad sync daemon interface ${JSON.stringify(d.ifname)}`);
+  }
+  checkInt(d.syncid, 'sync id', 0, 255);
+  checkInt(d.maxlen, 'sync maxlen', 1, 65535);
+  checkInt(d.port, 'multicast port', 1, 65535);
+  checkInt(d.ttl, 'multicast ttl', 1, 255);
+  const attrs = [u32(DAEMON_ATTR.STATE, state), str(DAEMON_ATTR.MCAST_IFN, d.ifname), u32(DAEMON_ATTR.SYNC_ID, d.syncid)];
+  if (d.maxlen !== undefined) attrs.push(u16(DAEMON_ATTR.SYNC_MAXLEN, d.maxlen));
+  if (d.port !== undefined) attrs.push(u16(DAEMON_ATTR.MCAST_PORT, d.port));
+  if (d.ttl !== undefined) attrs.push(u8(DAEMON_ATTR.MCAST_TTL, d.ttl));
+  if (d.group !== undefined) {
+    const a = encodeAddr(d.group);
+    if (!a) throw new CodecError(`bad multicast group ${d.group}`);
+    attrs.push(a.af === AF_INET ? attr(DAEMON_ATTR.MCAST_GROUP, a.bytes.subarray(0, 4)) : attr(DAEMON_ATTR.MCAST_GROUP6, a.bytes));
+  }
+  return attrs;
+}
+
+/** The NEW_DAEMON request payload (ipvsadm --start-daemon). */
+export function startDaemonPayload(d: SyncDaemon): Buffer {
+  return genlPayload(IPVS_CMD.NEW_DAEMON, IPVS_GENL_VERSION, [nest(IPVS_CMD_ATTR_DAEMON, daemonAttrs(d))]);
+}
+
+/**
+ * The DEL_DAEMON request payload (ipvsadm --stop-daemon ROLE): the kernel reads only the state;
+ * ipvsadm also sends an empty interface name and sync id 0, and so does this.
+ */
+export function stopDaemonPayload(role: SyncDaemon['role']): Buffer {
+  const state = STATE_OF[role];
+  if (state === undefined) throw new CodecError(`bad sync daemon role ${String(role)}`);
+  return genlPayload(IPVS_CMD.DEL_DAEMON, IPVS_GENL_VERSION, [nest(IPVS_CMD_ATTR_DAEMON, [u32(DAEMON_ATTR.STATE, state), str(DAEMON_ATTR.MCAST_IFN, ''), u32(DAEMON_ATTR.SYNC_ID, 0)])]);
+}
+
+/** The GET_DAEMON dump request payload (ipvsadm -L --daemon). */
+export function getDaemonsPayload(): Buffer {
+  return genlPayload(IPVS_CMD.GET_DAEMON, IPVS_GENL_VERSION, []);
+}
+
+/**
+ * One daemon of a GET_DAEMON dump, with every setting the kernel reports (it fills in its defaults:
+ * maxlen from the interface's MTU, group 224.0.0.81, port 8848, ttl 1), as ipvsadm -L --daemon lists them.
+ */
+export function decodeDaemon(payload: Buffer): SyncDaemon {
+  const top = attrMap(decodeGenl(payload).attrs);
+  const m = attrMap(need(top, IPVS_CMD_ATTR_DAEMON, 'a sync daemon', 4));
+  const state = need(m, DAEMON_ATTR.STATE, 'the daemon state', 4).readUInt32LE(0);
+  const role = state === IP_VS_STATE.MASTER ? 'master' : state === IP_VS_STATE.BACKUP ? 'backup' : undefined;
+  if (!role) throw new CodecError(`sync daemon with state ${state}`);
+  const ifname = need(m, DAEMON_ATTR.MCAST_IFN, 'the interface', 1).toString('utf8').replace(/\0.*$/s, '');
+  const syncid = need(m, DAEMON_ATTR.SYNC_ID, 'the sync id', 4).readUInt32LE(0);
+  const out: { -readonly [K in keyof SyncDaemon]: SyncDaemon[K] } = { role, ifname, syncid };
+  const maxlen = m.get(DAEMON_ATTR.SYNC_MAXLEN);
+  if (maxlen && maxlen.length >= 2 && maxlen.readUInt16LE(0)) out.maxlen = maxlen.readUInt16LE(0);
+  const g4 = m.get(DAEMON_ATTR.MCAST_GROUP);
+  const g6 = m.get(DAEMON_ATTR.MCAST_GROUP6);
+  if (g6 && g6.length >= 16) out.group = decodeAddr(AF_INET6, g6);
+  else if (g4 && g4.length >= 4) out.group = decodeAddr(AF_INET, g4);
+  const port = m.get(DAEMON_ATTR.MCAST_PORT);
+  if (port && port.length >= 2 && port.readUInt16LE(0)) out.port = port.readUInt16LE(0);
+  const ttl = m.get(DAEMON_ATTR.MCAST_TTL);
+  if (ttl && ttl.length >= 1 && ttl[0]) out.ttl = ttl[0];
+  return out;
 }

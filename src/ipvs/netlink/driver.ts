@@ -11,23 +11,27 @@ import { LdirError } from '../../util/errors.js';
 import { commandEffective, TableIndex, type IpvsLogLevel } from '../ipvsadm-driver.js';
 import { planChanges } from '../plan.js';
 import { renderRestoreLine } from '../render.js';
-import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsService, IpvsTable } from '../types.js';
+import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsService, IpvsSyncDaemons, IpvsTable, SyncDaemon } from '../types.js';
 import {
   CodecError,
   GENL_ID_CTRL,
   IPVS_GENL_NAME,
+  decodeDaemon,
   decodeDest,
   decodeFamilyId,
   decodeInfoVersion,
   decodeService,
   encodeCommand,
+  getDaemonsPayload,
   getDestsPayload,
   getFamilyPayload,
   getInfoPayload,
   getServicesPayload,
   serviceAf,
+  startDaemonPayload,
+  stopDaemonPayload,
 } from './codec.js';
-import { errnoName, ipvsadmMessage } from './errors.js';
+import { errnoName, ipvsadmMessage, type IpvsadmOp } from './errors.js';
 import { GenlClient, openGenericTransport, type GenlClientOptions, type NetlinkTransport } from './socket.js';
 
 export interface NetlinkDriverOptions extends GenlClientOptions {
@@ -42,6 +46,30 @@ export class NetlinkUnavailable extends Error {
   ) {
     super(message);
     this.name = 'NetlinkUnavailable';
+  }
+}
+
+/** The ipvsadm command line that does what a sync-daemon request does (for logs and errors). */
+export function syncDaemonCommandLine(op: 'start' | 'stop' | 'read', d: SyncDaemon | SyncDaemon['role']): string {
+  if (op === 'read') return 'ipvsadm -L -n --daemon';
+  if (typeof d === 'string') return `ipvsadm --stop-daemon ${d}`;
+  const opt = [`--start-daemon ${d.role}`, `--mcast-interface ${d.ifname}`, `--syncid ${d.syncid}`];
+  if (d.maxlen !== undefined) opt.push(`--sync-maxlen ${d.maxlen}`);
+  if (d.group !== undefined) opt.push(`--mcast-group ${d.group}`);
+  if (d.port !== undefined) opt.push(`--mcast-port ${d.port}`);
+  if (d.ttl !== undefined) opt.push(`--mcast-ttl ${d.ttl}`);
+  return `ipvsadm ${opt.join(' ')}`;
+}
+
+/** A refused netlink request, with ipvsadm's message (LDIR_ERR_IPVSADM, as an ipvsadm run's failure) and the errno. */
+export class NetlinkRefused extends LdirError {
+  constructor(
+    readonly commandLine: string,
+    readonly errno: number,
+    readonly ipvsadmMessage: string,
+  ) {
+    super('LDIR_ERR_IPVSADM', `${commandLine}: ${ipvsadmMessage}`);
+    this.name = 'NetlinkRefused';
   }
 }
 
@@ -82,6 +110,39 @@ export class NetlinkDriver implements IpvsDriver {
       client.close();
       throw e;
     }
+  }
+
+  /** The kernel's sync daemons of this network namespace (NEW_DAEMON, DEL_DAEMON, GET_DAEMON). */
+  readonly syncDaemons: IpvsSyncDaemons = {
+    read: () => this.readDaemons(),
+    start: (d) => this.daemonRequest('start-daemon', syncDaemonCommandLine('start', d), () => startDaemonPayload(d)),
+    stop: (role) => this.daemonRequest('stop-daemon', syncDaemonCommandLine('stop', role), () => stopDaemonPayload(role)),
+  };
+
+  private async daemonRequest(op: IpvsadmOp, commandLine: string, payload: () => Buffer): Promise<void> {
+    let p: Buffer;
+    try {
+      p = payload();
+    } catch (e) {
+      // a setting the kernel would refuse: refused here, as ipvsadm refuses a bad option
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log('error', `${commandLine}: ${msg}`);
+      throw new LdirError('LDIR_ERR_IPVSADM', `${commandLine}: ${msg}`, { cause: e });
+    }
+    const errno = (await this.client.request(this.family, p)).errno;
+    if (errno === 0) {
+      this.log('debug', `netlink: ${commandLine}: done`);
+      return;
+    }
+    const err = new NetlinkRefused(commandLine, errno, ipvsadmMessage(op, errno));
+    this.log('debug', `netlink: ${err.message} (${errnoName(errno)})`);
+    throw err;
+  }
+
+  private async readDaemons(): Promise<SyncDaemon[]> {
+    const a = await this.client.dump(this.family, getDaemonsPayload());
+    if (a.errno !== 0) throw new NetlinkRefused(syncDaemonCommandLine('read', 'master'), a.errno, ipvsadmMessage('read-daemons', a.errno));
+    return a.parts.map((p) => decodeDaemon(p.payload));
   }
 
   /** Requests and datagrams sent so far (there is no process to count). */

@@ -9,13 +9,19 @@ import type { IpvsCommand } from '../types.js';
 
 const E = constants.errno;
 
-const BY_OP: Record<IpvsCommand['op'], Partial<Record<number, string>>> = {
+/** The operations ipvsadm names its messages by: the table's changes and the sync daemon's. */
+export type IpvsadmOp = IpvsCommand['op'] | 'start-daemon' | 'stop-daemon' | 'read-daemons';
+
+const BY_OP: Record<IpvsadmOp, Partial<Record<number, string>>> = {
   'add-service': { [E.EEXIST]: 'Service already exists', [E.ENOENT]: 'Scheduler or persistence engine not found' },
   'edit-service': { [E.ESRCH]: 'No such service', [E.ENOENT]: 'Scheduler or persistence engine not found' },
   'delete-service': { [E.ESRCH]: 'No such service' },
   'add-dest': { [E.ESRCH]: 'Service not defined', [E.EEXIST]: 'Destination already exists' },
   'edit-dest': { [E.ESRCH]: 'Service not defined', [E.ENOENT]: 'No such destination' },
   'delete-dest': { [E.ESRCH]: 'Service not defined', [E.ENOENT]: 'No such destination' },
+  'start-daemon': { [E.EEXIST]: 'Daemon has already run' },
+  'stop-daemon': { [E.ESRCH]: 'No daemon is running' },
+  'read-daemons': {},
 };
 
 const ANY_OP: Partial<Record<number, string>> = {
@@ -44,7 +50,7 @@ const STRERROR: Partial<Record<number, string>> = {
 };
 
 /** ipvsadm's message for a kernel refusal of `op` with `errno` (positive). */
-export function ipvsadmMessage(op: IpvsCommand['op'], errno: number): string {
+export function ipvsadmMessage(op: IpvsadmOp, errno: number): string {
   return BY_OP[op][errno] ?? ANY_OP[errno] ?? STRERROR[errno] ?? `Unknown error ${errno}`;
 }
 
