@@ -4,7 +4,8 @@
  * answers come from state.ts, the listings from listing.ts.
  */
 import { formatIpv6, inetAton, ipv4ToString, parseIpv6 } from '../ipvs/addr.js';
-import { formatList, formatService, title, type ListFormat } from './listing.js';
+import { canonicalMulticast } from '../ipvs/sync.js';
+import { formatDaemons, formatList, formatService, title, type ListFormat } from './listing.js';
 import { hostToAddr, serviceToPort } from './names.js';
 import { findService, kernelCall, KNOWN_SCHEDULERS, SCHED1, SCHED2, SCHED3, type Cmd, type KernelRequest, type SimState } from './state.js';
 
@@ -348,7 +349,9 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
   if (cmd === 'start-daemon' || cmd === 'stop-daemon') {
     if (first.arg !== 'master' && first.arg !== 'backup')
       fail(out, 2, cmd === 'start-daemon' ? 'illegal start-daemon parameter specified' : 'illegal start_daemon specified');
+    ce.daemon = { role: first.arg, ifname: '', syncid: 0, maxlen: 0, groupAf: 0, group: '', port: 0, ttl: 0 };
   }
+  const daemon = ce.daemon ?? { role: 'master', ifname: '', syncid: 0, maxlen: 0, groupAf: 0, group: '', port: 0, ttl: 0 };
   let schedFlagsArg = '';
   for (const it of items.slice(1)) {
     if (it.kind === 'error') {
@@ -451,11 +454,16 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
         break;
       case 'mcast-interface':
         setOption(out, ce, 'mcast-interface');
+        // strncpy into the IFNAMSIZ buffer, the last byte kept for the terminating NUL.
+        daemon.ifname = optarg.slice(0, 15);
         break;
-      case 'syncid':
+      case 'syncid': {
         setOption(out, ce, 'syncid');
-        if (stringToNumber(optarg, 0, 255) === -1) fail(out, 2, 'illegal syncid specified');
+        const id = stringToNumber(optarg, 0, 255);
+        if (id === -1) fail(out, 2, 'illegal syncid specified');
+        daemon.syncid = id;
         break;
+      }
       case 'timeout':
         setOption(out, ce, 'timeout');
         break;
@@ -494,12 +502,36 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
         setOption(out, ce, 'sched-flags');
         schedFlagsArg = optarg.slice(0, 127);
         break;
-      case 'mcast-group':
-      case 'mcast-port':
-      case 'mcast-ttl':
-      case 'sync-maxlen':
-        setOption(out, ce, it.tag as OptName);
+      case 'mcast-group': {
+        setOption(out, ce, 'mcast-group');
+        const six = optarg.includes(':');
+        const g = canonicalMulticast(optarg);
+        if (g === null || g.includes(':') !== six) fail(out, 2, `invalid IPv${six ? 6 : 4} mcast-group \`${optarg}'`);
+        daemon.groupAf = six ? 6 : 4;
+        daemon.group = g;
         break;
+      }
+      case 'mcast-port': {
+        setOption(out, ce, 'mcast-port');
+        const p = stringToNumber(optarg, 1, 65535);
+        if (p === -1) fail(out, 2, 'illegal mcast-port specified');
+        daemon.port = p;
+        break;
+      }
+      case 'mcast-ttl': {
+        setOption(out, ce, 'mcast-ttl');
+        const t = stringToNumber(optarg, 1, 255);
+        if (t === -1) fail(out, 2, 'illegal mcast-ttl specified');
+        daemon.ttl = t;
+        break;
+      }
+      case 'sync-maxlen': {
+        setOption(out, ce, 'sync-maxlen');
+        const m = stringToNumber(optarg, 1, 65535 - 20 - 8);
+        if (m === -1) fail(out, 2, 'illegal sync-maxlen specified');
+        daemon.maxlen = m;
+        break;
+      }
       case 'tun-info':
         setOption(out, ce, 'tun-info');
         ce.format.add('tun-info');
@@ -535,6 +567,8 @@ function parseOptions(out: Out, args: readonly string[], program: string): Comma
   }
   if (leftovers.length > 0) fail(out, 2, `unexpected argument ${leftovers[0]}`);
   if (schedFlagsArg !== '') ce.svc.schedFlags = parseSchedFlags(out, ce.svc.sched, schedFlagsArg);
+  // ipvsadm's default multicast interface (DEF_MCAST_IFN).
+  if (ce.daemon && cmd === 'start-daemon' && ce.daemon.ifname === '') ce.daemon.ifname = 'eth0';
   return ce;
 }
 
@@ -632,7 +666,7 @@ function processOptions(state: SimState, out: Out, args: readonly string[], read
       } else if (o.has('timeout')) {
         out.stdout += 'Timeout (tcp tcpfin udp): 900 120 300\n';
       } else if (o.has('daemon')) {
-        /* no sync daemon */
+        out.stdout += formatDaemons(state);
       } else out.stdout += formatList(state, formatOf(ce));
       return 0;
     }

@@ -12,12 +12,12 @@
  * - state.ts: the table, and what the kernel accepts or refuses for each command
  * - cmdline.ts: the command line (options, userspace checks, -R, one invocation)
  * - listing.ts: `-L` / `-S` output and the table as IpvsTable
- * - names.ts: /etc/services and /etc/hosts, from loaders (no fs here)
+ * - names.ts: /etc/services, /etc/hosts and the network interfaces, from loaders (no fs here)
  */
 export { DEFAULT_PERSISTENT_TIMEOUT, IPVSADM_VERSION_LINE, restoreLines, runIpvsadm } from './cmdline.js';
 export type { SimRunOptions, SimRunResult } from './cmdline.js';
-export { formatList, formatSave, toIpvsTable } from './listing.js';
+export { formatDaemons, formatList, formatSave, toIpvsTable } from './listing.js';
 export type { ListFormat } from './listing.js';
-export { setEtcHostsLoader, setEtcServicesLoader } from './names.js';
+export { hostInterfaces, setEtcHostsLoader, setEtcServicesLoader, setInterfacesLoader } from './names.js';
 export { destAddrAccepted, emptyState, KNOWN_SCHEDULERS } from './state.js';
-export type { SimDest, SimService, SimState } from './state.js';
+export type { SimDest, SimService, SimState, SimSyncDaemon } from './state.js';

@@ -4,6 +4,7 @@
  */
 import type { Forward } from '../model/config.js';
 import { inetAton, ipv4ToString, parseIpv6 } from '../ipvs/addr.js';
+import { formatSyncDaemon } from '../ipvs/sync.js';
 import type { IpvsDest, IpvsProto, IpvsService, IpvsTable } from '../ipvs/types.js';
 import { addrName, portName } from './names.js';
 import { SCHED1, SCHED2, SCHED3, type SimDest, type SimService, type SimState } from './state.js';
@@ -248,4 +249,9 @@ export function toIpvsTable(state: SimState): IpvsTable {
     return { service, dests };
   });
   return { services };
+}
+
+/** `ipvsadm -L --daemon`: one line per running sync daemon, master first (empty when none runs). */
+export function formatDaemons(state: SimState): string {
+  return (state.daemons ?? []).map((d) => formatSyncDaemon(d) + '\n').join('');
 }

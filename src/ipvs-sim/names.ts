@@ -94,3 +94,23 @@ export function addrName(af: 4 | 6, addr: string): string {
   return hosts().find((e) => e.addr === n)?.names[0] ?? addr;
 }
 
+
+/**
+ * The simulated host's network interfaces and their MTUs, for the sync daemons' --mcast-interface (the
+ * kernel looks the name up in the daemon's network namespace). Default: only `lo` (MTU 65536), as the
+ * rest of the simulated host; the fake ipvsadm gives the interfaces of its own namespace.
+ */
+let interfacesLoader: () => ReadonlyMap<string, number> = () => new Map([['lo', 65536]]);
+
+export function setInterfacesLoader(f: () => ReadonlyMap<string, number>): void {
+  interfacesLoader = f;
+}
+
+/** The interfaces of the simulated host (name to MTU); none when the loader fails. */
+export function hostInterfaces(): ReadonlyMap<string, number> {
+  try {
+    return interfacesLoader();
+  } catch {
+    return new Map();
+  }
+}

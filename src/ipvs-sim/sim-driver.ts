@@ -7,7 +7,8 @@ import { emptyState, formatList, formatSave, runIpvsadm, toIpvsTable } from './i
 import type { SimRunResult, SimState } from './index.js';
 import { planChanges } from '../ipvs/plan.js';
 import { renderArgs, renderCommandLine } from '../ipvs/render.js';
-import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from '../ipvs/types.js';
+import { parseSyncDaemons, syncDaemonStartArgs, syncDaemonStopArgs } from '../ipvs/sync.js';
+import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsSyncDaemons, IpvsTable } from '../ipvs/types.js';
 import { IpvsadmError } from '../util/errors.js';
 
 export interface SimDriverOptions {
@@ -29,6 +30,20 @@ export class SimDriver implements IpvsDriver {
   private readonly schedulers?: readonly string[];
   private readonly failMatch?: RegExp;
 
+  /** The sync daemons through the same command line (`--start-daemon`, `--stop-daemon`, `-L -n --daemon`). */
+  readonly syncDaemons: IpvsSyncDaemons = {
+    read: async () => {
+      const r = this.runChecked(['-L', '-n', '--daemon']);
+      return parseSyncDaemons(r.stdout);
+    },
+    start: async (d) => {
+      this.runChecked(syncDaemonStartArgs(d));
+    },
+    stop: async (role) => {
+      this.runChecked(syncDaemonStopArgs(role));
+    },
+  };
+
   constructor(opts: SimDriverOptions = {}) {
     this.state = opts.state ?? emptyState();
     this.schedulers = opts.schedulers;
@@ -42,6 +57,14 @@ export class SimDriver implements IpvsDriver {
   /** Runs one ipvsadm command line (argv without the program) against the simulated kernel. */
   run(args: readonly string[], stdin?: string): SimRunResult {
     return runIpvsadm(this.state, args, { stdin, ...(this.schedulers ? { schedulers: this.schedulers } : {}) });
+  }
+
+  /** run(), with a refusal (or an injected failMatch) thrown as the IpvsadmError ipvsadm's message reads. */
+  private runChecked(args: readonly string[]): SimRunResult {
+    if (this.failMatch && this.failMatch.test(`ipvsadm ${args.join(' ')}`)) throw new IpvsadmError(args, 255, 'Operation not permitted\n', 'Operation not permitted');
+    const r = this.run(args);
+    if (r.exitCode !== 0) throw new IpvsadmError(args, r.exitCode, r.stderr, r.stderr.trim() || `exit status ${r.exitCode}`);
+    return r;
   }
 
   async read(): Promise<IpvsTable> {

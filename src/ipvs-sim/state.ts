@@ -5,6 +5,8 @@
  */
 import { type Forward, IPVS_SCHEDULERS } from '../model/config.js';
 import { inetAton, parseIpv6 } from '../ipvs/addr.js';
+import { SYNC_DEFAULT_GROUP, SYNC_DEFAULT_PORT, SYNC_DEFAULT_TTL } from '../ipvs/sync.js';
+import { hostInterfaces } from './names.js';
 
 /** SimDest is one destination as the kernel holds it. */
 export interface SimDest {
@@ -47,9 +49,26 @@ export interface SimService {
   dests: SimDest[];
 }
 
+/**
+ * SimSyncDaemon is one running connection-sync daemon (the kernel's ipvs->mcfg or ->bcfg) with the
+ * defaults the kernel filled in at start.
+ */
+export interface SimSyncDaemon {
+  role: 'master' | 'backup';
+  ifname: string;
+  syncid: number;
+  maxlen: number;
+  /** The group as inet_ntop prints it. */
+  group: string;
+  port: number;
+  ttl: number;
+}
+
 /** SimState is the whole kernel table (JSON-serialisable: the fake stores it in a file). */
 export interface SimState {
   services: SimService[];
+  /** The running sync daemons, master first; absent when none runs. */
+  daemons?: SimSyncDaemon[];
 }
 
 /**
@@ -89,12 +108,67 @@ export interface DestRequest extends Omit<SimDest, 'activeConns' | 'inactConns'>
   words: number[];
 }
 
+/** A sync daemon as --start-daemon/--stop-daemon give it to the kernel (ipvsadm's ipvs_daemon_t). */
+export interface DaemonRequest {
+  role: 'master' | 'backup';
+  ifname: string;
+  syncid: number;
+  /** 0 = unset (the kernel chooses). */
+  maxlen: number;
+  /** 0 = unset (the kernel's 224.0.0.81). */
+  groupAf: 0 | 4 | 6;
+  group: string;
+  port: number;
+  ttl: number;
+}
+
 /** What one command asks of the kernel: the command, its service and destination, the options given. */
 export interface KernelRequest {
   cmd: Cmd | null;
   svc: SvcRequest;
   dest: DestRequest;
+  daemon?: DaemonRequest;
   options: ReadonlySet<string>;
+}
+
+/**
+ * start_sync_thread: the kernel's defaults, the interface looked up (ENODEV before EEXIST), maxlen
+ * from the interface's MTU (master: 1500 - headers; backup: the MTU clamped to 1500..65535 - headers)
+ * or the given one clamped (backup at least 1024), one daemon per role (EEXIST).
+ */
+function startDaemon(state: SimState, d: DaemonRequest): string | null {
+  const ifaces = hostInterfaces();
+  const mtu = ifaces.get(d.ifname);
+  if (mtu === undefined) return 'No such device';
+  const six = d.groupAf === 6;
+  const hlen = six ? 40 + 8 : 20 + 8;
+  const backup = d.role === 'backup';
+  const devMtu = backup ? Math.min(Math.max(mtu, 1500), 65535) : 1500;
+  const minMtu = backup ? 1024 : 1;
+  const maxlen = d.maxlen ? Math.min(Math.max(d.maxlen, minMtu), 65535 - hlen) : devMtu - hlen;
+  const daemons = state.daemons ?? [];
+  if (daemons.some((x) => x.role === d.role)) return 'Daemon has already run';
+  const next: SimSyncDaemon = {
+    role: d.role,
+    ifname: d.ifname,
+    syncid: d.syncid,
+    maxlen,
+    group: d.groupAf === 0 ? SYNC_DEFAULT_GROUP : d.group,
+    port: d.port || SYNC_DEFAULT_PORT,
+    ttl: d.ttl || SYNC_DEFAULT_TTL,
+  };
+  state.daemons = [...daemons, next].sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
+  return null;
+}
+
+/** stop_sync_thread: ESRCH when the role does not run. */
+function stopDaemon(state: SimState, role: 'master' | 'backup'): string | null {
+  const daemons = state.daemons ?? [];
+  if (!daemons.some((x) => x.role === role)) return 'No daemon is running';
+  const rest = daemons.filter((x) => x.role !== role);
+  if (rest.length) state.daemons = rest;
+  else delete state.daemons;
+  return null;
 }
 
 export function findService(state: SimState, svc: SvcRequest): SimService | undefined {
@@ -220,10 +294,11 @@ export function kernelCall(state: SimState, ce: KernelRequest, schedulers: reado
       return null;
     }
     case 'set':
-    case 'start-daemon':
       return null;
+    case 'start-daemon':
+      return ce.daemon ? startDaemon(state, ce.daemon) : null;
     case 'stop-daemon':
-      return 'No daemon is running';
+      return ce.daemon ? stopDaemon(state, ce.daemon.role) : 'No daemon is running';
     default:
       return null;
   }

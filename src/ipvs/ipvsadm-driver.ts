@@ -13,7 +13,8 @@ import type { ProcessResult, ProcessRunner } from '../util/process.js';
 import { parseListing } from './parse.js';
 import { canonicalAddrPort, kernelDestOf, planChanges, serviceKey, serviceParamsEqual } from './plan.js';
 import { renderArgs, renderRestoreLine } from './render.js';
-import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDest, IpvsDriver, IpvsProto, IpvsTable } from './types.js';
+import { parseSyncDaemons, syncDaemonStartArgs, syncDaemonStopArgs } from './sync.js';
+import type { DesiredTable, IpvsCommand, IpvsCommandResult, IpvsDest, IpvsDriver, IpvsProto, IpvsSyncDaemons, IpvsTable } from './types.js';
 
 export type IpvsLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -116,6 +117,28 @@ export class IpvsadmDriver implements IpvsDriver {
   private readonly log: (level: IpvsLogLevel, msg: string) => void;
   private readonly readMode: 'restore' | 'list';
 
+  /**
+   * The sync daemons: `-L -n --daemon`, `--start-daemon ...`, `--stop-daemon ROLE`, one process each. A
+   * refusal rejects with an IpvsadmError whose message is ipvsadm's (`Daemon has already run`).
+   */
+  readonly syncDaemons: IpvsSyncDaemons = {
+    read: async () => {
+      const args = ['-L', '-n', '--daemon'];
+      const r = await this.runChecked(args);
+      try {
+        return parseSyncDaemons(r.stdout);
+      } catch (e) {
+        throw new IpvsadmError(args, r.exitCode, r.stderr, `${this.path} ${args.join(' ')}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    },
+    start: async (d) => {
+      await this.runChecked(syncDaemonStartArgs(d));
+    },
+    stop: async (role) => {
+      await this.runChecked(syncDaemonStopArgs(role));
+    },
+  };
+
   constructor(opts: IpvsadmDriverOptions) {
     if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new LdirError('LDIR_ERR_IPVSADM_NOT_FOUND', 'IpvsadmDriver: path is required');
     this.path = opts.path;
@@ -128,6 +151,13 @@ export class IpvsadmDriver implements IpvsDriver {
   private async run(args: readonly string[], input?: string): Promise<ProcessResult> {
     this.processCount++;
     return this.runner(this.path, args, { timeoutMs: this.timeoutMs, ...(input !== undefined ? { input } : {}) });
+  }
+
+  /** One ipvsadm process that must exit 0; rejects with an IpvsadmError carrying ipvsadm's message. */
+  private async runChecked(args: readonly string[]): Promise<ProcessResult> {
+    const r = await this.run(args);
+    if (r.spawnError || r.timedOut || r.exitCode !== 0) throw new IpvsadmError(args, r.exitCode, r.stderr, describeFailure(r, this.timeoutMs));
+    return r;
   }
 
   private commandLine(c: IpvsCommand): string {

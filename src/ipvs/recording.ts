@@ -4,7 +4,7 @@
  * every change and at least every verify interval; refresh() adds at most one read per `minAgeMs`,
  * however many ask (one read in flight at a time).
  */
-import type { IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsTable } from './types.js';
+import type { IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsSyncDaemons, IpvsTable } from './types.js';
 
 export interface TableReading {
   readonly table: IpvsTable;
@@ -17,10 +17,15 @@ export class RecordingDriver implements IpvsDriver {
   private inFlight?: Promise<void>;
   private lastAttempt = -Infinity;
 
+  /** The inner driver's sync daemons, as they are. */
+  readonly syncDaemons?: IpvsSyncDaemons;
+
   constructor(
     private readonly inner: IpvsDriver,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (inner.syncDaemons) this.syncDaemons = inner.syncDaemons;
+  }
 
   async read(): Promise<IpvsTable> {
     const table = await this.inner.read();

@@ -5,7 +5,7 @@
 // also on each -R line: exit 255 with a message), FAKE_IPVSADM_HANG_MS (sleep first),
 // FAKE_IPVSADM_GARBAGE=1 (print garbage instead of listings). FAKE_IPVSADM_HOSTS: the hosts file for
 // names (default /etc/hosts). See README.md.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -61,6 +61,30 @@ function logInvocation(result) {
 sim.setEtcServicesLoader(() => (existsSync('/etc/services') ? readFileSync('/etc/services', 'utf8') : ''));
 const hostsFile = process.env.FAKE_IPVSADM_HOSTS || '/etc/hosts';
 sim.setEtcHostsLoader(() => (existsSync(hostsFile) ? readFileSync(hostsFile, 'utf8') : ''));
+// The sync daemons' --mcast-interface: FAKE_IPVSADM_INTERFACES (`eth0,lo` or `eth0:1500,lo:65536`), else
+// the interfaces of this network namespace (/sys/class/net, as `ip netns exec` mounts it).
+sim.setInterfacesLoader(() => {
+  const spec = process.env.FAKE_IPVSADM_INTERFACES;
+  const m = new Map();
+  if (spec !== undefined) {
+    for (const item of spec.split(',')) {
+      if (item === '') continue;
+      const [name, mtu] = item.split(':');
+      m.set(name, mtu ? Number(mtu) : name === 'lo' ? 65536 : 1500);
+    }
+    return m;
+  }
+  for (const name of readdirSync('/sys/class/net')) {
+    let mtu = 1500;
+    try {
+      mtu = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim()) || 1500;
+    } catch {
+      /* keep 1500 */
+    }
+    m.set(name, mtu);
+  }
+  return m;
+});
 
 let result;
 const failMatch = process.env.FAKE_IPVSADM_FAIL_MATCH ? new RegExp(process.env.FAKE_IPVSADM_FAIL_MATCH) : null;
