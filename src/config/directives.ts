@@ -31,10 +31,12 @@ import {
   IPVS_SCHEDULERS,
   type LogTarget,
   SERVICES,
+  type SyncDaemonConfig,
   type VirtualService,
 } from '../model/config.js';
 import { firstDigits, perlRe, perlSplitCommaList, perlTrue } from './perl.js';
 import { isContiguousNetmask, parseFallback, resolveFallback } from './resolve.js';
+import { parseSyncDaemon } from './syncdaemon.js';
 import type { FallbackDraft, GlobalDraft, Parser, ResolvedVirtual, VirtualDraft } from './session.js';
 
 /** Where a directive may appear. */
@@ -608,6 +610,22 @@ export const DIRECTIVES: readonly Directive[] = [
       }
       return dir;
     },
+  }),
+  // Ours, not the original's: the IPVS connection-sync daemons to keep running (syncdaemon.ts), one line per role.
+  special({
+    name: 'syncdaemon',
+    scope: 'global',
+    read: (ctx, value): SyncDaemonConfig => {
+      const r = parseSyncDaemon(value);
+      if ('error' in r) fail(ctx, r.error);
+      const first = ctx.g.set.syncdaemons?.find((d) => d.role === r.daemon.role);
+      if (first) fail(ctx, `syncdaemon: a second line for the ${r.daemon.role} role (the first is at line ${first.pos.line})`);
+      return { ...r.daemon, pos: { file: ctx.p.file, line: ctx.line } };
+    },
+    store: (ctx, d) => {
+      ctx.g.set.syncdaemons = [...(ctx.g.set.syncdaemons ?? []), d];
+    },
+    toGlobal: (g) => opt('syncdaemons', g.set.syncdaemons),
   }),
   field({
     name: 'monitorfile',

@@ -209,6 +209,32 @@ export interface GlobalConfig {
   /** Ours (off by default): run `fallbackcommand stop ...` at daemon stop while the fallback is on. */
   readonly fallbackcommandonstop?: boolean;
   readonly maintenancedir?: string;
+  /** Ours (opt-in, absent without a `syncdaemon =` line): the IPVS connection-sync daemons to keep running. */
+  readonly syncdaemons?: readonly SyncDaemonConfig[];
+}
+
+/**
+ * One `syncdaemon = master|backup INTERFACE syncid=N [maxlen=N] [group=ADDR] [port=N] [ttl=N]
+ * [cleanstop=yes|no]` line (ours): an IPVS connection-sync daemon the daemon starts, watches and
+ * restarts. The fields the kernel contract names (src/ipvs/types.ts SyncDaemon) have its names.
+ */
+export interface SyncDaemonConfig {
+  readonly role: 'master' | 'backup';
+  /** The multicast interface (--mcast-interface). */
+  readonly ifname: string;
+  /** 0..255; a backup with 0 accepts every sync id. */
+  readonly syncid: number;
+  /** Unset: the kernel's choice from the interface's MTU. */
+  readonly maxlen?: number;
+  /** IPv4 or IPv6 multicast group as written; unset: 224.0.0.81. */
+  readonly group?: string;
+  /** Unset: 8848. */
+  readonly port?: number;
+  /** Unset: 1. */
+  readonly ttl?: number;
+  /** false (`cleanstop=no`): the daemon leaves this role running when it stops. Default true. */
+  readonly cleanstop: boolean;
+  readonly pos: SourcePos;
 }
 
 /** A non-fatal finding of the parser, printed as `FILE:LINE: warning: message`. */

@@ -69,8 +69,8 @@ describe('adding a directive is one entry (the recipe of the registry header)', 
     default: 2,
     read: positive('risecount: a positive number is required'),
   });
-  const syncdaemon = field({ name: 'syncdaemon', scope: 'global', key: 'syncdaemon' as 'fork', default: false, read: yesNo('syncdaemon') });
-  const registry: readonly Directive[] = [...DIRECTIVES, risecount, syncdaemon];
+  const examplesync = field({ name: 'examplesync', scope: 'global', key: 'examplesync' as 'fork', default: false, read: yesNo('examplesync') });
+  const registry: readonly Directive[] = [...DIRECTIVES, risecount, examplesync];
 
   const p = new Parser('t.cf', { resolver, checkFiles: false });
   const block = (): VirtualDraft => ({ keyword: 'virtual', family: 4, line: 1, protocol: 'tcp', set: {}, lines: {}, realsTodo: [] });
@@ -101,10 +101,10 @@ describe('adding a directive is one entry (the recipe of the registry header)', 
     const e = await read(g, 'risecount=0', 9).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as ConfigError).format()).toBe('t.cf:9: risecount: a positive number is required');
-    expect(await read(g, 'syncdaemon=yes', 2)).toBe(true);
-    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).syncdaemon).toBe(true);
-    expect(await read(g, 'syncdaemon=yes', 4, block())).toBe(false);
-    const bad = await read(g, 'syncdaemon=on', 5).catch((x: unknown) => x);
-    expect((bad as ConfigError).format()).toBe("t.cf:5: syncdaemon must be 'yes' or 'no'");
+    expect(await read(g, 'examplesync=yes', 2)).toBe(true);
+    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).examplesync).toBe(true);
+    expect(await read(g, 'examplesync=yes', 4, block())).toBe(false);
+    const bad = await read(g, 'examplesync=on', 5).catch((x: unknown) => x);
+    expect((bad as ConfigError).format()).toBe("t.cf:5: examplesync must be 'yes' or 'no'");
   });
 });
