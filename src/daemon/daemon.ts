@@ -8,7 +8,7 @@ import { readFileSync, statSync, accessSync, constants as fsc, writeFileSync, re
 import { hostname as osHostname } from 'node:os';
 import type { Config, DaemonStatus } from '../model/config.js';
 import type { Director, EngineEvent } from '../engine/types.js';
-import type { IpvsDriver, IpvsCommand } from '../ipvs/types.js';
+import type { IpvsDriver, IpvsCommand, SyncDaemon } from '../ipvs/types.js';
 import { ConfigError } from '../util/errors.js';
 import { systemClock } from '../util/clock.js';
 import { destinationFor, type LdLogger } from '../log/logger.js';
@@ -27,6 +27,7 @@ import { RecordingDriver } from '../ipvs/recording.js';
 import { statusConfig } from '../observe/status.js';
 import { LagMonitor, SystemdNotifier, isAlive } from '../observe/watchdog.js';
 import { AdminService } from './admin-service.js';
+import { SyncDaemonKeeper } from './sync-daemons.js';
 
 /** Signals that stop the daemon (those of the original that Node can catch). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGXCPU', 'SIGXFSZ'];
@@ -83,6 +84,7 @@ async function makeDriver(wiring: Wiring, ipvsadm: string, logger: LdLogger, onS
     renameSync(tmp, simState);
   };
   await save();
+  const daemons = sim.syncDaemons;
   return {
     read: () => sim.read(),
     apply: async (cmds: readonly IpvsCommand[]) => {
@@ -90,6 +92,15 @@ async function makeDriver(wiring: Wiring, ipvsadm: string, logger: LdLogger, onS
       await save();
       return r;
     },
+    ...(daemons
+      ? {
+          syncDaemons: {
+            read: () => daemons.read(),
+            start: (d: SyncDaemon) => daemons.start(d),
+            stop: (role: SyncDaemon['role']) => daemons.stop(role),
+          },
+        }
+      : {}),
   };
 }
 
@@ -123,6 +134,8 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private ipvsDriver?: IpvsDriverSelection;
   private admin?: AdminService;
+  /** The configured connection-sync daemons (syncdaemon= lines); idle without them. */
+  private syncKeeper?: SyncDaemonKeeper;
   private readonly wiring: Wiring;
   private readonly runner: ProcessRunner;
 
@@ -170,6 +183,7 @@ export class Daemon {
       runner: this.runner,
     });
     this.director.onEvent((e) => this.onEvent(e));
+    this.syncKeeper = new SyncDaemonKeeper({ ops: this.driver.syncDaemons, log: (level, m) => logger[level](m) });
     this.alerts.setConfig(this.config);
     this.alerts.setStatus('starting');
     this.recordConfigFile();
@@ -191,6 +205,8 @@ export class Daemon {
         await this.exit(1);
         return;
       }
+      // The sync daemons after the first table write: the table is in place before connections sync.
+      await this.syncDaemons(() => this.syncKeeper!.apply(this.config.global.syncdaemons ?? []));
       await this.instances('start', this.config.global.execute);
       this.setStatus('running');
       admin.started();
@@ -218,6 +234,7 @@ export class Daemon {
           refreshTable: () => void this.driver?.refresh(5000),
           daemonStatus: () => this.status,
           ipvsDriver: () => this.ipvsDriver,
+          syncDaemons: () => this.syncKeeper?.status() ?? [],
           configPath: this.o.configPath,
           pid: process.pid,
           hostname: this.hostname,
@@ -278,6 +295,7 @@ export class Daemon {
     } catch (e) {
       logger.error(`Stop failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+    await this.syncDaemons(() => this.syncKeeper?.stop() ?? Promise.resolve());
     this.admin?.save(health);
     // The stop phase's mails go out before the exit, bounded: a dead SMTP server delays stop by seconds.
     await this.alerts.flush(STOP_MAIL_DEADLINE_MS).catch(() => {});
@@ -343,6 +361,7 @@ export class Daemon {
       await this.instances('reload_or_start', [...neu].filter((n) => old.has(n)));
       await this.instances('start', [...neu].filter((n) => !old.has(n)));
       await this.director.reload(next);
+      await this.syncDaemons(() => this.syncKeeper!.apply(next.global.syncdaemons ?? []));
       this.admin?.save(); // entries of reals the new config dropped are gone
       this.config = next;
       this.alerts.setConfig(next);
@@ -388,9 +407,23 @@ export class Daemon {
     return r.exitCode ?? 1;
   }
 
+  /** Runs a sync-daemon step; it logs its own failures, and nothing it does may stop the daemon. */
+  private async syncDaemons(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      this.o.logger.error(`syncdaemon: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.stateDirty = true;
+  }
+
   private startTimers(): void {
     const everyS = Math.max(1, this.config.global.checkinterval);
     this.timers.push(setInterval(() => void this.enqueue(() => this.checkConfigFile()), everyS * 1000));
+    // The sync daemons: one read per global checkinterval, only while syncdaemon lines exist.
+    if (this.syncKeeper?.active) {
+      this.timers.push(setInterval(() => void this.enqueue(() => this.syncDaemons(() => this.syncKeeper!.check())), everyS * 1000));
+    }
     this.timers.push(
       setInterval(() => {
         this.alerts.tick();
@@ -444,6 +477,7 @@ export class Daemon {
         snapshot: this.director.snapshot(),
         model: statusConfig(this.config),
         ...(this.driver?.last() ? { table: this.driver.last() } : {}),
+        ...(this.syncKeeper?.active ? { syncDaemons: this.syncKeeper.status() } : {}),
       });
     } catch {
       /* the run directory may not be writable (-d as a user): show then says stopped */

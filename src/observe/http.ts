@@ -16,7 +16,7 @@ import type { DirectorSnapshot } from '../engine/types.js';
 import type { TableReading } from '../ipvs/recording.js';
 import { parseListen } from './metrics.js';
 import { renderPage } from './page.js';
-import { buildStatus, CheckHistory, type IpvsDriverInfo, type StatusData } from './status.js';
+import { buildStatus, CheckHistory, type IpvsDriverInfo, type StatusData, type SyncDaemonReport } from './status.js';
 
 /** What the listener shows, read when asked. */
 export interface StatusSource {
@@ -30,6 +30,8 @@ export interface StatusSource {
   daemonStatus(): string;
   /** The IPVS driver the daemon chose, when known. */
   ipvsDriver?(): IpvsDriverInfo | undefined;
+  /** The configured sync daemons as last seen. */
+  syncDaemons?(): readonly SyncDaemonReport[];
   configPath: string;
   pid?: number;
   hostname?: string;
@@ -184,6 +186,7 @@ export class StatusServer {
       history: this.history,
       pid: s.pid,
       ipvsDriver: s.ipvsDriver?.(),
+      ...(s.syncDaemons ? { syncDaemons: s.syncDaemons() } : {}),
       configPath: s.configPath,
       status: s.daemonStatus(),
       now: Date.now(),

@@ -5,7 +5,7 @@
 import { open, rename, readFile } from 'node:fs/promises';
 import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
 import type { TableReading } from '../ipvs/recording.js';
-import { buildStatus, type StatusConfig, type StatusData } from './status.js';
+import { buildStatus, type StatusConfig, type StatusData, type SyncDaemonReport } from './status.js';
 
 /** What the daemon writes and `show` reads. */
 export interface StateFile {
@@ -21,6 +21,8 @@ export interface StateFile {
   readonly model?: StatusConfig;
   /** The last IPVS table read (connection counts). */
   readonly table?: TableReading;
+  /** The configured connection-sync daemons as last seen (absent without `syncdaemon` lines). */
+  readonly syncDaemons?: readonly SyncDaemonReport[];
 }
 
 /** The state file's path beside the pid file. */
@@ -84,6 +86,7 @@ export function showJson(s: StateFile): StatusData & { writtenAt: string } {
     status: s.status,
     now: s.writtenAt,
     withHistory: false,
+    ...(s.syncDaemons ? { syncDaemons: s.syncDaemons } : {}),
   });
   return { ...data, writtenAt: new Date(s.writtenAt).toISOString() };
 }

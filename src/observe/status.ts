@@ -7,7 +7,7 @@
  */
 import type { Config, Forward, VirtualService } from '../model/config.js';
 import type { DirectorSnapshot, RealSnapshot } from '../engine/types.js';
-import type { IpvsTable } from '../ipvs/types.js';
+import type { IpvsTable, SyncDaemon } from '../ipvs/types.js';
 import { canonicalAddrPort, kernelDestOf, serviceKey } from '../ipvs/plan.js';
 
 /** Admin state of a real (set at run time by drain/maint/weight); `none` = health-driven. */
@@ -82,6 +82,28 @@ export interface StatusVirtual {
   readonly reals: readonly StatusReal[];
 }
 
+/**
+ * A configured connection-sync daemon (`syncdaemon =` lines) as the daemon last saw it: `running` (as
+ * configured), `missing`, `differs` (the role runs with other parameters) or `error` (not known).
+ */
+export interface SyncDaemonReport {
+  readonly role: 'master' | 'backup';
+  /** As configured (unset fields: the kernel's defaults). */
+  readonly configured: SyncDaemon;
+  /** false: left running when the daemon stops (`cleanstop=no`). */
+  readonly cleanstop: boolean;
+  readonly state: 'running' | 'missing' | 'differs' | 'error';
+  /** As the kernel reported it at the last read; null when not running or not read. */
+  readonly running: SyncDaemon | null;
+  /** The last failure (ipvsadm's or netlink's message), null when none. */
+  readonly error: string | null;
+  /** When it was last read (ms since the epoch), null before the first read. */
+  readonly checkedAt: number | null;
+}
+
+/** A SyncDaemonReport in the status data (checkedAt as ISO 8601). */
+export type StatusSyncDaemon = Omit<SyncDaemonReport, 'checkedAt'> & { readonly checkedAt: string | null };
+
 export interface StatusData {
   readonly version: 1;
   readonly pid: number | null;
@@ -98,6 +120,8 @@ export interface StatusData {
   readonly tableReadAt: string | null;
   readonly totals: { readonly virtuals: number; readonly reals: number; readonly up: number; readonly down: number };
   readonly virtuals: readonly StatusVirtual[];
+  /** The configured connection-sync daemons, master first; empty without `syncdaemon` lines. */
+  readonly syncDaemons: readonly StatusSyncDaemon[];
 }
 
 /** The part of a virtual's config the status uses. */
@@ -167,6 +191,8 @@ export interface StatusInput {
   readonly now: number;
   /** Leave the history out (the page's updates carry only the last check). */
   readonly withHistory?: boolean;
+  /** The configured sync daemons as last seen. */
+  readonly syncDaemons?: readonly SyncDaemonReport[];
 }
 
 /** A real as the engine snapshot may give it once admin state exists there. */
@@ -297,6 +323,7 @@ export function buildStatus(input: StatusInput): StatusData {
     tableReadAt: iso(input.table?.at),
     totals: { virtuals: virtuals.length, reals: total, up, down },
     virtuals,
+    syncDaemons: (input.syncDaemons ?? []).map((d) => ({ ...d, checkedAt: iso(d.checkedAt ?? undefined) })),
   };
 }
 
