@@ -193,7 +193,10 @@ describe('the daemon over the fake ipvsadm keeps its sync daemons', () => {
 
   const roles = (state: string) => (readFakeState(state).daemons ?? []).map((d) => `${d.role}/${d.ifname}/${d.syncid}`).join(',');
 
-  it('start → running; deleted → restarted; reload changes syncid → restarted; reload removes → stopped; stop keeps cleanstop=no', async () => {
+  // The sum of the budgets of the waits below (each bounded by processBudgetMs): one daemon goes through seven steps.
+  const testBudgetMs = processBudgetMs(40, 100_000);
+
+  it('start → running; deleted → restarted; reload changes syncid → restarted; reload removes → stopped; stop keeps cleanstop=no', { timeout: testBudgetMs }, async () => {
     dir = tmp();
     const state = join(dir, 'ipvs.json');
     const fake = installFakeIpvsadm(join(dir, 'bin'), { state, log: join(dir, 'ipvsadm.log'), env: { FAKE_IPVSADM_INTERFACES: 'eth0,lo' } });
