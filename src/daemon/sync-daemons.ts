@@ -146,6 +146,7 @@ export class SyncDaemonKeeper {
       if (!cur || (await this.stopRole(role, cur, 'no syncdaemon line names it any more'))) this.owned.delete(role);
     }
 
+    const started: Role[] = [];
     for (const role of SYNC_ROLES) {
       const e = this.entries.get(role);
       if (!e) continue;
@@ -177,6 +178,22 @@ export class SyncDaemonKeeper {
       }
       this.o.log('info', `Started the ${formatSyncDaemon(want)}`);
       Object.assign(e, { state: 'running', running: want, error: null, logged: undefined });
+      started.push(role);
+    }
+    // What the kernel made of the starts (its defaults filled in): one more read, only after a start.
+    if (started.length === 0) return;
+    let after: readonly SyncDaemon[];
+    try {
+      after = await ops.read();
+    } catch {
+      return; // the next check reads again
+    }
+    for (const role of started) {
+      const e = this.entries.get(role) as Entry;
+      const cur = after.find((d) => d.role === role) ?? null;
+      e.running = cur;
+      if (!cur) e.state = 'missing';
+      else if (!syncDaemonMatches(toSyncDaemon(e.want), cur)) e.state = 'differs';
     }
   }
 

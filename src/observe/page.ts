@@ -116,6 +116,16 @@ export function summaryText(d: StatusData): string {
   );
 }
 
+/**
+ * The configured connection-sync daemons in one line (`master eth0 syncid 1: running · backup …`), empty
+ * without syncdaemon lines. Rendered with the page (the script does not update it).
+ */
+export function syncText(d: Pick<StatusData, 'syncDaemons'>): string {
+  return d.syncDaemons
+    .map((s) => `${s.role} ${s.configured.ifname} syncid ${s.configured.syncid}: ${s.state}${s.error ? ` (${clip(s.error, 120)})` : ''}`)
+    .join(' · ');
+}
+
 /** The whole page. */
 export function renderPage(d: StatusData, opts: { hostname?: string } = {}): string {
   const title = `ldirectord${opts.hostname ? ` on ${opts.hostname}` : ''}`;
@@ -129,6 +139,7 @@ export function renderPage(d: StatusData, opts: { hostname?: string } = {}): str
     '</head><body>' +
     `<header><h1>${escapeHtml(title)} <small>${escapeHtml(d.config)}</small></h1>` +
     `<p id="summary">${escapeHtml(summaryText(d))}</p>` +
+    (d.syncDaemons.length ? `<p id="syncdaemons">Connection sync: ${escapeHtml(syncText(d))}</p>` : '') +
     '<div id="controls" hidden><input type="search" id="filter" placeholder="Filter: address, state, result…" aria-label="Filter" autocomplete="off">' +
     '<label><input type="checkbox" id="problems"> problems only</label> <span id="shown"></span> <span id="live"></span></div>' +
     '</header>' +

@@ -123,6 +123,10 @@ export function showText(s: StateFile, opts: { color: boolean; now?: number }): 
   const lines: string[] = [];
   const age = Math.round((now - s.writtenAt) / 1000);
   lines.push(`ldirectord pid ${s.pid} (${s.status}), config ${s.config}; cycle #${s.snapshot.cycle.count} took ${s.snapshot.cycle.lastDurationMs} ms, scheduler lag ${s.snapshot.cycle.lagMs} ms; state ${age}s old`);
+  for (const d of j.syncDaemons) {
+    const c = d.configured;
+    lines.push(`sync daemon ${d.role} (mcast=${c.ifname}, syncid=${c.syncid}): ${d.state}${d.error ? `: ${d.error}` : ''}${d.cleanstop ? '' : ' (kept at stop)'}`);
+  }
   for (const v of j.virtuals) {
     lines.push('');
     lines.push(`${paint('\x1b[1m', v.virtual)}${v.fallbackActive ? '  ' + paint('\x1b[31m', 'FALLBACK ACTIVE') : ''}`);

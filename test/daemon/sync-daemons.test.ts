@@ -8,6 +8,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { parseSyncDaemon } from '../../src/config/syncdaemon.js';
 import { SyncDaemonKeeper } from '../../src/daemon/sync-daemons.js';
+import { renderPage } from '../../src/observe/page.js';
+import { showText } from '../../src/observe/show.js';
+import { buildStatus } from '../../src/observe/status.js';
 import type { SyncDaemonConfig } from '../../src/model/config.js';
 import type { IpvsSyncDaemons } from '../../src/ipvs/types.js';
 import { setInterfacesLoader } from '../../src/ipvs-sim/index.js';
@@ -68,7 +71,7 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
     const { keeper, calls, logs, running } = setup();
     await keeper.apply([line('backup eth1 syncid=2', 2), line('master eth0 syncid=1', 1)]);
     expect(await running()).toEqual(['master eth0 1', 'backup eth1 2']);
-    expect(calls).toEqual(['read', 'start master eth0 1', 'start backup eth1 2']);
+    expect(calls).toEqual(['read', 'start master eth0 1', 'start backup eth1 2', 'read']);
     expect(logs).toEqual(['info: Started the master sync daemon (mcast=eth0, syncid=1)', 'info: Started the backup sync daemon (mcast=eth1, syncid=2)']);
     calls.length = 0;
     await keeper.check();
@@ -84,7 +87,7 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
     await sim.syncDaemons.start({ role: 'master', ifname: 'eth0', syncid: 1 });
     await sim.syncDaemons.start({ role: 'backup', ifname: 'eth0', syncid: 5 });
     await keeper.apply([line('master eth0 syncid=1'), line('backup eth0 syncid=2')]);
-    expect(calls).toEqual(['read', 'stop backup', 'start backup eth0 2']);
+    expect(calls).toEqual(['read', 'stop backup', 'start backup eth0 2', 'read']);
     expect(await running()).toEqual(['master eth0 1', 'backup eth0 2']);
   });
 
@@ -147,7 +150,7 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
     await keeper.apply([line('master eth0 syncid=1'), line('backup eth0 syncid=2')]);
     calls.length = 0;
     await keeper.apply([line('master eth0 syncid=3', 4)]);
-    expect(calls).toEqual(['read', 'stop backup', 'stop master', 'start master eth0 3']);
+    expect(calls).toEqual(['read', 'stop backup', 'stop master', 'start master eth0 3', 'read']);
     expect(await running()).toEqual(['master eth0 3']);
     expect(keeper.status().map((s) => s.role)).toEqual(['master']);
     // The removed role is no longer ours: a backup an admin starts now is left alone, also at stop.
@@ -183,6 +186,33 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
     await c.sim.syncDaemons.start({ role: 'backup', ifname: 'eth0', syncid: 2 });
     await c.keeper.apply([line('backup eth0 syncid=2 cleanstop=no')]);
     expect(c.calls).toEqual(['read']);
+  });
+});
+
+describe('reporting: status data, show, the status page', () => {
+  const snapshot = { reals: [], fallbacks: [], cycle: { count: 3, lastDurationMs: 1, lagMs: 0 }, ipvsadm: { runs: 1, failures: 0 } };
+
+  it('the keeper\'s reports become syncDaemons (checkedAt as ISO), shown by show and the page; none: empty and absent', async () => {
+    const { keeper, sim } = setup();
+    await sim.syncDaemons.start({ role: 'backup', ifname: 'eth0', syncid: 9 });
+    await keeper.apply([line('master eth0 syncid=1'), line('backup eth0 syncid=2 cleanstop=no')]);
+    await sim.syncDaemons.stop('master');
+    await keeper.check();
+    const reports = keeper.status();
+    const data = buildStatus({ snapshot, configPath: '/etc/ha.d/x.cf', status: 'running', now: 0, syncDaemons: reports });
+    expect(data.syncDaemons).toEqual([
+      { role: 'master', configured: { role: 'master', ifname: 'eth0', syncid: 1 }, cleanstop: true, state: 'running', running: { role: 'master', ifname: 'eth0', syncid: 1, maxlen: 1472, group: '224.0.0.81', port: 8848, ttl: 1 }, error: null, checkedAt: new Date(1000).toISOString() },
+      {
+        role: 'backup', configured: { role: 'backup', ifname: 'eth0', syncid: 2 }, cleanstop: false, state: 'running',
+        running: { role: 'backup', ifname: 'eth0', syncid: 2, maxlen: 1472, group: '224.0.0.81', port: 8848, ttl: 1 }, error: null, checkedAt: new Date(1000).toISOString(),
+      },
+    ]);
+    const text = showText({ version: 1, pid: 7, config: '/etc/ha.d/x.cf', writtenAt: 0, status: 'running', snapshot, syncDaemons: reports }, { color: false, now: 0 });
+    expect(text.split('\n').slice(1, 3)).toEqual(['sync daemon master (mcast=eth0, syncid=1): running', 'sync daemon backup (mcast=eth0, syncid=2): running (kept at stop)']);
+    expect(renderPage(data)).toContain('<p id="syncdaemons">Connection sync: master eth0 syncid 1: running · backup eth0 syncid 2: running</p>');
+    const none = buildStatus({ snapshot, configPath: 'x', status: 'running', now: 0 });
+    expect(none.syncDaemons).toEqual([]);
+    expect(renderPage(none)).not.toContain('syncdaemons');
   });
 });
 
