@@ -278,4 +278,34 @@ describe('the daemon over the fake ipvsadm keeps its sync daemons', () => {
     expect(readFakeState(state).services).toHaveLength(0);
     expect(read(log)).toMatch(/Leaving the backup sync daemon .* running \(cleanstop=no\)/);
   });
+
+  it('a start ipvsadm refuses is logged once, shown with its error, and retried until it works', { timeout: testBudgetMs }, async () => {
+    dir = tmp();
+    const state = join(dir, 'ipvs.json');
+    const bin = join(dir, 'bin');
+    const fakeEnv = { FAKE_IPVSADM_INTERFACES: 'eth0' };
+    // Refused at first: the kernel's answer for an interface the host lacks.
+    const fakeLog = join(dir, 'ipvsadm.log');
+    const fake = installFakeIpvsadm(bin, { state, log: fakeLog, env: { ...fakeEnv, FAKE_IPVSADM_INTERFACES: 'lo' } });
+    const starts = () => readFakeLog(fakeLog).filter((e) => e.argv[0] === '--start-daemon').length;
+    const log = join(dir, 'ld.log');
+    writeFileSync(join(dir, 's.cf'), `logfile="${log}"\ncheckinterval=1\nsyncdaemon = backup eth0 syncid=3\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=on\n`);
+    const env = { LDIRECTORD_RUNDIR: dir, LDIRECTORD_IPVSADM: fake };
+    expect((await ld(['./s.cf', 'start'], { cwd: dir, env })).code).toBe(0);
+    await until(() => /Can not start the backup sync daemon \(mcast=eth0, syncid=3\) \(will retry\): No such device/.test(read(log)), processBudgetMs(8, 20_000), 'refusal logged');
+    // Three tries later: still refused, logged once, reported.
+    await until(() => starts() >= 3, processBudgetMs(8, 10_000), 'three start attempts');
+    expect(read(log).match(/Can not start the backup sync daemon/g)).toHaveLength(1);
+    expect(roles(state)).toBe('');
+    const out = await ld(['./s.cf', 'show', '--json'], { cwd: dir, env });
+    const shown = JSON.parse(out.stdout) as { syncDaemons: { state: string; error: string | null }[] };
+    expect(shown.syncDaemons).toEqual([expect.objectContaining({ state: 'missing', error: 'No such device' })]);
+    // The interface appears: the next check starts the daemon.
+    installFakeIpvsadm(bin, { state, log: fakeLog, env: fakeEnv });
+    await until(() => roles(state) === 'backup/eth0/3', processBudgetMs(6, 15_000), 'backup started after the retry');
+    await until(() => /Started the backup sync daemon \(mcast=eth0, syncid=3\)/.test(read(log)), processBudgetMs(2, 5000), 'start logged');
+    expect((await ld(['./s.cf', 'stop'], { cwd: dir, env })).code).toBe(0);
+    await until(() => !existsSync(join(dir, 'ldirectord.s.cf.pid')), processBudgetMs(4, 10_000), 'stopped');
+    expect(roles(state)).toBe('');
+  });
 });
