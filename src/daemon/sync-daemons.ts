@@ -137,6 +137,7 @@ export class SyncDaemonKeeper {
       this.readLogged = why;
       return;
     }
+    if (this.readLogged !== undefined) this.o.log('info', 'The IPVS sync daemons can be read again');
     this.readLogged = undefined;
 
     // Roles a reload removed: stopped if still running, then no longer ours.
@@ -164,6 +165,7 @@ export class SyncDaemonKeeper {
         this.once(e, `differs:${formatSyncDaemon(cur)}`, initial ? 'info' : 'warn', `The ${role} sync daemon runs as ${formatSyncDaemon(cur)}, not as configured at ${e.want.pos.file}:${e.want.pos.line} (${formatSyncDaemon(want)}): restarting it`);
         if (!(await this.stopRole(role, cur, 'its parameters differ from the configured ones', e))) continue;
         e.running = null;
+        e.state = 'missing';
       } else {
         e.state = 'missing';
         if (!initial && e.error === null) this.once(e, 'vanished', 'warn', `The ${role} sync daemon is not running any more: starting it again`);

@@ -124,13 +124,20 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
 
   it('a read that fails marks every daemon error and is retried; an unknown interface is reported as the kernel says', async () => {
     const { keeper, sim } = setup();
-    const broken: IpvsSyncDaemons = { ...sim.syncDaemons, read: async () => Promise.reject(new Error('ipvsadm: cannot run')) };
+    let failReads = 2;
+    const broken: IpvsSyncDaemons = {
+      ...sim.syncDaemons,
+      read: async () => (failReads-- > 0 ? Promise.reject(new Error('ipvsadm: cannot run')) : sim.syncDaemons.read()),
+    };
     const logs: string[] = [];
     const k2 = new SyncDaemonKeeper({ ops: broken, log: (l, m) => logs.push(`${l}: ${m}`) });
     await k2.apply([line('master eth0 syncid=1')]);
     await k2.check();
     expect(k2.status()[0]).toMatchObject({ state: 'error', error: 'can not read the sync daemons: ipvsadm: cannot run' });
     expect(logs).toEqual(['error: Can not read the IPVS sync daemons (will retry): ipvsadm: cannot run']);
+    await k2.check();
+    expect(k2.status()[0]).toMatchObject({ state: 'running', error: null });
+    expect(logs.slice(1)).toEqual(['info: The IPVS sync daemons can be read again', 'info: Started the master sync daemon (mcast=eth0, syncid=1)']);
     await keeper.apply([line('master wlan9 syncid=1')]);
     expect(keeper.status()[0]).toMatchObject({ state: 'missing', error: 'No such device' });
   });
