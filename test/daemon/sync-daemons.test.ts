@@ -15,6 +15,8 @@ import type { SyncDaemonConfig } from '../../src/model/config.js';
 import type { IpvsSyncDaemons } from '../../src/ipvs/types.js';
 import { setInterfacesLoader } from '../../src/ipvs-sim/index.js';
 import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
+import { NetlinkDriver } from '../../src/ipvs/netlink/driver.js';
+import { FakeIpvsKernel } from '../ipvs/netlink-fake-kernel.js';
 import { build, killPidFile, ld, read, tmp, until } from '../cli/helpers.js';
 import { processBudgetMs } from '../support/load.js';
 import { installFakeIpvsadm, readFakeLog, readFakeState } from '../fake-ipvsadm/install.js';
@@ -193,6 +195,32 @@ describe('SyncDaemonKeeper (over the simulated kernel)', () => {
     await c.sim.syncDaemons.start({ role: 'backup', ifname: 'eth0', syncid: 2 });
     await c.keeper.apply([line('backup eth0 syncid=2 cleanstop=no')]);
     expect(c.calls).toEqual(['read']);
+  });
+});
+
+describe('SyncDaemonKeeper over the netlink driver (its fake kernel)', () => {
+  it('starts, recognises as configured (kernel defaults reported), restarts, changes and stops through netlink', async () => {
+    const k = new FakeIpvsKernel();
+    const driver = await NetlinkDriver.open({ transport: k });
+    const logs: string[] = [];
+    const keeper = new SyncDaemonKeeper({ ops: driver.syncDaemons, log: (l, m) => logs.push(`${l}: ${m}`) });
+    try {
+      await keeper.apply([line('master eth0 syncid=1 group=ff02::81'), line('backup lo syncid=2 ttl=3')]);
+      expect(keeper.status().map((d) => [d.role, d.state, d.error])).toEqual([['master', 'running', null], ['backup', 'running', null]]);
+      const n = k.log.length;
+      await keeper.check();
+      expect(k.log.length - n).toBe(1); // one GET_DAEMON dump: both run as configured
+      await driver.syncDaemons.stop('backup');
+      await keeper.check();
+      expect((await driver.syncDaemons.read()).map((d) => `${d.role} ${d.syncid}`)).toEqual(['master 1', 'backup 2']);
+      await keeper.apply([line('master eth0 syncid=5'), line('backup lo syncid=2 ttl=3 cleanstop=no')]);
+      expect((await driver.syncDaemons.read()).map((d) => `${d.role} ${d.syncid} ${d.group}`)).toEqual(['master 5 224.0.0.81', 'backup 2 224.0.0.81']);
+      await keeper.stop();
+      expect((await driver.syncDaemons.read()).map((d) => d.role)).toEqual(['backup']);
+      expect(logs.filter((l) => l.startsWith('error'))).toEqual([]);
+    } finally {
+      driver.close();
+    }
   });
 });
 
