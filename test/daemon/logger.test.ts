@@ -1,4 +1,4 @@
-// The log line formats of the original, through the pino-based logger.
+// The log line formats of the original, through the daemon's logger.
 import { describe, it, expect } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

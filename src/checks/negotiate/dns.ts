@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import dnsPacket from 'dns-packet';
+import type dnsPacketModule from 'dns-packet';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult, ConnectFactory } from '../types.js';
 import { CheckError, type Trail } from '../result.js';
 import { hostPort } from '../target.js';
@@ -35,19 +35,29 @@ export function reverseName(name: string): string | undefined {
   return undefined;
 }
 
+type DnsPacket = typeof dnsPacketModule;
+/** dns-packet, loaded by the first dns check (a connect-only daemon never needs it). */
+let dnsPacket: DnsPacket;
+let dnsPacketLoad: Promise<void> | undefined;
+function loadDnsPacket(): Promise<void> {
+  return (dnsPacketLoad ??= import('dns-packet').then((m) => {
+    dnsPacket = m.default;
+  }));
+}
+
 /** dnsQuestion: what the original asks for `request` (PTR for an address, else A). */
-export function dnsQuestion(request: string): dnsPacket.Question {
+export function dnsQuestion(request: string): dnsPacketModule.Question {
   const name = stripSlash(request);
   const rev = reverseName(name);
   return rev ? { type: 'PTR', name: rev, class: 'IN' } : { type: 'A', name, class: 'IN' };
 }
 
-function encodeQuery(id: number, q: dnsPacket.Question): Buffer {
+function encodeQuery(id: number, q: dnsPacketModule.Question): Buffer {
   return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [q] });
 }
 
-function decodeAnswer(buf: Buffer, id: number): dnsPacket.DecodedPacket | undefined {
-  let p: dnsPacket.DecodedPacket;
+function decodeAnswer(buf: Buffer, id: number): dnsPacketModule.DecodedPacket | undefined {
+  let p: dnsPacketModule.DecodedPacket;
   try {
     p = dnsPacket.decode(buf);
   } catch (err) {
@@ -58,14 +68,14 @@ function decodeAnswer(buf: Buffer, id: number): dnsPacket.DecodedPacket | undefi
   return p;
 }
 
-function askUdp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal): Promise<dnsPacket.DecodedPacket> {
+function askUdp(target: CheckTarget, q: dnsPacketModule.Question, trail: Trail, signal: AbortSignal): Promise<dnsPacketModule.DecodedPacket> {
   const id = randomInt(0, 65536);
   const query = encodeQuery(id, q);
   trail.add(`udp ${hostPort(target.ip, target.port)} ${q.type}? ${q.name}`);
   return udpExchange(target, trail, signal, { request: () => query, onMessage: (msg) => decodeAnswer(msg, id), resendMs: DNS_UDP_RESEND_MS });
 }
 
-async function askTcp(target: CheckTarget, q: dnsPacket.Question, trail: Trail, signal: AbortSignal, factory?: ConnectFactory): Promise<dnsPacket.DecodedPacket> {
+async function askTcp(target: CheckTarget, q: dnsPacketModule.Question, trail: Trail, signal: AbortSignal, factory?: ConnectFactory): Promise<dnsPacketModule.DecodedPacket> {
   const id = randomInt(0, 65536);
   const sock = await connectStep(target.ip, target.port, trail, signal, { factory });
   trail.add(`tcp ${q.type}? ${q.name}`);
@@ -103,8 +113,9 @@ export const dns: CheckModule = {
   name: 'dns',
   run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
     return runNegotiation(ctx, async (trail, signal) => {
+      await loadDnsPacket();
       const q = dnsQuestion(target.request);
-      let answer: dnsPacket.DecodedPacket;
+      let answer: dnsPacketModule.DecodedPacket;
       if (target.virtual.protocol === 'tcp') {
         answer = await askTcp(target, q, trail, signal, ctx.connectFactory);
       } else {
