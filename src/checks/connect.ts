@@ -5,10 +5,11 @@
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
 import dgram from 'node:dgram';
-import { connect } from './net.js';
+import type net from 'node:net';
+import { connect, defaultConnectFactory, l4Status } from './net.js';
 import { CheckError, errText, Trail } from './result.js';
 import { hostPort } from './target.js';
-import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
+import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 async function udpConnect(target: CheckTarget, sw: Trail): Promise<CheckResult> {
   const where = hostPort(target.ip, target.port);
@@ -44,3 +45,42 @@ export const connectModule: CheckModule = {
     }
   },
 };
+
+/**
+ * tcpConnectCheck is connectModule's TCP check run under its checktimeout deadline (what runCheck does
+ * for checktype=connect), with the same results and messages, at the least cost: it is the check most
+ * daemons run for every real every interval. One socket, one timer and one listener on the caller's
+ * signal; no AbortController, deadline or trail of its own (bench/README.md: CPU per check).
+ */
+export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
+  const started = performance.now();
+  const where = hostPort(ip, port);
+  const result = (ok: boolean, status: CheckStatus, message: string): CheckResult => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
+  if (signal.aborted) return Promise.resolve(result(false, 'l4-timeout', `connect ${where}: aborted before connect`));
+  if (!(port > 0 && port < 65536)) return Promise.resolve(result(false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
+  let sock: net.Socket;
+  try {
+    sock = (factory ?? defaultConnectFactory)({ host: ip, port, localAddress: undefined, noDelay: undefined });
+  } catch (err) {
+    // A bad argument throws before any socket exists.
+    return Promise.resolve(result(false, 'internal', `connect ${where}: ${errText(err)}`));
+  }
+  return new Promise<CheckResult>((resolve) => {
+    const finish = (r: CheckResult): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onTimeout);
+      sock.removeListener('connect', onConnect);
+      sock.removeListener('error', onError);
+      sock.destroy(); // connected: a plain close (FIN), as the original's close($sock)
+      resolve(r);
+    };
+    const onConnect = (): void => finish(result(true, 'ok', `connect ${where}`));
+    const onError = (err: unknown): void => finish(result(false, l4Status(err), `connect ${where}: ${errText(err)}`));
+    // The timeout and the caller's abort end the check alike (as connect's settleOn does).
+    const onTimeout = (): void => finish(result(false, 'l4-timeout', `connect ${where}: timed out`));
+    const timer = setTimeout(onTimeout, Math.max(0, timeoutMs));
+    sock.once('connect', onConnect);
+    sock.once('error', onError);
+    signal.addEventListener('abort', onTimeout, { once: true });
+  });
+}

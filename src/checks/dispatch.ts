@@ -6,7 +6,7 @@
  */
 import type { ServiceName } from '../model/config.js';
 import type { ProcessRunner } from '../util/process.js';
-import { connectModule } from './connect.js';
+import { connectModule, tcpConnectCheck } from './connect.js';
 import { withDeadline } from './deadline.js';
 import { createExternalModule, createExternalPerlModule, externalModule, externalPerlModule } from './external.js';
 import { httpModule } from './http.js';
@@ -14,7 +14,7 @@ import { negotiateModules } from './negotiate/index.js';
 import { pingModule } from './ping.js';
 import { Trail } from './result.js';
 import { simpletcpModule } from './simpletcp.js';
-import { checkTarget } from './target.js';
+import { checkPort, checkTarget } from './target.js';
 import type { CheckJob, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 /** GRACE_MS: how long after its timeout a check that ignores its abort signal may still take. */
@@ -83,7 +83,16 @@ function checktimeoutPlan(module: CheckModule, ct: number, timeoutStatus: CheckS
 }
 
 /** runCheck checks one job as the original's _check_real would, never throwing and never overrunning. */
-export async function runCheck(job: CheckJob, opts: RunCheckOptions): Promise<CheckResult> {
+export function runCheck(job: CheckJob, opts: RunCheckOptions): Promise<CheckResult> {
+  const v = job.virtual;
+  // checktype=connect on tcp (or fwm): connectModule under its checktimeout, by its cheaper twin.
+  if (v.checktype === 'connect' && v.protocol !== 'udp') {
+    return tcpConnectCheck(job.real.ip, checkPort(v, job.real), v.checktimeout * 1000, opts.signal, opts.connectFactory);
+  }
+  return runOtherCheck(job, opts);
+}
+
+async function runOtherCheck(job: CheckJob, opts: RunCheckOptions): Promise<CheckResult> {
   const v = job.virtual;
   const target = checkTarget(v, job.real, opts.hostname);
   const ct = v.checktimeout * 1000;

@@ -45,7 +45,7 @@ export interface ConnectOptions {
 }
 
 /** L4 status of a TCP connect failure (errno ETIMEDOUT is a timeout, anything else a refusal). */
-function l4Status(err: unknown): 'l4-timeout' | 'l4-refused' {
+export function l4Status(err: unknown): 'l4-timeout' | 'l4-refused' {
   return (err as NodeJS.ErrnoException)?.code === 'ETIMEDOUT' ? 'l4-timeout' : 'l4-refused';
 }
 

@@ -263,10 +263,9 @@ class DirectorImpl implements Director {
     const lookup = this.maintenance;
     const base: DirectorRunCheck =
       this.o.runCheck ?? ((job, signal) => runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
-    const run: DirectorRunCheck = async (job, signal) => {
-      if (maintDir && (await lookup(maintDir, job.real))) return MAINTENANCE_RESULT;
-      return base(job, signal);
-    };
+    const run: DirectorRunCheck = maintDir
+      ? async (job, signal) => ((await lookup(maintDir, job.real)) ? MAINTENANCE_RESULT : base(job, signal))
+      : base;
     const onResult = (job: CheckJob, result: CheckResult): void => {
       // A reload or stop came in between; or it is cancelling this cycle right now (it aborts the cycle
       // before it moves the epoch on): a cancelled check reports down, and that is not the real's health.
