@@ -1,5 +1,6 @@
-// systemd-analyze verify accepts the unit; the npm tarball installs globally on a clean prefix and
-// the installed `ldirectord` runs; the install script and logrotate snippet are well-formed.
+// systemd-analyze verify accepts the unit; the npm tarball installs globally on a clean prefix, offline
+// (from npm's cache), and the installed `ldirectord` runs and loads the netlink package's prebuilt addon;
+// the install script and logrotate snippet are well-formed.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,19 +65,35 @@ describe.skipIf(!!systemdSkip)('compat/systemd/ldirectord.service', () => {
   });
 });
 
+/**
+ * Run inside the installed package: the netlink package's addon loads (its install script is denied,
+ * so only the prebuilt binary can) and a generic netlink socket answers: the kernel resolves its own
+ * control family, nlctrl (id 16), which every Linux kernel has, IPVS or not.
+ */
+const NETLINK_PROBE = `
+import { existsSync } from 'node:fs';
+import { GenlClient, openGenericTransport } from './dist/ipvs/netlink/socket.js';
+import { GENL_ID_CTRL, decodeFamilyId, getFamilyPayload } from './dist/ipvs/netlink/codec.js';
+const c = new GenlClient(await openGenericTransport(), { timeoutMs: 5000 });
+const a = await c.request(GENL_ID_CTRL, getFamilyPayload('nlctrl'));
+c.close();
+console.log(JSON.stringify({ errno: a.errno, id: a.parts.length ? decodeFamilyId(a.parts[0].payload) : null, built: existsSync('node_modules/netlink/build'), prebuilt: existsSync('node_modules/netlink/prebuilds/' + process.platform + '-' + process.arch) }));
+`;
+
 describe.skipIf(!cli.ok || !NPM)('npm pack and a global install', () => {
-  it('scripts/install.sh packs the tarball and installs it on a clean prefix; the installed ldirectord runs -v and configtest', () => {
+  it('scripts/install.sh packs the tarball and installs it offline on a clean prefix; the installed ldirectord runs -v and configtest and loads the prebuilt netlink addon', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ldts-pack-'));
     tmp.push(dir);
     // scripts/install.sh = npm pack (dist/ is current: cliWorks built it) + npm install -g --prefix
     const prefix = join(dir, 'prefix');
     const inst = spawnSync('sh', [join(ROOT, 'scripts/install.sh'), '--prefix', prefix], {
       cwd: dir,
-      env: { ...process.env, npm_config_prefer_offline: 'true' },
+      // offline: every dependency from npm's cache (npm ci filled it), no registry at all
+      env: { ...process.env, npm_config_offline: 'true' },
       encoding: 'utf8',
       timeout: 240_000,
     });
-    if (inst.status !== 0) console.warn(inst.stderr);
+    if (inst.status !== 0) console.warn(`${inst.stderr}${/ENOTCACHED/.test(inst.stderr) ? '\n(npm\'s cache lacks a dependency: run npm ci once, online)' : ''}`);
     expect(inst.status).toBe(0);
     expect(inst.stdout).toContain(`installed ${prefix}/bin/ldirectord`);
     const bin = join(prefix, 'bin/ldirectord');
@@ -92,6 +109,10 @@ describe.skipIf(!cli.ok || !NPM)('npm pack and a global install', () => {
     // man pages and compat files travel in the tarball
     const pkg = join(prefix, 'lib/node_modules/ldirectord-ts');
     for (const f of ['man/ldirectord.8', 'man/ldirectord.cf.5', 'compat/ocf/ldirectord', 'compat/systemd/ldirectord.service']) expect(existsSync(join(pkg, f))).toBe(true);
+    // the netlink driver's addon: prebuilt for this platform, nothing compiled, and it talks to the kernel
+    const nl = spawnSync(process.execPath, ['--input-type=module', '-e', NETLINK_PROBE], { cwd: pkg, encoding: 'utf8', timeout: 30_000 });
+    expect(nl.stderr).toBe('');
+    expect(JSON.parse(nl.stdout.trim())).toEqual({ errno: 0, id: 16, built: false, prebuilt: true });
   }, 300_000);
 });
 
