@@ -8,7 +8,18 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { IPVS_CMD, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, encodeCommand, getDestsPayload, getServicesPayload } from '../../src/ipvs/netlink/codec.js';
+import {
+  IPVS_CMD,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  encodeCommand,
+  getDaemonsPayload,
+  getDestsPayload,
+  getServicesPayload,
+  startDaemonPayload,
+  stopDaemonPayload,
+} from '../../src/ipvs/netlink/codec.js';
 import { GOLDEN_OPS, parseGoldenOps } from '../kernel/netlink-ops.js';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '../kernel/golden/netlink-ops.txt');
@@ -34,6 +45,23 @@ describe('the codec sends what ipvsadm sends (golden file from the VM)', () => {
       expect(sent[0].flags).toBe(NLM_F_REQUEST | NLM_F_ACK);
       expect(payload.toString('hex')).toBe(sent[0].payload.toString('hex'));
       expect(sent[0].len).toBe(16 + payload.length);
+    });
+  });
+
+  GOLDEN_OPS.forEach((op, i) => {
+    const dm = op.daemon;
+    if (!dm) return;
+    it(`ipvsadm ${op.args} (sync daemon)`, () => {
+      const [cmd, payload, flags] =
+        'start' in dm
+          ? [IPVS_CMD.NEW_DAEMON, startDaemonPayload(dm.start), NLM_F_REQUEST | NLM_F_ACK]
+          : 'stop' in dm
+            ? [IPVS_CMD.DEL_DAEMON, stopDaemonPayload(dm.stop), NLM_F_REQUEST | NLM_F_ACK]
+            : [IPVS_CMD.GET_DAEMON, getDaemonsPayload(), NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP];
+      const sent = records[i].messages.map(msg).filter((m) => m.cmd === cmd);
+      expect(sent, `no request with command ${cmd} in ${JSON.stringify(records[i].messages)}`).toHaveLength(1);
+      expect(sent[0].flags).toBe(flags);
+      expect(payload.toString('hex')).toBe(sent[0].payload.toString('hex'));
     });
   });
 

@@ -4,13 +4,21 @@
  * the driver encodes for the same change. The golden file holds, per op, the IPVS request ipvsadm sent
  * (hex, as strace dumped it); netlink-golden.test.ts compares it with the codec's bytes.
  */
-import type { IpvsCommand } from '../../src/ipvs/types.js';
+import type { IpvsCommand, SyncDaemon } from '../../src/ipvs/types.js';
 
 export interface GoldenOp {
   readonly args: string;
   /** undefined: no single-change equivalent (listings), compared by command only. */
   readonly command?: IpvsCommand;
+  /** A sync-daemon op: what the driver's syncDaemons sends for it. */
+  readonly daemon?: { readonly start: SyncDaemon } | { readonly stop: SyncDaemon['role'] } | { readonly read: true };
 }
+
+/**
+ * The interface the sync-daemon ops name: golden.sh makes it (a veth pair, multicast-capable, with an
+ * address: the master binds its socket to the interface's address).
+ */
+export const GOLDEN_SYNC_IF = 'ldtsg0';
 
 const T80 = { proto: 'tcp', vaddr: '10.0.0.1:80' } as const;
 const U6 = { proto: 'udp', vaddr: '[2001:db8::1]:53' } as const;
@@ -32,6 +40,14 @@ export const GOLDEN_OPS: readonly GoldenOp[] = [
   { args: '-L -n' },
   { args: '-D -f 7 -6', command: { op: 'delete-service', proto: 'fwm', vaddr: '7', ipv6Fwm: true } },
   { args: '-D -t 10.0.0.1:80', command: { op: 'delete-service', ...T80 } },
+  { args: `--start-daemon master --mcast-interface ${GOLDEN_SYNC_IF} --syncid 1`, daemon: { start: { role: 'master', ifname: GOLDEN_SYNC_IF, syncid: 1 } } },
+  {
+    args: `--start-daemon backup --mcast-interface ${GOLDEN_SYNC_IF} --syncid 2 --sync-maxlen 1400 --mcast-group 239.1.2.3 --mcast-port 8849 --mcast-ttl 3`,
+    daemon: { start: { role: 'backup', ifname: GOLDEN_SYNC_IF, syncid: 2, maxlen: 1400, group: '239.1.2.3', port: 8849, ttl: 3 } },
+  },
+  { args: '-L -n --daemon', daemon: { read: true } },
+  { args: '--stop-daemon master', daemon: { stop: 'master' } },
+  { args: '--stop-daemon backup', daemon: { stop: 'backup' } },
 ];
 
 /** One op's record in the golden file: its args and the IPVS requests ipvsadm sent (hex, whole messages). */

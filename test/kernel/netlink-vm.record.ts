@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatGoldenOps, GOLDEN_OPS, messagesFromStrace, type GoldenRecord } from './netlink-ops.js';
+import { formatGoldenOps, GOLDEN_OPS, GOLDEN_SYNC_IF, messagesFromStrace, type GoldenRecord } from './netlink-ops.js';
 import { kernelHarnessMissing, runVm } from './vm.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -55,7 +55,13 @@ console.log(JSON.stringify(out));
 describe.skipIf(missing !== undefined)('netlink in the VM: golden bytes of ipvsadm, benchmark', () => {
   it('records ipvsadm\'s requests and times both drivers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ldts-netlink-vm-'));
-    const golden = ['#!/bin/sh', 'ip link set lo up'];
+    // the sync-daemon ops' interface: a veth pair (multicast) with an address
+    const golden = [
+      '#!/bin/sh',
+      'ip link set lo up',
+      'modprobe veth 2>/dev/null',
+      `ip link add ${GOLDEN_SYNC_IF} type veth peer name ${GOLDEN_SYNC_IF}p && ip link set ${GOLDEN_SYNC_IF}p up && ip link set ${GOLDEN_SYNC_IF} up && ip addr add 10.0.9.1/24 dev ${GOLDEN_SYNC_IF} || echo "@@@NO_SYNC_IF"`,
+    ];
     GOLDEN_OPS.forEach((op, i) => {
       golden.push(
         `echo "@@@OP ${i}"`,
