@@ -145,18 +145,35 @@ export const str = (type: number, s: string) => attr(type, Buffer.concat([Buffer
 /** A nested attribute, with NLA_F_NESTED set in its type as ipvsadm (libnl) sends it. */
 export const nest = (type: number, children: readonly Attr[]) => attr(type | NLA_F_NESTED, encodeAttrs(children));
 
-/** encodeAttrs writes attributes, each padded to 4 bytes. */
-export function encodeAttrs(attrs: readonly Attr[]): Buffer {
-  const parts: Buffer[] = [];
+/** The encoded size of attributes (each header + payload padded to 4 bytes). */
+function attrsSize(attrs: readonly Attr[]): number {
+  let n = 0;
+  for (const a of attrs) n += 4 + align4(a.data.length);
+  return n;
+}
+
+/** Writes attributes into `out` at `off`; returns the offset after them. */
+function writeAttrs(out: Buffer, off: number, attrs: readonly Attr[]): number {
   for (const a of attrs) {
-    const h = zeros(4);
-    h.writeUInt16LE(4 + a.data.length, 0);
-    h.writeUInt16LE(a.type, 2);
-    parts.push(h, a.data);
-    const pad = align4(a.data.length) - a.data.length;
-    if (pad) parts.push(zeros(pad));
+    const len = a.data.length;
+    out.writeUInt16LE(4 + len, off);
+    out.writeUInt16LE(a.type, off + 2);
+    a.data.copy(out, off + 4);
+    const end = off + 4 + len;
+    off += 4 + align4(len);
+    if (off > end) out.fill(0, end, off);
   }
-  return Buffer.concat(parts);
+  return off;
+}
+
+/**
+ * encodeAttrs writes attributes, each padded to 4 bytes, into one buffer (one allocation per run of
+ * attributes, not one per header and padding: a batch of 1000 reals was mostly allocation).
+ */
+export function encodeAttrs(attrs: readonly Attr[]): Buffer {
+  const out = Buffer.allocUnsafe(attrsSize(attrs));
+  writeAttrs(out, 0, attrs);
+  return out;
 }
 
 /** decodeAttrs reads a run of attributes; a malformed one ends the run with an error. */
@@ -222,7 +239,13 @@ export function decodeMessages(buf: Buffer): NlMessage[] {
 
 /** The generic netlink payload: genlmsghdr + attributes. */
 export function genlPayload(cmd: number, version: number, attrs: readonly Attr[]): Buffer {
-  return Buffer.concat([Buffer.from([cmd, version, 0, 0]), encodeAttrs(attrs)]);
+  const out = Buffer.allocUnsafe(4 + attrsSize(attrs));
+  out[0] = cmd;
+  out[1] = version;
+  out[2] = 0;
+  out[3] = 0;
+  writeAttrs(out, 4, attrs);
+  return out;
 }
 
 /** Splits a generic netlink payload into its command and attributes. */
@@ -273,8 +296,22 @@ function parseIpv6(s: string): Buffer | undefined {
   return b;
 }
 
-/** An address as the kernel's 16-byte nf_inet_addr, with its family; undefined when it is not one. */
+/** Encoded addresses by text: a batch names the same few addresses many times, cycle after cycle. */
+const addrCache = new Map<string, { af: number; bytes: Buffer } | undefined>();
+
+/**
+ * An address as the kernel's 16-byte nf_inet_addr, with its family; undefined when it is not one.
+ * The bytes are shared (cached): callers copy them, never write them.
+ */
 export function encodeAddr(ip: string): { af: number; bytes: Buffer } | undefined {
+  if (addrCache.has(ip)) return addrCache.get(ip);
+  const a = parseAddr(ip);
+  if (addrCache.size >= 8192) addrCache.clear();
+  addrCache.set(ip, a);
+  return a;
+}
+
+function parseAddr(ip: string): { af: number; bytes: Buffer } | undefined {
   const v4 = parseIpv4(ip);
   if (v4) return { af: AF_INET, bytes: Buffer.concat([v4, zeros(12)]) };
   const v6 = parseIpv6(ip);
