@@ -5,12 +5,17 @@
  * directives (global and per virtual), its subjects (the log text, "[servicename] " prefixed) and body
  * ("ldirectord host:", "Log-Message:", "Daemon-Status:", then "Service name:"/"Comment:").
  *
+ * As the original by default: through smtp=, the whole emailalert value is ONE recipient (Net::SMTP's
+ * `RCPT TO:<a@x, b@y>`, which most servers refuse: a list then gets no mail), and the port of
+ * `smtp=host:port` is dropped (port 25 is dialled). Through the local mailer each address of the list
+ * gets the mail (the original's `sendmail -t` reads the To: header). Opt-ins (ours, off by default):
+ * `emailalertsplit = yes` makes each address of the list its own SMTP recipient, `smtpuseport = yes`
+ * dials the port given. The fallback server is never resent, as in the original (its Added/Restored/
+ * Deleted fallback mails carry no alert time).
+ *
  * Deliberate differences (documented in ldirectord.cf.5):
  * - mail is queued and sent off the check path (the original talks SMTP inside its check loop);
- * - each address of a comma/space separated emailalert list is its own recipient;
- * - `smtp=host:port` dials that port (the original drops the port and dials 25);
  * - the sender is the running user's name from the password database, not $USER;
- * - the fallback server is never resent ("Inaccessible real server: <fallback>" forever in the original);
  * - a real dropped by a reload is no longer resent; nothing is lost across a reload.
  * Every transition the original mails is mailed, in every phase (starting, running, reloading, stopping),
  * filtered by emailalertstatus as the original does: a director that wants no start-up mail says
@@ -25,13 +30,16 @@ import type { Clock } from '../util/clock.js';
 
 /** One message, ready to send. */
 export interface AlertMail {
-  /** smtp host[:port]; undefined = the system mailer (sendmail). */
+  /** smtp host[:port] (the port only with smtpuseport); undefined = the system mailer (sendmail). */
   readonly smtp?: string;
   readonly envelopeFrom: string;
   readonly from: string;
   /** The emailalert value as configured (the To: header). */
   readonly to: string;
-  /** One entry per address. */
+  /**
+   * The envelope recipients: through SMTP one entry, the whole emailalert value as Net::SMTP sends it
+   * (unless emailalertsplit); for the local mailer one entry per address (its `-t` reads To:).
+   */
   readonly recipients: readonly string[];
   readonly subject: string;
   readonly body: string;
@@ -40,6 +48,32 @@ export interface AlertMail {
 /** MailSender delivers one message; it rejects on failure. Injected so tests can record. */
 export type MailSender = (mail: AlertMail) => Promise<void>;
 
+/** The host of `host[:port]` (what the original keeps of smtp=). */
+export function smtpHost(smtp: string): string {
+  return /^\[/.test(smtp) ? smtp.replace(/(\]):\d+$/, '$1') : smtp.replace(/:\d+$/, '');
+}
+
+/**
+ * What configtest says about the mail settings: the opt-ins in use (ours, not the original's behaviour),
+ * and the original's behaviours a config probably did not mean (a port the original ignores, a list that
+ * goes as one SMTP recipient), each with its opt-in.
+ */
+export function alertNotes(config: Pick<Config, 'virtuals'>): string[] {
+  const notes = new Set<string>();
+  for (const v of config.virtuals) {
+    const where = `${v.pos.file}:${v.pos.line}`;
+    if (v.emailalert.trim() === '') continue;
+    if (v.emailalertsplit) notes.add(`${where}: note: emailalertsplit=yes (not the Perl ldirectord's behaviour): each address of emailalert is its own SMTP recipient`);
+    if (v.smtp && /:\d+$/.test(v.smtp)) {
+      if (v.smtpuseport) notes.add(`${where}: note: smtpuseport=yes (not the Perl ldirectord's behaviour): alerts dial ${v.smtp}`);
+      else notes.add(`${where}: note: smtp=${v.smtp}: the port is ignored and port 25 dialled, as by the Perl ldirectord; smtpuseport=yes dials it`);
+    }
+    if (v.smtp && !v.emailalertsplit && splitAddresses(v.emailalert).length > 1)
+      notes.add(`${where}: note: emailalert="${v.emailalert}" goes through smtp= as ONE recipient, as by the Perl ldirectord (most mail servers refuse it); emailalertsplit=yes sends to each address`);
+  }
+  return [...notes];
+}
+
 /** Splits `host[:port]`; port 25 by default. */
 export function parseSmtp(smtp: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(smtp) ?? /^([^:]+)(?::(\d+))?$/.exec(smtp);
@@ -47,31 +81,60 @@ export function parseSmtp(smtp: string): { host: string; port: number } {
   return { host: m[1], port: m[2] ? Number(m[2]) : 25 };
 }
 
-/** nodemailerSender sends through SMTP (smtp set) or the local sendmail binary. */
+/**
+ * The recipient Net::SMTP's to() sends for an address string: the first `<...>` in it, else the string
+ * with outer white space trimmed, whatever commas it holds.
+ */
+export function netSmtpRecipient(addr: string): string {
+  const m = /<([^>]*)>/.exec(addr);
+  return m ? m[1] : addr.trim();
+}
+
+/** The addresses of an emailalert list (comma and/or white space separated). */
+export function splitAddresses(list: string): string[] {
+  return list.split(/[\s,]+/).filter(Boolean);
+}
+
+/**
+ * nodemailerSender sends through SMTP (smtp set) or the local sendmail binary. The SMTP path talks
+ * through nodemailer's SMTP connection itself, so that the envelope recipients go out as given (the
+ * transport would parse and split them).
+ */
 export const nodemailerSender: MailSender = async (mail) => {
   // Loaded on the first alert: most directors never send one, and the daemon starts faster without it.
   const { default: nodemailer } = await import('nodemailer');
-  const transport = mail.smtp
-    ? nodemailer.createTransport({
-        ...parseSmtp(mail.smtp),
-        secure: false,
-        // Mail servers on a director's management network often have self-signed certificates.
-        tls: { rejectUnauthorized: false },
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 20_000,
-      })
-    : nodemailer.createTransport({ sendmail: true, path: existsSync('/usr/sbin/sendmail') ? '/usr/sbin/sendmail' : 'sendmail' });
+  if (!mail.smtp) {
+    const transport = nodemailer.createTransport({ sendmail: true, path: existsSync('/usr/sbin/sendmail') ? '/usr/sbin/sendmail' : 'sendmail' });
+    try {
+      await transport.sendMail({ envelope: { from: mail.envelopeFrom, to: [...mail.recipients] }, from: mail.from, to: mail.to, subject: mail.subject, text: mail.body });
+    } finally {
+      transport.close();
+    }
+    return;
+  }
+  const [{ default: MailComposer }, { default: SMTPConnection }] = await Promise.all([
+    import('nodemailer/lib/mail-composer/index.js'),
+    import('nodemailer/lib/smtp-connection/index.js'),
+  ]);
+  const raw = await new MailComposer({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.body }).compile().build();
+  const conn = new SMTPConnection({
+    ...parseSmtp(mail.smtp),
+    secure: false,
+    // Mail servers on a director's management network often have self-signed certificates.
+    tls: { rejectUnauthorized: false },
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
   try {
-    await transport.sendMail({
-      envelope: { from: mail.envelopeFrom, to: [...mail.recipients] },
-      from: mail.from,
-      to: mail.to,
-      subject: mail.subject,
-      text: mail.body,
+    await new Promise<void>((res, rej) => {
+      conn.on('error', rej);
+      conn.connect(() => res());
     });
+    await new Promise<void>((res, rej) => conn.send({ from: mail.envelopeFrom, to: [...mail.recipients] }, raw, (err) => (err ? rej(err) : res())));
+    conn.quit();
   } finally {
-    transport.close();
+    conn.close();
   }
 };
 
@@ -87,6 +150,8 @@ interface Settings {
   emailalertfreq: number;
   emailalertstatus: readonly DaemonStatus[];
   smtp?: string;
+  emailalertsplit: boolean;
+  smtpuseport: boolean;
   servicename?: string;
   comment?: string;
 }
@@ -219,6 +284,8 @@ export class AlertManager {
       emailalertfreq: v.emailalertfreq,
       emailalertstatus: v.emailalertstatus,
       smtp: v.smtp,
+      emailalertsplit: v.emailalertsplit ?? false,
+      smtpuseport: v.smtpuseport ?? false,
       servicename: v.servicename,
       comment: v.comment,
     };
@@ -234,12 +301,15 @@ export class AlertManager {
     const details = (s.servicename ? `Service name: ${s.servicename}\n` : '') + (s.comment ? `Comment: ${s.comment}\n` : '');
     if (details) body += `\n${details}\n`;
     const envelopeFrom = `${this.username}@${this.opts.hostname}`;
+    // As the original: Net::SMTP gets the whole value as one recipient, and the port of host:port is
+    // dropped; emailalertsplit and smtpuseport (ours) are the opt-ins.
+    const smtp = s.smtp === undefined ? undefined : s.smtpuseport ? s.smtp : smtpHost(s.smtp);
     const mail: AlertMail = {
-      smtp: s.smtp,
+      smtp,
       envelopeFrom,
       from: this.config?.global.emailalertfrom ?? envelopeFrom,
       to: s.emailalert,
-      recipients: s.emailalert.split(/[\s,]+/).filter(Boolean),
+      recipients: smtp !== undefined && !s.emailalertsplit ? [netSmtpRecipient(s.emailalert)] : splitAddresses(s.emailalert),
       subject,
       body,
     };

@@ -13,6 +13,7 @@ import { showCommand } from './show.js';
 import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
 import { pingWarning } from '../checks/ping.js';
+import { alertNotes } from '../alerts/mail.js';
 import { reportNotReady, reportReady } from '../daemon/detach.js';
 import { Exit, ldExit } from '../daemon/exit.js';
 import { CHILD_ENV, INSTANCE_TIMEOUT_MS } from '../daemon/daemon.js';
@@ -260,6 +261,7 @@ async function run(argv: string[], wiring: Wiring): Promise<number | undefined> 
   if (inv.cmd === 'configtest') {
     const noPing = pingWarning(config.virtuals);
     if (noPing) err(`${noPing}\n`);
+    for (const n of alertNotes(config)) err(`${n}\n`);
     out('syntax OK\n');
     return 0;
   }

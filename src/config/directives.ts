@@ -582,6 +582,10 @@ export const DIRECTIVES: readonly Directive[] = [
   field({ name: 'emailalertstatus', scope: 'both', key: 'emailalertstatus', default: ALL_STATUSES, read: emailAlertStatus }),
   field({ name: 'emailalertfrom', scope: 'global', key: 'emailalertfrom', read: nonEmpty('emailalertfrom: no address given') }),
   field({ name: 'smtp', scope: 'both', key: 'smtp', read: smtpServer }),
+  // Ours, not the original's (off by default): each address of an emailalert list its own SMTP recipient,
+  // and the port of smtp=host:port dialled (the original sends the whole list as one RCPT and dials 25).
+  field({ name: 'emailalertsplit', scope: 'both', key: 'emailalertsplit', default: false, read: yesNo('emailalertsplit') }),
+  field({ name: 'smtpuseport', scope: 'both', key: 'smtpuseport', default: false, read: yesNo('smtpuseport') }),
   field({
     name: 'execute',
     scope: 'global',

@@ -174,6 +174,10 @@ export interface VirtualService {
   readonly emailalertfreq: number;
   readonly emailalertstatus: readonly DaemonStatus[];
   readonly smtp?: string;
+  /** Ours (off by default): each address of the emailalert list its own SMTP recipient. */
+  readonly emailalertsplit?: boolean;
+  /** Ours (off by default): dial the port of smtp=host:port (the original dials 25). */
+  readonly smtpuseport?: boolean;
   readonly monitorfile?: string;
   readonly servicename?: string;
   readonly comment?: string;
@@ -200,6 +204,8 @@ export interface GlobalConfig {
   readonly emailalertstatus: readonly DaemonStatus[];
   readonly emailalertfrom?: string;
   readonly smtp?: string;
+  readonly emailalertsplit?: boolean;
+  readonly smtpuseport?: boolean;
   readonly execute: readonly string[];
   readonly supervised: boolean;
   readonly fork: boolean;

@@ -51,7 +51,7 @@ describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
     rig = new Rig('mail.cf');
     const r = rig;
     writeFileSync(r.cfg,
-      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=running,stopping\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:${smtpPort}\n` +
+      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=running,stopping\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:${smtpPort}\nsmtpuseport=yes\nemailalertsplit=yes\n` +
       `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\treal=127.0.0.3:${port} masq\n\tfallback=127.0.0.9:${port} masq\n\tchecktype=connect\n`);
     await r.start();
     await until(() => r.up().length === 2, processBudgetMs(8, 15_000), 'both reals up');
@@ -109,7 +109,7 @@ describe.skipIf(Boolean(skip))('alert mail through the daemon', () => {
     rig = new Rig('mute.cf');
     const r = rig;
     writeFileSync(r.cfg,
-      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=stopping\nemailalert=ops@example.org\nsmtp=127.0.0.1:${smtpPort}\n` +
+      `logfile="${r.log}"\ncheckinterval=1\nchecktimeout=1\nquiescent=no\nemailalertstatus=stopping\nemailalert=ops@example.org\nsmtp=127.0.0.1:${smtpPort}\nsmtpuseport=yes\n` +
       `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\treal=127.0.0.3:${port} masq\n\treal=127.0.0.4:${port} masq\n\tchecktype=connect\n`);
     await r.start();
     await until(() => r.up().length === 3, processBudgetMs(8, 15_000), 'three reals up');

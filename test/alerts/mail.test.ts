@@ -48,7 +48,7 @@ describe('AlertManager', () => {
     server = undefined;
   });
 
-  it('delivers one mail per event to a real SMTP server, each address its own recipient, on the configured port', async () => {
+  it('delivers one mail per event to a real SMTP server, each address its own recipient, on the configured port (emailalertsplit, smtpuseport)', async () => {
     const received: { from: string; rcpt: string[]; data: string }[] = [];
     server = new SMTPServer({
       authOptional: true,
@@ -66,7 +66,7 @@ describe('AlertManager', () => {
     const port = (server.server.address() as AddressInfo).port;
     const clock = new ManualClock(1_000_000);
     const am = new AlertManager({ clock, hostname: 'director1', username: 'root' });
-    am.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, servicename: 'web', comment: 'front farm' }), 'ldirectord@example.org'));
+    am.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, smtpuseport: true, emailalertsplit: true, servicename: 'web', comment: 'front farm' }), 'ldirectord@example.org'));
     am.setStatus('running');
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
@@ -185,12 +185,89 @@ describe('AlertManager', () => {
   it('logs and survives a mail server that refuses connections', async () => {
     const logs: string[] = [];
     const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', log: (_l, m) => logs.push(m) });
-    am.setConfig(config(virtual({ smtp: '127.0.0.1:1' })));
+    am.setConfig(config(virtual({ smtp: '127.0.0.1:1', smtpuseport: true })));
     am.setStatus('running');
     am.onEvent(down('127.0.0.11:80'));
     await am.flush();
     expect(am.counters.failed).toBe(1);
     expect(logs.some((l) => l.startsWith('failed to send SMTP email message'))).toBe(true);
+  });
+
+  it('by default, as the original: the whole emailalert list is ONE SMTP recipient (RCPT TO:<a, b>), the port of smtp=host:port is dropped', async () => {
+    // A raw SMTP listener that records the commands and accepts everything: the wire as Net::SMTP writes it.
+    const lines: string[] = [];
+    const { createServer } = await import('node:net');
+    const raw = createServer((c) => {
+      let buf = '';
+      let inData = false;
+      c.write('220 sink ESMTP\r\n');
+      c.on('data', (b) => {
+        buf += b.toString('latin1');
+        for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (inData) {
+            if (line === '.') {
+              inData = false;
+              c.write('250 queued\r\n');
+            }
+            continue;
+          }
+          lines.push(line);
+          if (/^DATA/i.test(line)) {
+            inData = true;
+            c.write('354 go\r\n');
+          } else if (/^QUIT/i.test(line)) c.end('221 bye\r\n');
+          else c.write(/^EHLO/i.test(line) ? '250 sink\r\n' : '250 ok\r\n');
+        }
+      });
+      c.on('error', () => {});
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    const port = (raw.address() as AddressInfo).port;
+    try {
+      const sent: AlertMail[] = [];
+      const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
+      am.setConfig(config(virtual({ smtp: 'mail.example.org:2525' })));
+      am.setStatus('running');
+      am.onEvent(down('127.0.0.11:80'));
+      await am.flush();
+      expect(sent[0].smtp).toBe('mail.example.org');
+      expect(sent[0].recipients).toEqual(['ops@example.org, noc@example.org']);
+      expect(sent[0].to).toBe('ops@example.org, noc@example.org');
+      // Net::SMTP's to(): the first <...> of the value, else the value trimmed.
+      am.setConfig(config(virtual({ smtp: 'mail.example.org', emailalert: ' Ops <ops@example.org>, noc@example.org ' })));
+      am.onEvent(down('127.0.0.12:80'));
+      await am.flush();
+      expect(sent[1].recipients).toEqual(['ops@example.org']);
+      // The local mailer (no smtp=): each address, as the original's `sendmail -t` reading To:.
+      am.setConfig(config(virtual({})));
+      am.onEvent(down('127.0.0.11:80'));
+      await am.flush();
+      expect(sent[2].smtp).toBeUndefined();
+      expect(sent[2].recipients).toEqual(['ops@example.org', 'noc@example.org']);
+      // On the wire (the real sender, port given with smtpuseport so the test can reach its listener).
+      const real = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u' });
+      real.setConfig(config(virtual({ smtp: `127.0.0.1:${port}`, smtpuseport: true })));
+      real.setStatus('running');
+      real.onEvent(down('127.0.0.11:80'));
+      await real.flush();
+      expect(real.counters.sent).toBe(1);
+      expect(lines.filter((l) => /^(MAIL|RCPT)/i.test(l))).toEqual(['MAIL FROM:<u@h>', 'RCPT TO:<ops@example.org, noc@example.org>']);
+    } finally {
+      await new Promise<void>((r) => raw.close(() => r()));
+    }
+  });
+
+  it('emailalertsplit and smtpuseport (ours): each address its own recipient, the port kept', async () => {
+    const sent: AlertMail[] = [];
+    const am = new AlertManager({ clock: new ManualClock(0), hostname: 'h', username: 'u', send: async (m) => void sent.push(m) });
+    am.setConfig(config(virtual({ smtp: 'mail.example.org:2525', emailalertsplit: true, smtpuseport: true })));
+    am.setStatus('running');
+    am.onEvent(down('127.0.0.11:80'));
+    await am.flush();
+    expect(sent[0].smtp).toBe('mail.example.org:2525');
+    expect(sent[0].recipients).toEqual(['ops@example.org', 'noc@example.org']);
   });
 
   it('parses smtp host[:port]', () => {

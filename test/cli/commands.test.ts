@@ -35,6 +35,23 @@ describe('configtest', () => {
     expect(r.stderr).toMatch(/^\.\/bad\.cf:7: .+\n$/);
   });
 
+  it('notes the mail settings the original treats otherwise than a config may mean, and our opt-ins in use', async () => {
+    const base = (extra: string) => `logfile="${join(dir, 'ld.log')}"\nemailalert="ops@example.org, noc@example.org"\nsmtp=127.0.0.1:2525\n${extra}virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate 3\n\tservice=http\n`;
+    writeFileSync(join(dir, 'm.cf'), base(''));
+    let r = await ld(['./m.cf', 'configtest'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('syntax OK\n');
+    expect(r.stderr).toContain('./m.cf:4: note: smtp=127.0.0.1:2525: the port is ignored and port 25 dialled, as by the Perl ldirectord; smtpuseport=yes dials it\n');
+    expect(r.stderr).toContain('goes through smtp= as ONE recipient, as by the Perl ldirectord (most mail servers refuse it); emailalertsplit=yes sends to each address\n');
+    writeFileSync(join(dir, 'm.cf'), base('emailalertsplit=yes\nsmtpuseport=yes\n'));
+    r = await ld(['./m.cf', 'configtest'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "./m.cf:6: note: emailalertsplit=yes (not the Perl ldirectord's behaviour): each address of emailalert is its own SMTP recipient\n" +
+        "./m.cf:6: note: smtpuseport=yes (not the Perl ldirectord's behaviour): alerts dial 127.0.0.1:2525\n",
+    );
+  });
+
   it('a missing file: "Config file X not found", status 1', async () => {
     const r = await ld(['./none.cf', 'configtest'], { cwd: dir });
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'Config file ./none.cf not found\n' });

@@ -24,6 +24,8 @@ describe('global defaults', () => {
       readdquiescent: false,
       cleanstop: true,
       fallbackcommandonstop: false,
+      emailalertsplit: false,
+      smtpuseport: false,
     });
     expect(g.checktimeout).toBeUndefined();
     expect(g.negotiatetimeout).toBeUndefined();
@@ -44,6 +46,19 @@ describe('fallbackcommandonstop (ours)', () => {
     expect(c.virtuals[0].fallbackcommandonstop).toBe(true);
     expect((await parse('fallbackcommandonstop=yes\n' + V + '\tfallbackcommandonstop=no\n')).virtuals[0].fallbackcommandonstop).toBe(false);
     expect(await rejectLine('fallbackcommandonstop=maybe\n')).toBe(1);
+  });
+});
+
+describe('emailalertsplit and smtpuseport (ours)', () => {
+  it('are off by default, yes/no globally, and a virtual overrides the global', async () => {
+    for (const d of ['emailalertsplit', 'smtpuseport'] as const) {
+      expect((await parse(V)).virtuals[0][d]).toBe(false);
+      const c = await parse(`${d}=yes\n` + V);
+      expect(c.global[d]).toBe(true);
+      expect(c.virtuals[0][d]).toBe(true);
+      expect((await parse(`${d}=yes\n` + V + `\t${d}=no\n`)).virtuals[0][d]).toBe(false);
+      expect(await rejectLine(`${d}=maybe\n`)).toBe(1);
+    }
   });
 });
 
