@@ -5,10 +5,10 @@
  * checkpoint both fakes' tables (`ipvsadm -S -n` text) must be equal once both daemons have settled.
  */
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fakeSave, installFakeIpvsadm, readFakeState } from '../../fake-ipvsadm/install.js';
 
 export const ROOT = resolve(__dirname, '../../..');
@@ -79,6 +79,13 @@ export interface Side {
 
 export class Pair {
   readonly root: string;
+  /**
+   * The config's file name, unique per pair: both daemons name their run files after it
+   * (/var/run/ldirectord.<name>.pid, .sock, .state.json), and the original quits at start when that pid
+   * file names a live ldirectord, so a shared `ld.cf` let any other daemon on the machine (another
+   * case, another suite) stop a case's original before it began.
+   */
+  readonly cfName: string;
   readonly sides: [Side, Side];
   /**
    * @param vars per-side placeholders replaced in the config besides @DIR@ (e.g. each side's own
@@ -89,6 +96,7 @@ export class Pair {
     private readonly vars: Partial<Record<'orig' | 'ours', Record<string, string>>> = {},
   ) {
     this.root = mkdtempSync(join(tmpdir(), 'ld-diff-'));
+    this.cfName = `${basename(this.root)}.cf`;
     const mk = (name: 'orig' | 'ours'): Side => {
       const dir = join(this.root, name);
       mkdirSync(dir);
@@ -97,7 +105,7 @@ export class Pair {
       return { name, dir, state, output: '' };
     };
     this.sides = [mk('orig'), mk('ours')];
-    for (const s of this.sides) writeFileSync(join(s.dir, 'ld.cf'), this.subst(s, cf));
+    for (const s of this.sides) writeFileSync(join(s.dir, this.cfName), this.subst(s, cf));
   }
 
   private subst(side: Side, cf: string): string {
@@ -118,7 +126,7 @@ export class Pair {
 
   start(): void {
     for (const s of this.sides) {
-      const [cmd, args] = s.name === 'orig' ? [ORIGINAL, ['-d', 'ld.cf', 'start']] : [process.execPath, [OURS, '-d', 'ld.cf', 'start']];
+      const [cmd, args] = s.name === 'orig' ? [ORIGINAL, ['-d', this.cfName, 'start']] : [process.execPath, [OURS, '-d', this.cfName, 'start']];
       const c = spawn(cmd, args, { cwd: s.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: process.env.PATH } });
       c.stdout!.on('data', (b) => (s.output += b));
       c.stderr!.on('data', (b) => (s.output += b));
@@ -129,7 +137,7 @@ export class Pair {
   /** Rewrites both configs and sends SIGHUP to both daemons (reload). */
   hup(cf: string): void {
     for (const s of this.sides) {
-      writeFileSync(join(s.dir, 'ld.cf'), this.subst(s, cf));
+      writeFileSync(join(s.dir, this.cfName), this.subst(s, cf));
       s.child?.kill('SIGHUP');
     }
   }
@@ -147,14 +155,26 @@ export class Pair {
           new Promise<void>((res) => {
             const c = s.child;
             if (!c || c.exitCode !== null || c.signalCode !== null) return res();
-            // The original acts on TERM between two reals of a pass or in its sleep; on a loaded machine
-            // that can take a while. A SIGKILL is noted in the side's output (its stop did not run).
-            const t = setTimeout(() => {
-              s.output += `[harness: no exit 45 s after SIGTERM, SIGKILL]\n`;
+            // The original acts on TERM between two reals of a pass or in its sleep, and its stop runs
+            // ipvsadm (a node process here) per entry: on a loaded machine that takes a while. It is
+            // waited for as long as it makes progress (its output or its fake's log grows); a SIGKILL,
+            // after 30 s without progress or 3 minutes in all, is noted in the side's output.
+            const t0 = Date.now();
+            let mark = '';
+            let since = Date.now();
+            const t = setInterval(() => {
+              const now = `${s.output.length}/${fileSize(join(s.dir, 'ipvsadm.log'))}/${fileSize(s.state)}`;
+              if (now !== mark) {
+                mark = now;
+                since = Date.now();
+              }
+              if (Date.now() - since < 30_000 && Date.now() - t0 < 180_000) return;
+              clearInterval(t);
+              s.output += `[harness: no exit ${Math.round((Date.now() - t0) / 1000)} s after SIGTERM (${Math.round((Date.now() - since) / 1000)} s without progress), SIGKILL]\n`;
               c.kill('SIGKILL');
-            }, 45_000);
+            }, 500);
             c.once('exit', () => {
-              clearTimeout(t);
+              clearInterval(t);
               res();
             });
             c.kill('SIGTERM');
@@ -173,12 +193,22 @@ export class Pair {
   }
 
   /**
-   * Waits at least minMs, then until both tables are equal and unchanged for stableMs (up to
-   * maxMs); returns both tables (the caller asserts equality, so a divergence shows as a diff).
+   * Waits minMs, or less once both tables have changed since the call and are equal (both daemons
+   * reacted: a step's effect shows within one check cycle, a second here, so the fixed wait is only the
+   * bound for a step that changes nothing); then until both tables are equal and unchanged for stableMs.
+   * While they differ it waits as long as either table still changes (a loaded machine slows the
+   * original, which runs a node process per ipvsadm call), giving up after idleMs without a change or
+   * maxMs in all. Returns both tables (the caller asserts equality, so a divergence shows as a diff).
    */
-  async settle(minMs: number, stableMs = 2500, maxMs = 90_000): Promise<[string, string]> {
+  async settle(minMs: number, stableMs = 2500, maxMs = 300_000, idleMs = 30_000, mustChange = false): Promise<[string, string]> {
     const t0 = Date.now();
-    await sleep(minMs);
+    const [a0, b0] = this.tables();
+    // mustChange (a start, which always writes the table): no fixed wait, only the change is awaited.
+    while (Date.now() - t0 < (mustChange ? maxMs / 2 : minMs)) {
+      const [a, b] = this.tables();
+      if (a === b && a !== a0 && b !== b0) break;
+      await sleep(250);
+    }
     let last = '';
     let since = Date.now();
     for (;;) {
@@ -189,7 +219,7 @@ export class Pair {
         since = Date.now();
       }
       if (a === b && Date.now() - since >= stableMs) return [a, b];
-      if (Date.now() - t0 > maxMs) return [a, b];
+      if (a !== b && (Date.now() - since >= idleMs || Date.now() - t0 > maxMs)) return [a, b];
       for (const s of this.sides) if (s.child && s.child.exitCode !== null) return [a, b];
       await sleep(250);
     }
@@ -224,6 +254,14 @@ export function norm(save: string): string {
     .filter((l) => l.trim() !== '')
     .sort()
     .join('\n');
+}
+
+function fileSize(p: string): number {
+  try {
+    return statSync(p).size;
+  } catch {
+    return -1;
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
