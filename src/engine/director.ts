@@ -92,6 +92,11 @@ class DirectorImpl implements Director {
   private needRepair = false;
   /** When the table was last read and planned (clock ms). */
   private lastSyncAt = 0;
+  /**
+   * The table start or reload has just read: the sync that follows plans against it instead of reading
+   * it again at once (one ipvsadm process fewer on the way to the first table write).
+   */
+  private justRead?: IpvsTable;
   private cycles = 0;
   private lastDurationMs = 0;
   private lagMs = 0;
@@ -118,8 +123,10 @@ class DirectorImpl implements Director {
     this.config = config;
     const table = await this.readOrEmpty();
     this.noteConns(table);
+    this.justRead = this.needRepair ? undefined : table;
     this.handle(this.engine.start(config, table, init));
     await this.flush();
+    this.justRead = undefined;
     // The original's initial full pass while still "starting".
     await this.cycle(this.engine.jobs());
     await this.flush();
@@ -132,8 +139,10 @@ class DirectorImpl implements Director {
     this.config = config;
     this.epoch++;
     const table = await this.readOrEmpty();
+    this.justRead = this.needRepair ? undefined : table;
     this.handle(this.engine.reload(config, table));
     await this.flush();
+    this.justRead = undefined;
     const keys = new Set(this.engine.jobs().map((j) => j.key));
     for (const k of [...this.due.keys()]) if (!keys.has(k)) this.due.delete(k);
     for (const k of [...this.timedOut]) if (!keys.has(k)) this.timedOut.delete(k);
@@ -371,9 +380,11 @@ class DirectorImpl implements Director {
     let results: readonly IpvsCommandResult[];
     let desired: DesiredTable;
     this.lastSyncAt = this.clock.now();
+    const fresh = this.justRead;
+    this.justRead = undefined;
     try {
-      const current = await driver.read();
-      this.noteConns(current);
+      const current = fresh ?? (await driver.read());
+      if (!fresh) this.noteConns(current);
       desired = this.engine.desired();
       const cmds = planChanges(current, desired);
       results = cmds.length ? await driver.apply(cmds) : [];

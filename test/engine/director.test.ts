@@ -82,6 +82,29 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  it('start and reload plan their first write against the table they just read (no second read); later syncs read again', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const ops: string[] = [];
+    const driver = {
+      read: async () => (ops.push('read'), sim.read()),
+      apply: async (cmds: Parameters<SimDriver['apply']>[0]) => (ops.push(`apply ${cmds.map((c) => c.op).join(',')}`), sim.apply(cmds)),
+    };
+    const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', runCheck: async () => UP });
+    await d.start(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n`));
+    expect(ops.map((o) => o.split(' ')[0])).toEqual(['read', 'apply', 'read', 'apply']);
+    expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s wrr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n');
+    ops.length = 0;
+    await d.reload(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\tscheduler=rr\n\tchecktype=connect\n`));
+    expect(ops.map((o) => o.split(' ')[0])).toEqual(['read', 'apply', 'read', 'apply']);
+    expect(sim.save()).toBe('-A -t 192.168.6.1:80 -s rr\n-a -t 192.168.6.1:80 -r 10.0.0.1:80 -m -w 1\n-a -t 192.168.6.1:80 -r 10.0.0.2:80 -m -w 1\n');
+    // A reload that changes nothing in the table leaves nothing to reuse: the next sync reads.
+    ops.length = 0;
+    await d.reload(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\treal=10.0.0.3:80 masq\n\tscheduler=rr\n\tchecktype=connect\n`));
+    expect(ops.map((o) => o.split(' ')[0])).toEqual(['read', 'read', 'apply']);
+    await d.stop();
+  });
+
   it('start runs a first full pass, the loop rechecks every checkinterval, results reach the table', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
