@@ -3,7 +3,8 @@
 // 500 reals on 127.50.x.y, each a TCP listener that this script opens and closes at random for
 // SOAK_SECONDS (default 600), under the built `ldirectord start` with the fake ipvsadm
 // (test/fake-ipvsadm) and checkinterval=1. Reports: the table's convergence time after the last flap,
-// the ipvsadm processes spawned (from the fake's invocation log), the daemon's RSS at start and end.
+// the ipvsadm processes spawned (from the fake's invocation log), the daemon's RSS at start and end, and
+// the slope of its RSS over the run (least squares over ten samples).
 // Env: SOAK_SECONDS, SOAK_REALS (default 500), SOAK_FLAPS_PER_S (default 10). Prints numbers; asserts nothing.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -148,6 +149,14 @@ try {
   console.log(`convergence after the last flap: ${conv === undefined ? 'NOT within 120 s' : `${conv} ms`}`);
   console.log(`ipvsadm processes spawned during the flapping: ${procs} (${(procs / SECONDS).toFixed(2)}/s; ${invocations()} in all)`);
   console.log(`daemon RSS: start ${(rssStart / 1024).toFixed(1)} MiB, end ${(rssEnd / 1024).toFixed(1)} MiB; every ${SECONDS / 10} s: ${rssSeries.map((k) => (k / 1024).toFixed(0)).join(' ')} MiB`);
+  // Least-squares slope of the samples (issue #20: RSS flat over a 10-minute soak).
+  const xs = rssSeries.map((_, i) => (i * SECONDS) / 10 / 60);
+  const ys = rssSeries.map((k) => k / 1024);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+  const slope = sxx > 0 ? xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / sxx : 0;
+  console.log(`daemon RSS slope over the run: ${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MiB/min (${(slope * 60).toFixed(1)} MiB/h; issue #20's goal: flat)`);
   console.log(`daemon alive at the end: ${(() => { try { process.kill(pid, 0); return 'yes'; } catch { return 'NO'; } })()}`);
 } catch (e) {
   console.log(`soak failed: ${e instanceof Error ? e.message : String(e)}`);

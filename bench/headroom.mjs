@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// bench/headroom.mjs — issue #20's goals, side by side in one run (build first: `npx tsc -p tsconfig.json`).
+// Steady state: HEADROOM_REALS (default 200) connect-checked reals, every one live (listeners on 127.60.x.y in
+// a child process that counts the connections it accepts), checkinterval=1, checktimeout=2, quiescent=no,
+// supervised=yes with a logfile, the project's fake ipvsadm as /sbin/ipvsadm (bound over it in a mount
+// namespace of the daemon's own, so that both daemons run it as they run the real one). Three programs run the same checks
+// one after the other:
+//   ours      bin/ldirectord.js through its #! line (BENCH_DAEMON_NODE_FLAGS: this node with those flags);
+//   original  /usr/sbin/ldirectord (BENCH_ORIGINAL=0 skips it);
+//   bare Node a node process that connects to every real and closes, all at once, then sleeps 1 s: the
+//             least Node itself spends on the same checks.
+// For each: CPU time (utime+stime of the process and of the children it waited for, from /proc) per 1000
+// checks counted by the listeners over HEADROOM_WINDOW_S (default 20) seconds after a warm-up, and its RSS at
+// the end of the window. Prints the ratios the goals name. Asserts nothing.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+if (!existsSync(join(root, 'dist/cli/main.js'))) {
+  console.log('dist/cli/main.js missing: run `npx tsc -p tsconfig.json` first');
+  process.exit(1);
+}
+const REALS = Number(process.env.HEADROOM_REALS ?? 200);
+const WINDOW_S = Number(process.env.HEADROOM_WINDOW_S ?? 20);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A child process with `count` accepting listeners on 127.60.x.y; accepted() counts connections so far. */
+function listeners(count) {
+  const code = `
+    const net = require('node:net');
+    const count = Number(process.argv[1]);
+    const out = []; let left = count; let accepted = 0;
+    process.stdin.on('data', () => process.stdout.write('count ' + accepted + '\\n'));
+    for (let i = 0; i < count; i++) {
+      const ip = '127.60.' + Math.floor(i / 250) + '.' + ((i % 250) + 1);
+      const s = net.createServer((c) => { accepted++; c.on('error', () => {}); c.end(); });
+      s.listen({ host: ip, port: 0, backlog: 511 }, () => {
+        out[i] = { ip, port: s.address().port };
+        if (--left === 0) process.stdout.write(JSON.stringify(out) + '\\n');
+      });
+    }`;
+  const child = spawn(process.execPath, ['-e', code, String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let waiting;
+    child.on('exit', (c) => reject(new Error(`listener child exited ${c}`)));
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (!buf.endsWith('\n')) return;
+      const text = buf;
+      buf = '';
+      if (text.startsWith('count ')) return waiting?.(Number(text.slice(6)));
+      child.removeAllListeners('exit');
+      resolve({
+        reals: JSON.parse(text),
+        stop: () => child.kill('SIGKILL'),
+        accepted: () => new Promise((res) => { waiting = res; child.stdin.write('?\n'); }),
+      });
+    });
+  });
+}
+
+function procStat(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100; // ms (USER_HZ = 100)
+}
+function rssOf(pid) {
+  const t = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(t)?.[1] ?? NaN) / 1024;
+}
+
+/** Starts `argv` in a fresh folder holding the config and the fake ipvsadm; measures it; kills its group. */
+async function measure(label, makeArgv, ok) {
+  const dir = mkdtempSync(join(tmpdir(), 'ldbench-h-'));
+  const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
+  chmodSync(join(dir, 'ipvsadm'), 0o755);
+  const cfg = join(dir, `bench-h-${process.pid}.cf`);
+  writeFileSync(cfg, ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
+    ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
+  let [file, ...args] = makeArgv(cfg);
+  // Both daemons run /sbin/ipvsadm when not in -d mode: in a mount namespace of their own, the fake is
+  // bound over it (root only; else ours runs the fake through LDIRECTORD_IPVSADM and the original the
+  // system's ipvsadm, whose failures make the comparison unfair: said below).
+  if (bindFake) [file, ...args] = ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /sbin/ipvsadm && exec "$@"', join(dir, 'ipvsadm'), file, ...args];
+  const child = spawn(file, args, {
+    cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'ignore'],
+    env: { PATH: `${dir}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C', LDIRECTORD_RUNDIR: dir, ...(bindFake ? {} : { LDIRECTORD_IPVSADM: join(dir, 'ipvsadm') }) },
+  });
+  try {
+    const base0 = await ok.accepted();
+    const until = Date.now() + 60_000;
+    // warm-up: every real checked at least three times
+    while ((await ok.accepted()) - base0 < 3 * ok.reals.length && Date.now() < until) await sleep(200);
+    const c0 = await ok.accepted();
+    const cpu0 = procStat(child.pid);
+    await sleep(WINDOW_S * 1000);
+    const c1 = await ok.accepted();
+    const cpu1 = procStat(child.pid);
+    const rss = rssOf(child.pid);
+    const checks = c1 - c0;
+    if (checks <= 0) {
+      console.log(`   ${label}: no checks in the measuring window`);
+      return undefined;
+    }
+    const per1000 = ((cpu1 - cpu0) * 1000) / checks;
+    console.log(`   ${label.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (${checks} checks in ${WINDOW_S} s, ${(cpu1 - cpu0).toFixed(0)} ms CPU), RSS ${rss.toFixed(1)} MB`);
+    return { per1000, rss };
+  } catch (err) {
+    console.log(`   ${label} could not be measured: ${err.message}`);
+    return undefined;
+  } finally {
+    const gone = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    await Promise.race([gone, sleep(2000)]);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+    rmSync(`/var/run/ldirectord.${cfg.split('/').pop()}.pid`, { force: true });
+  }
+}
+
+/** bare Node: connect to every real at once and close, then sleep a second; again. */
+const BARE = `
+  const net = require('node:net');
+  const reals = JSON.parse(process.argv[1]);
+  function pass() {
+    let left = reals.length;
+    for (const r of reals) {
+      const s = net.connect({ host: r.ip, port: r.port });
+      const done = () => { s.destroy(); if (--left === 0) setTimeout(pass, 1000); };
+      s.once('connect', done);
+      s.once('error', done);
+    }
+  }
+  pass();`;
+
+const bindFake =
+  process.getuid?.() === 0 && existsSync('/sbin/ipvsadm') && spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind /bin/true /sbin/ipvsadm && /sbin/ipvsadm'], { stdio: 'ignore' }).status === 0;
+if (!bindFake) console.log('(no private mount namespace over /sbin/ipvsadm: ours uses the fake through LDIRECTORD_IPVSADM, the original the system ipvsadm)');
+const ok = await listeners(REALS);
+console.log(`${REALS} reals, all live, connect checks, checkinterval=1, checktimeout=2; ${WINDOW_S} s window after warm-up:`);
+const daemonFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const ours = await measure('ours', (cfg) => (daemonFlags.length ? [process.execPath, ...daemonFlags, join(root, 'bin/ldirectord.js'), cfg, 'start'] : [join(root, 'bin/ldirectord.js'), cfg, 'start']), ok);
+let orig;
+if (process.env.BENCH_ORIGINAL === '0') console.log('   original not run (BENCH_ORIGINAL=0)');
+else if (!existsSync('/usr/sbin/ldirectord')) console.log('   original not installed: not measured');
+else orig = await measure('original', (cfg) => ['/usr/sbin/ldirectord', cfg, 'start'], ok);
+const bare = process.env.HEADROOM_BARE === '0' ? undefined : await measure('bare Node', () => [process.execPath, '-e', BARE, JSON.stringify(ok.reals)], ok);
+ok.stop();
+
+const verdict = (x) => (x ? 'met' : 'NOT met');
+if (ours && orig) console.log(`   CPU ours / original: ${(ours.per1000 / orig.per1000).toFixed(2)} (goal <= 0.6: ${verdict(ours.per1000 <= 0.6 * orig.per1000)})`);
+if (ours && bare) console.log(`   CPU ours / bare Node: ${(ours.per1000 / bare.per1000).toFixed(2)} (goal <= 1.3: ${verdict(ours.per1000 <= 1.3 * bare.per1000)})`);
+if (ours && REALS === 200) console.log(`   steady RSS ours: ${ours.rss.toFixed(1)} MB (goal <= 60 MB at 200 reals: ${verdict(ours.rss <= 60)})${orig ? `; original ${orig.rss.toFixed(1)} MB` : ''}${bare ? `; bare Node ${bare.rss.toFixed(1)} MB` : ''}`);
+process.exit(0);
