@@ -262,6 +262,8 @@ async function run(argv: string[], wiring: Wiring): Promise<number | undefined> 
     const noPing = pingWarning(config.virtuals);
     if (noPing) err(`${noPing}\n`);
     for (const n of alertNotes(config)) err(`${n}\n`);
+    // The directives that are not the original's, each explained where it is written.
+    for (const n of config.notes ?? []) err(`${n.file}:${n.line}: note: ${n.message}\n`);
     out('syntax OK\n');
     return 0;
   }

@@ -4,7 +4,7 @@
  *
  * Adding a directive is one entry in DIRECTIVES plus its field in src/model/config.ts (GlobalConfig
  * for 'global', VirtualService for 'virtual', both for 'both'):
- *   field({ name: 'risecount', scope: 'both', key: 'risecount', read: positive('risecount: a positive number is required') })
+ *   field({ name: 'samplecount', scope: 'both', key: 'samplecount', read: positive('samplecount: a positive number is required') })
  * - name: as written. scope: where it may appear: 'global' (top level), 'virtual' (inside a virtual
  *   block) or 'both'; elsewhere the line is an unknown directive, as in the original.
  * - form: the line's shape `name = value` (the original's lexical rules): 'raw' (default), 'quoted'
@@ -306,6 +306,36 @@ function opt<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T 
 
 const NUMBER_SECONDS = 'a positive number of seconds is required';
 
+// ---------------------------------------------------------------------------------------------
+// The tuning directives (ours, issue 20; absent = the original's behaviour). Stricter than the
+// original's own: digits only (trailing blanks allowed), in range, else FILE:LINE.
+
+/** A whole number from min to max, written as digits. */
+const wholeNumber =
+  (name: string, min: number, max: number, unit = ''): Grammar<number> =>
+  (ctx, s) => {
+    const m = /^(\d+)[ \t]*$/.exec(s);
+    const n = m ? Number(m[1]) : NaN;
+    if (!(n >= min && n <= max)) fail(ctx, `${name} must be a whole number${unit} from ${min} to ${max}`);
+    return n;
+  };
+
+/** 'yes' or 'no', trailing blanks allowed. */
+const yesNoBlanks =
+  (name: string): Grammar<boolean> =>
+  (ctx, s, m) =>
+    yesNo(name)(ctx, s.replace(/[ \t]+$/, ''), m);
+
+/** Where a tuning directive applies, for its configtest note. */
+function whereSet(ctx: LineContext): string {
+  return ctx.place === 'global' ? 'every virtual service without its own' : 'this virtual service';
+}
+
+/** IPVS schedulers that ignore a destination's weight beyond 0 / not 0 (ip_vs_rr, ip_vs_lc, ip_vs_dh). */
+export const WEIGHTLESS_SCHEDULERS: readonly string[] = ['rr', 'lc', 'dh'];
+
+const NOT_PERL = 'not in the Perl ldirectord';
+
 /** fallback= and fallback6= (group 1 the name, 2 the "6", 3 the value). */
 const FALLBACK = perlRe('^(fallback(6)?)\\s*=\\s*(.*)');
 type GlobalFallback = NonNullable<GlobalConfig['fallback']>;
@@ -570,6 +600,74 @@ export const DIRECTIVES: readonly Directive[] = [
   field({ name: 'cleanstop', scope: 'both', key: 'cleanstop', default: true, read: yesNo('cleanstop') }),
   // Ours, not the original's: run `fallbackcommand stop ...` when the daemon stops with the fallback on.
   field({ name: 'fallbackcommandonstop', scope: 'both', key: 'fallbackcommandonstop', default: false, read: yesNo('fallbackcommandonstop') }),
+  // Ours (issue 20), off when absent: the tuning directives.
+  field({
+    name: 'checkspread',
+    scope: 'both',
+    key: 'checkspread',
+    read: (ctx, s, m) => {
+      const on = yesNoBlanks('checkspread')(ctx, s, m) as boolean;
+      ctx.p.note(
+        ctx.line,
+        on
+          ? `checkspread = yes (${NOT_PERL}): for ${whereSet(ctx)}, each real server is checked at its own fixed offset within checkinterval (from a hash of virtual and real), the first time too, instead of all at once`
+          : `checkspread = no: for ${whereSet(ctx)}, all real servers are checked at once every checkinterval, as by the Perl ldirectord`,
+      );
+      return on;
+    },
+  }),
+  field({
+    name: 'risecount',
+    scope: 'both',
+    key: 'risecount',
+    read: (ctx, s, m) => {
+      const n = wholeNumber('risecount', 1, 1000)(ctx, s, m) as number;
+      ctx.p.note(
+        ctx.line,
+        n === 1
+          ? `risecount = 1: for ${whereSet(ctx)}, one successful check brings a failed real server back, as with the Perl ldirectord`
+          : `risecount = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that failed comes back after ${n} successful checks in a row (a failure starts the count again); one not yet checked since the start comes up at its first success, as with the Perl ldirectord`,
+      );
+      return n;
+    },
+  }),
+  field({
+    name: 'slowstart',
+    scope: 'both',
+    key: 'slowstart',
+    read: (ctx, s, m) => {
+      const n = wholeNumber('slowstart', 0, 86400, ' of seconds')(ctx, s, m) as number;
+      ctx.p.note(
+        ctx.line,
+        n === 0
+          ? `slowstart = 0: for ${whereSet(ctx)}, a real server comes back at its full weight at once, as with the Perl ldirectord`
+          : `slowstart = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that comes back (or that a reload adds, or that leaves drain) starts at weight 1 and reaches its weight over ${n} seconds, one step per check cycle; not at the daemon's start`,
+      );
+      return n;
+    },
+    toVirtual: ({ p, v, global }) => {
+      const n = v.set.slowstart ?? global.slowstart;
+      if (n === undefined) return {};
+      const sched = v.set.scheduler ?? 'wrr';
+      if (n > 0 && WEIGHTLESS_SCHEDULERS.includes(sched)) {
+        p.warn(v.lines.slowstart ?? v.lines.scheduler ?? v.line, `slowstart has no effect with scheduler ${sched}: it ignores weights (any weight above 0 gets a full share)`);
+      }
+      return { slowstart: n };
+    },
+  }),
+  field({
+    name: 'maxconcurrentchecks',
+    scope: 'global',
+    key: 'maxconcurrentchecks',
+    read: (ctx, s, m) => {
+      const n = wholeNumber('maxconcurrentchecks', 1, 65535)(ctx, s, m) as number;
+      ctx.p.note(
+        ctx.line,
+        `maxconcurrentchecks = ${n} (${NOT_PERL}): at most ${n} checks run at once; the others wait their turn in order (none is skipped; each check's timeout counts from its own start); checks that wait longer than their checkinterval are logged, once per burst`,
+      );
+      return n;
+    },
+  }),
   field({ name: 'emailalert', scope: 'both', key: 'emailalert', default: '', read: emailAddress }),
   field({
     name: 'emailalertfreq',

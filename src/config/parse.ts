@@ -145,7 +145,8 @@ export async function parseConfigText(text: string, file: string, opts: ParseOpt
   const global = buildGlobal(g);
   const virtuals = resolved.map((rv) => buildVirtual(p, rv, global));
   p.warnings.sort((a, b) => a.line - b.line);
-  return deepFreeze({ file, global, virtuals, warnings: p.warnings });
+  p.notes.sort((a, b) => a.line - b.line);
+  return deepFreeze({ file, global, virtuals, warnings: p.warnings, ...(p.notes.length ? { notes: p.notes } : {}) });
 }
 
 /** parseConfigFile reads and parses an ldirectord.cf; an unreadable file is a ConfigError at line 0. */

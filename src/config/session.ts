@@ -44,6 +44,8 @@ const BRACKETS = perlRe('\\[(.*)\\]');
 /** One parse: where errors and warnings point, and the lookups done so far. */
 export class Parser {
   readonly warnings: ConfigWarning[] = [];
+  /** What directives that are not the original's mean (configtest prints them). */
+  readonly notes: ConfigWarning[] = [];
   readonly resolver: Resolver;
   readonly hostname: string;
   readonly checkFiles: boolean;
@@ -68,6 +70,10 @@ export class Parser {
 
   warn(line: number, message: string): void {
     this.warnings.push({ file: this.file, line, message });
+  }
+
+  note(line: number, message: string): void {
+    this.notes.push({ file: this.file, line, message });
   }
 
   /** ld_gethostbyname: brackets stripped, first address of the family; result without brackets. */

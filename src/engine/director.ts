@@ -11,6 +11,8 @@
 import { hostname as osHostname } from 'node:os';
 import { runCheck } from '../checks/index.js';
 import { runCycle } from '../checks/scheduler.js';
+import { CheckLimiter, nextSlot, spreadOffset } from '../checks/pacing.js';
+import { serverString } from '../checks/target.js';
 import type { CheckJob, CheckResult } from '../checks/types.js';
 import type { Config } from '../model/config.js';
 import { canonicalAddrPort, planChanges, serviceKey } from '../ipvs/plan.js';
@@ -66,6 +68,17 @@ export interface DirectorOptions {
 
 const MAINTENANCE_RESULT: CheckResult = { ok: false, status: 'maintenance', message: 'Server in maintenance', durationMs: 0 };
 
+/** A check that never started: its cycle was cancelled while it waited for a slot (reported, then ignored). */
+const CANCELLED_RESULT: CheckResult = { ok: false, status: 'internal', message: 'cancelled before it started', durationMs: 0 };
+
+/** checkspread: due checks are gathered at most this often (ms), so a large table costs few wake-ups. */
+const SPREAD_QUANTUM_MS = 20;
+
+/** checkspread (ours): the job's fixed offset in its interval. */
+function jobOffset(j: CheckJob): number {
+  return spreadOffset(j.virtual.vid, j.key, j.virtual.checkinterval * 1000);
+}
+
 class DirectorImpl implements Director {
   private readonly o: DirectorOptions;
   private readonly clock: Clock;
@@ -77,8 +90,25 @@ class DirectorImpl implements Director {
   private running = false;
   private loopAc?: AbortController;
   private loopDone?: Promise<void>;
-  private cycleAc?: AbortController;
+  /** The cycles in flight (one at a time, several with checkspread), to cancel them. */
+  private readonly cycleAcs = new Set<AbortController>();
   private readonly due = new Map<string, number>();
+  /** maxconcurrentchecks (ours): the director's limit on checks in flight; undefined = none. */
+  private limiter?: CheckLimiter;
+  /** Checks that started later than their checkinterval in the current burst (0 = none). */
+  private lateStarts = 0;
+  /**
+   * checkspread (ours) on some virtual: the loop starts due checks without waiting for the checks
+   * already running (one slow real delays nobody); the keys being checked and the running batches.
+   */
+  private spreadLoop = false;
+  private readonly inFlight = new Set<string>();
+  private readonly batches = new Set<Promise<void>>();
+  private wakeLoop?: () => void;
+  /** When the loop last did its per-cycle work (ramp step, repair, verify) in the spread loop. */
+  private lastRound = 0;
+  /** When the spread loop last gathered due checks. */
+  private lastWake = -Infinity;
   /**
    * Reals whose last check ran into its timeout. Each cycle starts them first: they will take the whole
    * timeout again if still dead, and started first that wait overlaps the other checks instead of
@@ -121,14 +151,15 @@ class DirectorImpl implements Director {
 
   async start(config: Config, init?: EngineInit): Promise<void> {
     this.config = config;
+    this.pace(config);
     const table = await this.readOrEmpty();
     this.noteConns(table);
     this.justRead = this.needRepair ? undefined : table;
     this.handle(this.engine.start(config, table, init));
     await this.flush();
     this.justRead = undefined;
-    // The original's initial full pass while still "starting".
-    await this.cycle(this.engine.jobs());
+    // The original's initial full pass while still "starting" (reals of checkspread virtuals: at their slots).
+    await this.cycle(this.firstChecks(this.engine.jobs()));
     await this.flush();
     this.running = true;
     this.startLoop();
@@ -137,6 +168,7 @@ class DirectorImpl implements Director {
   async reload(config: Config): Promise<void> {
     await this.stopLoop();
     this.config = config;
+    this.pace(config);
     this.epoch++;
     const table = await this.readOrEmpty();
     this.justRead = this.needRepair ? undefined : table;
@@ -146,8 +178,8 @@ class DirectorImpl implements Director {
     const keys = new Set(this.engine.jobs().map((j) => j.key));
     for (const k of [...this.due.keys()]) if (!keys.has(k)) this.due.delete(k);
     for (const k of [...this.timedOut]) if (!keys.has(k)) this.timedOut.delete(k);
-    // New reals are due now; kept ones keep their schedule.
-    await this.cycle(this.engine.jobs().filter((j) => !this.due.has(j.key)));
+    // New reals are due now (with checkspread: at their slot); kept ones keep their schedule.
+    await this.cycle(this.firstChecks(this.engine.jobs().filter((j) => !this.due.has(j.key))));
     await this.flush();
     this.running = true;
     this.startLoop();
@@ -218,11 +250,35 @@ class DirectorImpl implements Director {
 
   private async stopLoop(): Promise<void> {
     this.loopAc?.abort(new LdirError('LDIR_ERR_DAEMON', 'stopped'));
-    this.cycleAc?.abort(new LdirError('LDIR_ERR_DAEMON', 'stopped'));
+    for (const ac of this.cycleAcs) ac.abort(new LdirError('LDIR_ERR_DAEMON', 'stopped'));
     await this.loopDone;
+    while (this.batches.size) await Promise.all([...this.batches]);
     this.loopAc = undefined;
     this.loopDone = undefined;
     await this.syncing;
+  }
+
+  /** The pacing directives of a (new) config: the check limiter, and the loop checkspread needs. */
+  private pace(config: Config): void {
+    const max = config.global.maxconcurrentchecks;
+    if (max === undefined) this.limiter = undefined;
+    else if (this.limiter?.max !== max) this.limiter = new CheckLimiter(max);
+    this.spreadLoop = config.virtuals.some((v) => v.checkspread === true);
+  }
+
+  /**
+   * The jobs to check at once at a start or for the new reals of a reload. Those of checkspread virtuals
+   * are not among them: each gets its first slot, within one checkinterval from now.
+   */
+  private firstChecks(jobs: readonly CheckJob[]): readonly CheckJob[] {
+    if (!this.spreadLoop) return jobs;
+    const now = this.clock.now();
+    const out: CheckJob[] = [];
+    for (const j of jobs) {
+      if (j.virtual.checkspread) this.due.set(j.key, nextSlot(now, jobOffset(j), j.virtual.checkinterval * 1000));
+      else out.push(j);
+    }
+    return out;
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
@@ -234,30 +290,81 @@ class DirectorImpl implements Director {
       }
       const now = this.clock.now();
       let next = Infinity;
-      for (const j of jobs) next = Math.min(next, this.due.get(j.key) ?? now);
-      if (next > now) await this.sleep(next - now, signal);
+      if (!this.spreadLoop) {
+        for (const j of jobs) next = Math.min(next, this.due.get(j.key) ?? now);
+        if (next > now) await this.sleep(next - now, signal);
+        if (signal.aborted) return;
+        const t = this.clock.now();
+        this.lagMs = Math.max(0, t - next);
+        const dueJobs = jobs.filter((j) => (this.due.get(j.key) ?? t) <= t);
+        await this.cycle(dueJobs);
+        this.round();
+        continue;
+      }
+      // checkspread: the due checks start now, whatever is still running (woken when a batch ends); due
+      // checks are gathered at most every SPREAD_QUANTUM_MS; the per-cycle work is done once per shortest
+      // checkinterval.
+      let shortest = Infinity;
+      for (const j of jobs) {
+        shortest = Math.min(shortest, j.virtual.checkinterval * 1000);
+        if (!this.inFlight.has(j.key)) next = Math.min(next, this.due.get(j.key) ?? now);
+      }
+      const wait = next === Infinity ? shortest : Math.max(next - now, this.lastWake + SPREAD_QUANTUM_MS - now);
+      if (wait > 0) await this.sleep(wait, signal, true);
       if (signal.aborted) return;
       const t = this.clock.now();
-      this.lagMs = Math.max(0, t - next);
-      const dueJobs = jobs.filter((j) => (this.due.get(j.key) ?? t) <= t);
-      await this.cycle(dueJobs);
-      const verifyMs = this.o.verifyMs ?? 30_000;
-      // While a real drains, each cycle reads the table for its connection counts.
-      const draining = this.engine.draining().length > 0;
-      if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
+      this.lastWake = t;
+      const dueJobs = jobs.filter((j) => !this.inFlight.has(j.key) && (this.due.get(j.key) ?? t) <= t);
+      if (dueJobs.length) {
+        this.lagMs = Math.max(0, t - next);
+        this.launch(dueJobs);
+      }
+      if (t - this.lastRound >= shortest) this.round();
     }
   }
 
-  /** clock.sleep that also ends (resolves) when the signal aborts, whatever the clock does with it. */
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+  /** The work of each cycle after its checks: slow-start steps, repair, drain progress, the periodic verify. */
+  private round(): void {
+    this.lastRound = this.clock.now();
+    this.handle(this.engine.rampStep());
+    const verifyMs = this.o.verifyMs ?? 30_000;
+    // While a real drains, each cycle reads the table for its connection counts.
+    const draining = this.engine.draining().length > 0;
+    if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
+  }
+
+  /** checkspread: checks `jobs` without holding up the loop; it wakes the loop when they are done. */
+  private launch(jobs: readonly CheckJob[]): void {
+    for (const j of jobs) this.inFlight.add(j.key);
+    const batch: Promise<void> = this.cycle(jobs)
+      .catch((e) => this.log('error', `Check cycle failed: ${e instanceof Error ? e.stack : String(e)}`))
+      .finally(() => {
+        for (const j of jobs) this.inFlight.delete(j.key);
+        this.batches.delete(batch);
+        this.wakeLoop?.();
+      });
+    this.batches.add(batch);
+  }
+
+  /**
+   * clock.sleep that also ends (resolves) when the signal aborts, whatever the clock does with it; with
+   * `wakeable`, also when a checkspread batch ends (its reals are due again).
+   */
+  private sleep(ms: number, signal: AbortSignal, wakeable = false): Promise<void> {
     if (signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      const timer = wakeable ? new AbortController() : undefined;
       const done = (): void => {
         signal.removeEventListener('abort', done);
+        if (timer) {
+          if (this.wakeLoop === done) this.wakeLoop = undefined;
+          timer.abort();
+        }
         resolve();
       };
       signal.addEventListener('abort', done, { once: true });
-      this.clock.sleep(ms, signal).then(done, done);
+      if (timer) this.wakeLoop = done;
+      this.clock.sleep(ms, timer?.signal ?? signal).then(done, done);
     });
   }
 
@@ -267,14 +374,33 @@ class DirectorImpl implements Director {
     const started = this.clock.now();
     const epoch = this.epoch;
     const ac = new AbortController();
-    this.cycleAc = ac;
+    this.cycleAcs.add(ac);
     const maintDir = this.config?.global.maintenancedir;
     const lookup = this.maintenance;
     const base: DirectorRunCheck =
       this.o.runCheck ?? ((job, signal) => runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
-    const run: DirectorRunCheck = maintDir
-      ? async (job, signal) => ((await lookup(maintDir, job.real)) ? MAINTENANCE_RESULT : base(job, signal))
+    const limiter = this.limiter;
+    const checked: DirectorRunCheck = limiter
+      ? async (job, signal) => {
+          // maxconcurrentchecks: wait for a slot; the check (and its timeout) starts once it has one.
+          let release: () => void;
+          try {
+            release = await limiter.acquire(signal);
+          } catch {
+            return CANCELLED_RESULT;
+          }
+          try {
+            this.noteStart(job, started, limiter);
+            return await base(job, signal);
+          } finally {
+            release();
+            if (this.lateStarts > 0 && limiter.waiting === 0 && limiter.active === 0) this.endLateBurst(limiter);
+          }
+        }
       : base;
+    const run: DirectorRunCheck = maintDir
+      ? async (job, signal) => ((await lookup(maintDir, job.real)) ? MAINTENANCE_RESULT : checked(job, signal))
+      : checked;
     const onResult = (job: CheckJob, result: CheckResult): void => {
       // A reload or stop came in between; or it is cancelling this cycle right now (it aborts the cycle
       // before it moves the epoch on): a cancelled check reports down, and that is not the real's health.
@@ -287,14 +413,44 @@ class DirectorImpl implements Director {
     try {
       await (this.o.scheduleCycle ?? this.defaultSchedule)(ordered, run, onResult, ac.signal);
     } finally {
-      if (this.cycleAc === ac) this.cycleAc = undefined;
+      this.cycleAcs.delete(ac);
     }
     const ended = this.clock.now();
     this.lastDurationMs = ended - started;
     this.cycles++;
-    // The original sleeps checkinterval after the pass: the period is pass duration + interval.
-    for (const j of jobs) this.due.set(j.key, ended + j.virtual.checkinterval * 1000);
+    for (const j of jobs) {
+      const interval = j.virtual.checkinterval * 1000;
+      if (j.virtual.checkspread) {
+        // checkspread: the next slot of its own after this check (a check longer than the interval skips slots).
+        const slot = this.due.get(j.key) ?? started;
+        this.due.set(j.key, nextSlot(Math.max(ended, slot + 1), jobOffset(j), interval));
+      }
+      // The original sleeps checkinterval after the pass: the period is pass duration + interval.
+      else this.due.set(j.key, ended + interval);
+    }
     await this.syncing;
+  }
+
+  /** maxconcurrentchecks: a check that waited longer than its checkinterval for a slot is logged, once per burst. */
+  private noteStart(job: CheckJob, enqueued: number, limiter: CheckLimiter): void {
+    const waited = this.clock.now() - enqueued;
+    if (waited <= job.virtual.checkinterval * 1000) {
+      // A check on time again: the burst is over.
+      if (this.lateStarts > 0) this.endLateBurst(limiter);
+      return;
+    }
+    if (this.lateStarts++ > 0) return;
+    this.log(
+      'warn',
+      `Checks wait longer than their checkinterval for one of maxconcurrentchecks=${limiter.max} slots: ` +
+        `${serverString(job.real.ip, job.real.family)}:${job.real.port} (${job.virtual.vid}) started ${(waited / 1000).toFixed(1)} s late, ${limiter.waiting} more waiting`,
+    );
+  }
+
+  private endLateBurst(limiter: CheckLimiter): void {
+    const n = this.lateStarts;
+    this.lateStarts = 0;
+    this.log('info', `Check queue caught up: ${n} check${n === 1 ? '' : 's'} started later than their checkinterval (maxconcurrentchecks=${limiter.max})`);
   }
 
   private defaultSchedule: ScheduleCycle = async (jobs, run, onResult, signal) => {

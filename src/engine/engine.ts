@@ -105,6 +105,12 @@ interface RealState {
   checked: boolean;
   lastCheck?: number;
   lastResult?: CheckResult;
+  /** risecount (ours): successful checks in a row while down. */
+  successes: number;
+  /** Made by start() and not checked yet: its first result follows the original's start (no rise, no ramp). */
+  fromStart: boolean;
+  /** slowstart (ours): when its weight began to ramp up (clock ms); undefined = not ramping. */
+  rampFrom?: number;
 }
 
 interface VirtualState {
@@ -179,6 +185,12 @@ export class Engine {
   private health?: ReadonlyMap<string, string>;
   /** While an admin change is applied, table changes are logged, not reported as health transitions. */
   private quiet = false;
+  /** slowstart (ours): the reals whose weight is ramping up, with their virtual. */
+  private ramps = new Map<RealState, VirtualState>();
+  /** While rampStep() runs: a weight change is a slow-start step, not a restore. */
+  private stepping = false;
+  /** While start() runs: the reals it makes are the start's. */
+  private starting = false;
 
   private readonly pid: number;
 
@@ -193,7 +205,12 @@ export class Engine {
     this.stopped = false;
     this.adminMap = new Map((init.admin ?? []).map((e) => [adminKey(e.virtual, e.real), e]));
     this.health = init.health;
-    this.sync(config, table, new Map());
+    this.starting = true;
+    try {
+      this.sync(config, table, new Map());
+    } finally {
+      this.starting = false;
+    }
     this.health = undefined;
     this.pruneAdmin();
     return this.output();
@@ -216,11 +233,17 @@ export class Engine {
     if (!shared) return this.output();
     for (const [vs, rs] of this.listing(key)) {
       if (this.adminOf(vs, rs) === 'maint') continue; // its checks pause; a shared real's result is not its
+      // risecount counts only for a real that failed a check: the first result since the start (or since
+      // admin maintenance), and the end of a maintenance file, bring it up at once as in the original.
+      const rises = rs.checked && !rs.maintenance;
+      // slowstart: not for the start's own reals at their first result (as the original's start).
+      const ramps = !(rs.fromStart && !rs.checked);
       rs.checked = true;
+      rs.fromStart = false;
       rs.lastCheck = now;
       rs.lastResult = res;
       rs.maintenance = res.status === 'maintenance';
-      if (res.ok) this.serviceUp(vs, rs, shared, false);
+      if (res.ok) this.serviceUp(vs, rs, shared, false, rises, ramps);
       else this.serviceDown(vs, rs, shared, rs.maintenance);
       if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
         const line = formatMonitorLine(now, this.pid, key, res.ok, monitorMessage(vs.v, res));
@@ -253,6 +276,37 @@ export class Engine {
     }
     this.vs = keep;
     this.byKey = undefined;
+    this.ramps.clear();
+    return this.output();
+  }
+
+  /**
+   * rampStep (slowstart, ours): moves every ramping real's weight to where its ramp is now; the director
+   * calls it once per check cycle, so the steps go to the kernel with that cycle's changes. A real whose
+   * ramp is over gets its weight and leaves the ramp.
+   */
+  rampStep(): EngineOutput {
+    if (this.stopped || this.ramps.size === 0) return this.output();
+    const now = this.clock.now();
+    this.stepping = true;
+    try {
+      for (const [rs, vs] of [...this.ramps]) {
+        if (!rs.up || rs.rampFrom === undefined) {
+          this.ramps.delete(rs);
+          rs.rampFrom = undefined;
+          continue;
+        }
+        const over = now - rs.rampFrom >= (vs.v.slowstart ?? 0) * 1000;
+        if (over) {
+          rs.rampFrom = undefined;
+          this.ramps.delete(rs);
+        }
+        this.place(vs, rs);
+        if (over) this.log(`Slow start ended real server: ${rs.literal} (${vs.v.vaddr}) (Weight set to ${this.weightOf(vs, rs)})`);
+      }
+    } finally {
+      this.stepping = false;
+    }
     return this.output();
   }
 
@@ -426,6 +480,7 @@ export class Engine {
     }
     const oldShared = this.shared;
     this.shared = new Map();
+    this.ramps = new Map();
     const next: VirtualState[] = [];
     const queuedDown: [VirtualState, RealState][] = [];
 
@@ -458,7 +513,17 @@ export class Engine {
         const dest = destKey(v, real.ip, real.port, real.forward);
         if (configured.has(dest)) continue; // the kernel holds one destination per address
         configured.add(dest);
-        const rs: RealState = { real, key, dest, literal: `${serverString(real.ip, real.family)}:${real.port}`, up: false, maintenance: false, checked: false };
+        const rs: RealState = {
+          real,
+          key,
+          dest,
+          literal: `${serverString(real.ip, real.family)}:${real.port}`,
+          up: false,
+          maintenance: false,
+          checked: false,
+          successes: 0,
+          fromStart: this.starting,
+        };
         vs.reals.push(rs);
         const before = prev?.reals.find((r) => r.dest === dest);
         if (!this.shared.has(key)) {
@@ -473,6 +538,12 @@ export class Engine {
           rs.maintenance = before.maintenance;
           rs.lastCheck = before.lastCheck;
           rs.lastResult = before.lastResult;
+          rs.successes = before.successes;
+          rs.fromStart = before.fromStart;
+          if (before.rampFrom !== undefined && rs.up && (v.slowstart ?? 0) > 0) {
+            rs.rampFrom = before.rampFrom;
+            this.ramps.set(rs, vs);
+          }
           if (rs.up) this.place(vs, rs);
           // A real that is down is weight 0 or absent in the table: the original's ld_start queues it like
           // any such real (forced up, then down, with their log lines and mails).
@@ -517,9 +588,11 @@ export class Engine {
     for (const [vs, rs] of queuedDown) {
       const shared = this.shared.get(rs.key)!;
       const maintenance = rs.maintenance;
+      const successes = rs.successes; // a kept real's risecount progress survives the reload
       if (!config.global.readdquiescent) this.serviceUp(vs, rs, shared, true);
       rs.maintenance = maintenance;
       this.serviceDown(vs, rs, shared, true);
+      rs.successes = successes;
     }
 
     // Virtuals of the old config that the new one drops.
@@ -547,8 +620,20 @@ export class Engine {
   private weightOf(vs: VirtualState, rs: RealState): number {
     const a = this.adminMap.get(adminKey(vs.v.vid, rs.dest));
     if (a?.state === 'drain') return 0;
-    if (a?.state === 'none' && a.weight !== undefined) return a.weight;
-    return rs.real.weight;
+    const target = a?.state === 'none' && a.weight !== undefined ? a.weight : rs.real.weight;
+    return rs.rampFrom === undefined ? target : rampedWeight(target, this.clock.now() - rs.rampFrom, (vs.v.slowstart ?? 0) * 1000);
+  }
+
+  /** slowstart: the real's weight ramps from now (when its virtual has one). */
+  private startRamp(vs: VirtualState, rs: RealState): void {
+    if ((vs.v.slowstart ?? 0) <= 0) return;
+    rs.rampFrom = this.clock.now();
+    this.ramps.set(rs, vs);
+  }
+
+  private stopRamp(rs: RealState): void {
+    rs.rampFrom = undefined;
+    this.ramps.delete(rs);
   }
 
   /** Puts a real where health and admin state say: in at its weight, or out (quiesced or deleted). */
@@ -576,7 +661,11 @@ export class Engine {
       // Its checks paused: out until a check says it is up again.
       rs.up = false;
       rs.checked = false;
+      rs.fromStart = false; // its comeback is a recovery (slowstart), even before its first check
     }
+    if (state === 'maint') this.stopRamp(rs);
+    // slowstart: a real leaving drain had no new connections; it ramps up as a recovered one.
+    if (before?.state === 'drain' && state !== 'drain' && state !== 'maint' && rs.up) this.startRamp(vs, rs);
     if (vs.v.monitorfile) {
       const up = rs.up && state !== 'maint';
       this.events.push({ type: 'monitor', file: vs.v.monitorfile, line: formatMonitorLine(now, this.pid, rs.key, up, message) });
@@ -603,11 +692,24 @@ export class Engine {
     }
   }
 
-  /** _service_up */
-  private serviceUp(vs: VirtualState, rs: RealState, shared: Shared, force: boolean): void {
+  /**
+   * _service_up. With `rises` (a real that failed a check) it comes back only after risecount successes
+   * in a row; with `ramps` its weight ramps up over slowstart seconds (both ours, off by default).
+   */
+  private serviceUp(vs: VirtualState, rs: RealState, shared: Shared, force: boolean, rises = false, ramps = false): void {
     if (shared.failcount > 0) this.log(`Resetting soft failure count: ${rs.literal} (${vs.v.vid})`);
     shared.failcount = 0;
     if (rs.up && !force) return;
+    const need = vs.v.risecount ?? 1;
+    if (!force && rises && need > 1) {
+      rs.successes++;
+      if (rs.successes < need) {
+        this.log(`Soft recovery real server: ${rs.literal} (${vs.v.vid}) success ${rs.successes}/${need}`);
+        return;
+      }
+    }
+    rs.successes = 0;
+    if (!force && ramps) this.startRamp(vs, rs);
     rs.up = true;
     rs.maintenance = false;
     this.place(vs, rs);
@@ -616,6 +718,7 @@ export class Engine {
 
   /** _service_down */
   private serviceDown(vs: VirtualState, rs: RealState, shared: Shared, force: boolean): void {
+    rs.successes = 0;
     if (!rs.up && !force) return;
     shared.failcount++;
     if (!force && rs.up && shared.failcount < vs.v.failurecount) {
@@ -623,6 +726,7 @@ export class Engine {
       return;
     }
     rs.up = false;
+    this.stopRamp(rs);
     this.remove(vs, { literal: rs.literal, dest: rs.dest, forward: rs.real.forward, tag: 'real', rs });
     this.fallbackOn(vs);
   }
@@ -638,6 +742,10 @@ export class Engine {
     } else verb = 'Added';
     vs.present.set(dest, want);
     this.dirty = true;
+    if (this.stepping && d && rs) {
+      this.log(`Slow start real server: ${literal} (${vs.v.vaddr}) (Weight set to ${weight})`, 'debug');
+      return;
+    }
     const message = `${verb} ${tag} server: ${literal} (${vs.v.vaddr}) (Weight set to ${weight})`;
     if (tag === 'fallback') this.events.push({ type: 'fallback', vid: vs.v.vid, active: true, message });
     else if (rs) this.realState(vs, rs, 'up', message);
@@ -700,6 +808,15 @@ export class Engine {
     const server = vs.v.protocol === 'fwm' ? '' : serverString(vs.v.ip, vs.v.family);
     this.events.push({ type: 'fallback-command', command: cmd, args: [status, `${server}:${vs.v.port}`, vs.v.protocol] });
   }
+}
+
+/**
+ * slowstart's weight `elapsedMs` into a ramp of `spanMs` towards `target`: at least 1 (weight 0 would take
+ * the real out), rounded up, `target` once the ramp is over; a target of 0 or 1 has nothing to ramp.
+ */
+export function rampedWeight(target: number, elapsedMs: number, spanMs: number): number {
+  if (target <= 1 || spanMs <= 0 || elapsedMs >= spanMs) return target;
+  return Math.max(1, Math.min(target, Math.ceil((target * Math.max(0, elapsedMs)) / spanMs)));
 }
 
 /** A real's own destination, weight and thresholds, as _restore_service puts it in. */

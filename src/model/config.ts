@@ -170,6 +170,12 @@ export interface VirtualService {
   readonly cleanstop: boolean;
   /** Ours (off by default): run `fallbackcommand stop ...` at daemon stop while the fallback is on. */
   readonly fallbackcommandonstop?: boolean;
+  /** Ours (absent = off): spread this virtual's checks over checkinterval, each real at its own fixed offset. */
+  readonly checkspread?: boolean;
+  /** Ours (absent = 1, the original's): successful checks in a row a failed real needs to come back. */
+  readonly risecount?: number;
+  /** Ours (absent or 0 = off): seconds over which a new or recovered real's weight ramps up to its weight. */
+  readonly slowstart?: number;
   readonly emailalert: string;
   readonly emailalertfreq: number;
   readonly emailalertstatus: readonly DaemonStatus[];
@@ -214,6 +220,12 @@ export interface GlobalConfig {
   readonly cleanstop: boolean;
   /** Ours (off by default): run `fallbackcommand stop ...` at daemon stop while the fallback is on. */
   readonly fallbackcommandonstop?: boolean;
+  /** Ours, the virtuals' default (see VirtualService). */
+  readonly checkspread?: boolean;
+  readonly risecount?: number;
+  readonly slowstart?: number;
+  /** Ours (absent = no cap): checks of this director in flight at once; the others wait their turn. */
+  readonly maxconcurrentchecks?: number;
   readonly maintenancedir?: string;
   /** Ours (opt-in, absent without a `syncdaemon =` line): the IPVS connection-sync daemons to keep running. */
   readonly syncdaemons?: readonly SyncDaemonConfig[];
@@ -257,4 +269,6 @@ export interface Config {
   readonly global: GlobalConfig;
   readonly virtuals: readonly VirtualService[];
   readonly warnings: readonly ConfigWarning[];
+  /** What the directives that are not the original's mean here (`configtest` prints them); absent when none is used. */
+  readonly notes?: readonly ConfigWarning[];
 }

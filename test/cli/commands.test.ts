@@ -52,6 +52,27 @@ describe('configtest', () => {
     );
   });
 
+  it('explains the tuning directives (ours) with notes at FILE:LINE; bad values exit 2', async () => {
+    writeFileSync(join(dir, 'k.cf'), `risecount=3\nmaxconcurrentchecks=4\n${good(join(dir, 'ld.log'))}\tslowstart=30\n\tcheckspread=yes\n`);
+    const r = await ld(['./k.cf', 'configtest'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('syntax OK\n');
+    const notes = r.stderr.trim().split('\n');
+    expect(notes.map((l) => /^\.\/k\.cf:(\d+): note: (\w+) = /.exec(l)?.slice(1, 3).join(' '))).toEqual([
+      '1 risecount',
+      '2 maxconcurrentchecks',
+      '7 slowstart',
+      '8 checkspread',
+    ]);
+    const dump = JSON.parse((await ld(['./k.cf', 'dump'], { cwd: dir })).stdout);
+    expect(dump.global).toMatchObject({ risecount: 3, maxconcurrentchecks: 4 });
+    expect(dump.virtuals[0]).toMatchObject({ risecount: 3, slowstart: 30, checkspread: true });
+    writeFileSync(join(dir, 'k.cf'), `${good(join(dir, 'ld.log'))}\tslowstart=soon\n`);
+    const bad = await ld(['./k.cf', 'configtest'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^\.\/k\.cf:5: slowstart must be a whole number of seconds from 0 to 86400/);
+  });
+
   it('a missing file: "Config file X not found", status 1', async () => {
     const r = await ld(['./none.cf', 'configtest'], { cwd: dir });
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'Config file ./none.cf not found\n' });

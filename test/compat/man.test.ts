@@ -18,11 +18,11 @@ if (!GROFF) console.warn('compat/man: groff checks skipped: groff not installed 
 /**
  * The directives ldirectord.cf.5 documents: the first word of each `.TP` entry's tag line
  * (`.B name`, `.BI "name = " ...`, `.BR name ", " other` also gives `other`) in the sections
- * GLOBAL DIRECTIVES, VIRTUAL SERVICES and PER-VIRTUAL DIRECTIVES.
+ * GLOBAL DIRECTIVES, VIRTUAL SERVICES, PER-VIRTUAL DIRECTIVES and EXTENSIONS.
  */
 export function manDirectives(roff: string): Set<string> {
   const names = new Set<string>();
-  const sections = roff.split(/^\.SH /m).filter((s) => /^(GLOBAL DIRECTIVES|VIRTUAL SERVICES|PER-VIRTUAL DIRECTIVES)/.test(s));
+  const sections = roff.split(/^\.SH /m).filter((s) => /^(GLOBAL DIRECTIVES|VIRTUAL SERVICES|PER-VIRTUAL DIRECTIVES|EXTENSIONS)/.test(s));
   for (const sec of sections) {
     // nested lists (.RS ... .RE) hold values, not directives
     const flat = sec.replace(/^\.RS\n[\s\S]*?^\.RE\n/gm, '');

@@ -62,15 +62,15 @@ describe('scope: a directive written where it may not appear is an unknown direc
 
 describe('adding a directive is one entry (the recipe of the registry header)', () => {
   // Model fields that do not exist yet: the cast stands for the field a real addition declares.
-  const risecount = field({
-    name: 'risecount',
+  const samplecount = field({
+    name: 'samplecount',
     scope: 'both',
-    key: 'risecount' as 'checkcount',
+    key: 'samplecount' as 'checkcount',
     default: 2,
-    read: positive('risecount: a positive number is required'),
+    read: positive('samplecount: a positive number is required'),
   });
   const examplesync = field({ name: 'examplesync', scope: 'global', key: 'examplesync' as 'fork', default: false, read: yesNo('examplesync') });
-  const registry: readonly Directive[] = [...DIRECTIVES, risecount, examplesync];
+  const registry: readonly Directive[] = [...DIRECTIVES, samplecount, examplesync];
 
   const p = new Parser('t.cf', { resolver, checkFiles: false });
   const block = (): VirtualDraft => ({ keyword: 'virtual', family: 4, line: 1, protocol: 'tcp', set: {}, lines: {}, realsTodo: [] });
@@ -85,22 +85,22 @@ describe('adding a directive is one entry (the recipe of the registry header)', 
 
   it('default when written nowhere, global value inherited, own value first', async () => {
     const g: GlobalDraft = { set: {} };
-    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).risecount).toBe(2);
-    expect(fields(g, block()).risecount).toBe(2);
-    expect(await read(g, 'risecount = 5', 1)).toBe(true);
-    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).risecount).toBe(5);
-    expect(fields(g, block()).risecount).toBe(5);
+    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).samplecount).toBe(2);
+    expect(fields(g, block()).samplecount).toBe(2);
+    expect(await read(g, 'samplecount = 5', 1)).toBe(true);
+    expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).samplecount).toBe(5);
+    expect(fields(g, block()).samplecount).toBe(5);
     const v = block();
-    expect(await read(g, 'risecount=7', 3, v)).toBe(true);
-    expect(fields(g, v).risecount).toBe(7);
-    expect(v.lines.risecount).toBe(3);
+    expect(await read(g, 'samplecount=7', 3, v)).toBe(true);
+    expect(fields(g, v).samplecount).toBe(7);
+    expect(v.lines.samplecount).toBe(3);
   });
 
   it('the grammar gives the error text at FILE:LINE; a global-only entry is not read in a block', async () => {
     const g: GlobalDraft = { set: {} };
-    const e = await read(g, 'risecount=0', 9).catch((x: unknown) => x);
+    const e = await read(g, 'samplecount=0', 9).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ConfigError);
-    expect((e as ConfigError).format()).toBe('t.cf:9: risecount: a positive number is required');
+    expect((e as ConfigError).format()).toBe('t.cf:9: samplecount: a positive number is required');
     expect(await read(g, 'examplesync=yes', 2)).toBe(true);
     expect((buildGlobal(g, registry) as unknown as Record<string, unknown>).examplesync).toBe(true);
     expect(await read(g, 'examplesync=yes', 4, block())).toBe(false);
