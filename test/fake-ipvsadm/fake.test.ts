@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTranscripts } from '../ipvs/transcripts.js';
+import { processBudgetMs } from '../support/load.js';
 import { FAKE_IPVSADM_SCRIPT, fakeList, fakeSave, installFakeIpvsadm, readFakeLog, readFakeTable } from './install.js';
 
 function runAsync(bin: string, argv: readonly string[], input: string): Promise<{ stdout: string; stderr: string; status: number | null }> {
@@ -30,7 +31,8 @@ describe('the fake ipvsadm executable reproduces the captured transcripts (stdou
     const log = join(dir, 'log.jsonl');
     let bin = '';
     // The sessions run concurrently (each has its own state); steps within one run in order.
-    it.concurrent(`${session.name}: ${session.steps.length} commands`, async () => {
+    // One fake process per step, one after the other: the bound is what that many process starts take now.
+    it.concurrent(`${session.name}: ${session.steps.length} commands`, { timeout: processBudgetMs(session.steps.length, 30_000) }, async () => {
       // The capture machine printed 127.0.0.1 as a number without -n: its hosts file named no address.
       writeFileSync(join(tmp, `hosts-${n}`), '');
       bin = installFakeIpvsadm(dir, { state, log, env: { FAKE_IPVSADM_HOSTS: join(tmp, `hosts-${n}`) } });
