@@ -45,6 +45,43 @@ function run(cmd: string, args: string[], opts: { input?: string; allowFail?: bo
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The prefix that makes a process we spawn die with the test process even when that one is SIGKILLed
+ * (vitest killing a worker at its timeout): `setpriv --pdeathsig SIGKILL` survives the exec of `ip netns
+ * exec` and `unshare`; a node's unshare then takes the node's PID 1 with it (--kill-child).
+ */
+function dieWithUs(): string[] {
+  return spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true']).status === 0 ? ['setpriv', '--pdeathsig', 'SIGKILL'] : [];
+}
+
+const NS_PREFIX = 'ldtsha';
+
+/**
+ * Network namespaces a previous run of this tier left behind when its process was SIGKILLed (named
+ * ldtsha<pid>-*, that pid gone, no process left inside since every one of them died with it): deleted.
+ * A namespace with processes inside, or whose creator lives, is left alone.
+ */
+export function sweepStaleNamespaces(): string[] {
+  const gone: string[] = [];
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of list.split('\n')) {
+    const m = new RegExp(`^(${NS_PREFIX}(\\d+)-\\w+)`).exec(line);
+    if (!m || existsSync(`/proc/${m[2]}`)) continue;
+    const pids = (spawnSync('ip', ['netns', 'pids', m[1]!], { encoding: 'utf8' }).stdout ?? '').trim();
+    if (pids !== '') continue;
+    if (spawnSync('ip', ['netns', 'del', m[1]!]).status === 0) gone.push(m[1]!);
+  }
+  // Their temporary directories (ldts-ha-<pid>-*), once no namespace of that pid is left.
+  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const e of readdirSync(tmpdir())) {
+    const m = /^ldts-ha-(\d+)-/.exec(e);
+    if (!m || existsSync(`/proc/${m[1]}`) || left.includes(`${NS_PREFIX}${m[1]}-`)) continue;
+    rmSync(join(tmpdir(), e), { recursive: true, force: true });
+    gone.push(join(tmpdir(), e));
+  }
+  return gone;
+}
+
 export interface Node {
   name: string;
   ns: string;
@@ -56,13 +93,24 @@ export interface Node {
 }
 
 export class Cluster {
-  readonly tag = `ldtsha${process.pid}`;
-  readonly dir = mkdtempSync(join(tmpdir(), 'ldts-ha-'));
+  readonly tag = `${NS_PREFIX}${process.pid}`;
+  readonly dir = mkdtempSync(join(tmpdir(), `ldts-ha-${process.pid}-`));
   readonly rsNs = `${this.tag}-rs`;
   readonly nodes: Node[] = [1, 2].map((i) => ({ name: `node${i}`, ns: `${this.tag}-n${i}`, addr: `${SUBNET}.${i}`, dir: '', pid: 0 }));
   readonly realProcs = new Map<string, ChildProcess>();
   private netnsMade: string[] = [];
   readonly usrExtra = join(this.dir, 'usr-extra');
+  /** stop() also when the test process exits or is told to stop (the pdeathsig covers a SIGKILL). */
+  private readonly onExit = (): void => this.stop();
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    this.stop();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+
+  constructor() {
+    process.once('exit', this.onExit);
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, this.onSignal);
+  }
 
   /** Namespaces, bridge, real servers, the /usr extra layer. */
   setupNetwork(): void {
@@ -91,11 +139,34 @@ export class Cluster {
     chmodSync(join(agentDir, 'ldirectord'), 0o755);
   }
 
-  /** A TCP server on REAL:80 in the real-server namespace (accepts and closes). */
+  /** Connections each real server accepted, per client address (a node's address: its checks). */
+  readonly hits = new Map<string, Map<string, number>>();
+
+  /** A TCP server on REAL:80 in the real-server namespace (accepts and closes; prints each client). */
   startReal(addr: string): void {
-    const code = `require('net').createServer((s)=>{s.on('error',()=>{});s.end('ok\\n')}).listen(80,'${addr}',()=>process.stdout.write('up\\n'))`;
-    const p = spawn('ip', ['netns', 'exec', this.rsNs, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const code = `require('net').createServer((s)=>{process.stdout.write('c '+s.remoteAddress+'\\n');s.on('error',()=>{});s.end('ok\\n')}).listen(80,'${addr}',()=>process.stdout.write('up\\n'))`;
+    const [cmd, ...pre] = [...dieWithUs(), 'ip'];
+    const p = spawn(cmd!, [...pre, 'netns', 'exec', this.rsNs, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.realProcs.set(addr, p);
+    const hits = this.hits.get(addr) ?? new Map<string, number>();
+    this.hits.set(addr, hits);
+    let buf = '';
+    p.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const m = /^c (?:::ffff:)?(\S+)/.exec(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (m) hits.set(m[1]!, (hits.get(m[1]!) ?? 0) + 1);
+      }
+    });
+  }
+
+  /** How many connections the real servers accepted from node n so far (its health checks). */
+  checksFrom(n: Node): number {
+    let k = 0;
+    for (const h of this.hits.values()) k += h.get(n.addr) ?? 0;
+    return k;
   }
 
   stopReal(addr: string): void {
@@ -139,7 +210,8 @@ system {
       n.dir = join(this.dir, n.name);
       mkdirSync(n.dir, { recursive: true });
       writeFileSync(join(n.dir, 'corosync.conf'), this.corosyncConf());
-      const p = spawn('ip', ['netns', 'exec', n.ns, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--mount-proc', '--kill-child',
+      const [cmd, ...pre] = [...dieWithUs(), 'ip'];
+      const p = spawn(cmd!, [...pre, 'netns', 'exec', n.ns, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--mount-proc', '--kill-child',
         'sh', join(HERE, 'node.sh'), n.dir, PKG_ROOT, this.usrExtra, n.name], { stdio: ['ignore', 'ignore', 'pipe'] });
       p.stderr?.on('data', (d) => process.stderr.write(`[${n.name}] ${d}`));
       n.proc = p;
@@ -175,6 +247,11 @@ system {
     }
   }
 
+  /** Writes a file inside node n (its private /etc, /var or /run: each node may hold its own version). */
+  writeNodeFile(n: Node, path: string, content: string): void {
+    this.exec(n, `mkdir -p "$(dirname '${path}')" && cat > '${path}'`, { input: content });
+  }
+
   /** Both nodes online in the CIB as seen from n. */
   onlineNodes(n: Node): string[] {
     const out = this.exec(n, 'crm_mon -1 -X 2>/dev/null', { allowFail: true });
@@ -205,9 +282,32 @@ system {
     } catch { return ''; }
   }
 
+  /**
+   * Operation results in the node's pacemaker.log since `sinceMs` (epoch ms): `start vip-x ok` etc., with
+   * their time. The log's timestamps are local time without a year (this year, the host's zone).
+   */
+  pacemakerOps(n: Node, sinceMs: number): { at: number; what: string }[] {
+    let text: string;
+    try { text = readFileSync(`/proc/${n.pid}/root/var/log/pacemaker/pacemaker.log`, 'utf8'); } catch { return []; }
+    const year = new Date().getFullYear();
+    const out: { at: number; what: string }[] = [];
+    for (const line of text.split('\n')) {
+      const m = /^(\w{3} \d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) .*Result of (\w+) operation for (\S+) on \S+: (\w+)/.exec(line);
+      if (!m) continue;
+      const at = new Date(`${m[1]!.replace(/\.\d+$/, '')} ${year}`).getTime() + Number((/\.(\d+)$/.exec(m[1]!)?.[1] ?? '0').padEnd(3, '0').slice(0, 3));
+      if (at >= sinceMs) out.push({ at, what: `${m[2]} ${m[3]} ${m[4]}` });
+    }
+    return out;
+  }
+
   /** Stops pacemaker on a node gracefully (SIGTERM to pacemakerd, as `systemctl stop pacemaker`). */
   stopPacemaker(n: Node): void {
     this.exec(n, 'kill -TERM $(cat /run/pacemakerd.pid 2>/dev/null || pidof pacemakerd)', { allowFail: true });
+  }
+
+  /** Puts node n in standby (its resources move away, it stays in the cluster) or back online. */
+  setStandby(n: Node, on: boolean): void {
+    this.exec(n, `crm_attribute -t nodes -N ${n.name} -n standby -v ${on ? 'on' : 'off'}`);
   }
 
   startPacemaker(n: Node): void {
@@ -220,6 +320,8 @@ system {
 
   /** Kills everything started (by pid) and deletes every namespace created. Safe to call twice. */
   stop(): void {
+    process.removeListener('exit', this.onExit);
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeListener(s, this.onSignal);
     for (const n of this.nodes) {
       // The node's PID 1 first: the kernel then kills every process of its PID namespace.
       if (n.pid) { try { process.kill(n.pid, 'SIGKILL'); } catch { /* gone */ } }

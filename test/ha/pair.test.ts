@@ -1,12 +1,14 @@
 /**
- * Two directors under pacemaker + corosync (issue 22, part 1-2): the group (IPaddr2 VIP + ldirectord) with
- * the stock ocf:heartbeat:ldirectord agent and with the project's own agent (compat/ocf), both running this
- * project's daemon against the fake ipvsadm of each node. See cluster.ts for the namespaces.
+ * Two directors under pacemaker + corosync (issue 22), on one cluster booted once, each scenario with the
+ * stock ocf:heartbeat:ldirectord agent and with the project's own agent (compat/ocf), both running this
+ * project's daemon against the fake ipvsadm of each node (cluster.ts has the namespaces):
+ * - design (b), the group: IPaddr2 VIP + ldirectord, ldirectord runs on the active node only;
+ * - design (a), the clone: ldirectord runs on both nodes, only the VIP moves (colocated with the clone).
+ * Every failover prints a timeline (seconds since pacemaker was told to stop on the old node).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, REALS, ROOT, VIP, skipReason, sleep, type Node } from './cluster.js';
+import { Cluster, REALS, ROOT, VIP, skipReason, sleep, sweepStaleNamespaces, type Node } from './cluster.js';
 
 /** A logged fake ipvsadm call that changes the table (-A/-E/-D/-a/-e/-d/-C, also inside -R). */
 function touchesTable(line: string): boolean {
@@ -20,29 +22,84 @@ if (reason) process.stdout.write(`test:ha skipped: ${reason}\n`);
 
 const BOOT_MS = 240_000;
 const MOVE_MS = 90_000;
+/** The daemon's config inside each node (its private /etc): each node may hold its own version. */
+const CF = '/etc/ha.d/ldts-pair.cf';
+const CHECK_INTERVAL_S = 2;
 
 function fullTable(t: string, reals: readonly string[]): boolean {
   return t.includes(`-A -t ${VIP}:80`) && reals.every((r) => t.includes(`-r ${r}:80`)) && REALS.filter((r) => !reals.includes(r)).every((r) => !t.includes(`-r ${r}:80`));
 }
 
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+
+/**
+ * Watches a failover from `from` to `to` (polling every 50 ms) until `to` has the VIP and `want` as its
+ * table; prints the moments (s since the stop was sent) as one timeline line, with the operation results
+ * of both nodes' pacemaker.log. `keepFull`: `to`'s table must stay complete all along (the clone).
+ */
+async function failoverTimeline(c: Cluster, label: string, from: Node, to: Node, want: readonly string[], stop: () => void, keepFull = false): Promise<Record<string, number>> {
+  const t0 = Date.now();
+  const ev: Record<string, number> = {};
+  const mark = (k: string, cond: boolean): void => { if (cond && ev[k] === undefined) ev[k] = Date.now() - t0; };
+  const fromPid = c.daemonPid(from);
+  const logFrom = c.ipvsadmLog(to).length;
+  let lost = '';
+  stop();
+  await c.waitFor(`VIP and table (${want.join(',')}) on ${to.name}`, MOVE_MS, () => {
+    mark('daemonGoneOld', fromPid !== '' && c.daemonPid(from) === '');
+    mark('vipGoneOld', !c.hasVip(from));
+    mark('vipUpNew', c.hasVip(to));
+    mark('daemonUpNew', c.daemonPid(to) !== '');
+    const t = c.table(to);
+    if (keepFull && !lost && !fullTable(t, REALS) && !fullTable(t, want)) lost = t;
+    mark('firstWriteNew', t.includes(`-A -t ${VIP}:80`));
+    mark('fullNew', fullTable(t, want));
+    return ev.vipUpNew !== undefined && ev.fullNew !== undefined;
+  }, 50);
+  const firstCall = c.ipvsadmLog(to).slice(logFrom).map((l) => JSON.parse(l) as { time: string })[0];
+  if (firstCall && !keepFull) ev.firstIpvsadmNew = Date.parse(firstCall.time) - t0;
+  const done = Math.max(ev.vipUpNew!, ev.fullNew!);
+  ev.done = done;
+  // The cluster's side: when each node's executor reported its operations (pacemaker.log, ms timestamps).
+  for (const n of [from, to]) {
+    for (const m of c.pacemakerOps(n, t0 - 500)) { const k = `${n.name}:${m.what}`; if (ev[k] === undefined) ev[k] = m.at - t0; }
+  }
+  const order = Object.entries(ev).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
+  const gone = ev.vipGoneOld ?? done;
+  process.stdout.write(`test:ha [${label}] failover ${from.name} -> ${to.name}: ${secs(done - gone)} s after ${from.name} let the VIP go, ${secs(done)} s after pacemaker was told to stop (goal 5 s); timeline (s since stop): ${order}\n`);
+  expect(lost, `${to.name}'s table stayed complete during the failover`).toBe('');
+  return ev;
+}
+
+const AGENTS = [
+  { label: 'stock ocf:heartbeat:ldirectord', id: 'stock', provider: 'heartbeat' },
+  { label: "the project's agent (compat/ocf)", id: 'own', provider: 'ldirectord-ts' },
+] as const;
+type Agent = (typeof AGENTS)[number];
+
 describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
   let c: Cluster;
   let n1: Node;
   let n2: Node;
-  const cf = (): string => join(c.dir, 'ldirectord.cf');
+
+  /** The ldirectord config each node gets. */
+  const nodeConfig = (_n: Node): string =>
+    `checktimeout=2\ncheckinterval=${CHECK_INTERVAL_S}\nautoreload=no\nquiescent=no\nlogfile="/var/log/ldirectord.log"\nvirtual=${VIP}:80\n${REALS.map((r) => `\treal=${r}:80 gate\n`).join('')}\tscheduler=rr\n\tprotocol=tcp\n\tchecktype=connect\n`;
 
   beforeAll(async () => {
+    const swept = sweepStaleNamespaces();
+    if (swept.length) process.stdout.write(`test:ha: removed what a killed earlier run left: ${swept.join(' ')}\n`);
     c = new Cluster();
     [n1, n2] = c.nodes as [Node, Node];
     try {
       c.setupNetwork();
-      writeFileSync(cf(), `checktimeout=2\ncheckinterval=2\nautoreload=no\nquiescent=no\nlogfile="/var/log/ldirectord.log"\nvirtual=${VIP}:80\n${REALS.map((r) => `\treal=${r}:80 gate\n`).join('')}\tscheduler=rr\n\tprotocol=tcp\n\tchecktype=connect\n`);
       const t0 = Date.now();
       c.startNodes();
       await c.waitBooted(60_000);
+      for (const n of c.nodes) c.writeNodeFile(n, CF, nodeConfig(n));
       await c.waitFor('both nodes online', BOOT_MS, () => c.onlineNodes(n1).length === 2, 1000);
       c.exec(n1, 'crm_attribute -t crm_config -n stonith-enabled -v false && crm_attribute -t rsc_defaults -n resource-stickiness -v 200');
-      process.stdout.write(`test:ha: cluster of 2 nodes online in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`test:ha: cluster of 2 nodes online in ${secs(Date.now() - t0)} s\n`);
     } catch (e) {
       c.stop();
       throw e;
@@ -51,67 +108,79 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
 
   afterAll(() => c?.stop());
 
-  for (const agent of [
-    { label: 'stock ocf:heartbeat:ldirectord', id: 'stock', provider: 'heartbeat' },
-    { label: "the project's agent (compat/ocf)", id: 'own', provider: 'ldirectord-ts' },
-  ]) {
-    describe(agent.label, () => {
+  const vipXml = (id: string): string => `<primitive id="${id}" class="ocf" provider="heartbeat" type="IPaddr2">
+    <instance_attributes id="${id}-ia">
+      <nvpair id="${id}-ip" name="ip" value="${VIP}"/><nvpair id="${id}-nm" name="cidr_netmask" value="24"/><nvpair id="${id}-nic" name="nic" value="eth0"/>
+    </instance_attributes>
+    <operations><op id="${id}-mon" name="monitor" interval="10s" timeout="20s"/></operations>
+  </primitive>`;
+  /** ldirectord with the agents' default timings (start/stop 15 s, monitor every 20 s). */
+  const ldXml = (id: string, agent: Agent): string => `<primitive id="${id}" class="ocf" provider="${agent.provider}" type="ldirectord">
+    <instance_attributes id="${id}-ia">
+      <nvpair id="${id}-cf" name="configfile" value="${CF}"/><nvpair id="${id}-bin" name="ldirectord" value="${join(ROOT, 'bin/ldirectord.js')}"/>
+    </instance_attributes>
+    <operations>
+      <op id="${id}-start" name="start" interval="0s" timeout="15s"/><op id="${id}-stop" name="stop" interval="0s" timeout="15s"/>
+      <op id="${id}-mon" name="monitor" interval="20s" timeout="10s"/>
+    </operations>
+  </primitive>`;
+
+  /** Starts pacemaker again on n once its old pacemakerd is gone (else the new one aborts: "active Pacemaker instance found"). */
+  async function startAgain(n: Node): Promise<void> {
+    await c.waitFor(`the old pacemakerd of ${n.name} gone`, MOVE_MS, () => !c.pacemakerdRunning(n), 250);
+    c.startPacemaker(n);
+  }
+
+  /** Starts pacemaker again on n and waits until both nodes are online. */
+  async function rejoin(n: Node, other: Node): Promise<void> {
+    await startAgain(n);
+    await c.waitFor(`${n.name} back online`, BOOT_MS, () => c.onlineNodes(other).length === 2, 1000);
+  }
+
+  /** Stops a resource (group or clone) and the VIP, deletes them and their constraints. */
+  async function remove(on: Node, stopFirst: string[], resources: string[], constraints: string[]): Promise<void> {
+    for (const r of stopFirst) c.exec(on, `crm_resource -r ${r} --meta -p target-role -v Stopped`);
+    await c.waitFor('resources stopped', MOVE_MS, () => c.nodes.every((n) => !c.hasVip(n) && !c.table(n).includes(VIP) && c.daemonPid(n) === ''));
+    for (const k of constraints) c.exec(on, `cibadmin -D -o constraints -X '<${k}/>'`);
+    for (const r of resources) c.exec(on, `cibadmin -D -o resources -X '<${r}/>'`);
+  }
+
+  for (const agent of AGENTS) {
+    describe(`design (b), the group, ${agent.label}`, () => {
       const g = `g-${agent.id}`;
-      const ld = `ld-${agent.id}`;
       // Who is active now.
       let active: Node;
       let standby: Node;
       let standbyLogFrom = 0;
 
-      it('the group starts on node1: VIP and full table there, neither on node2, node2 changed no table', async () => {
-        const xml = `<group id="${g}">
-  <primitive id="vip-${agent.id}" class="ocf" provider="heartbeat" type="IPaddr2">
-    <instance_attributes id="vip-${agent.id}-ia">
-      <nvpair id="vip-${agent.id}-ip" name="ip" value="${VIP}"/><nvpair id="vip-${agent.id}-nm" name="cidr_netmask" value="24"/><nvpair id="vip-${agent.id}-nic" name="nic" value="eth0"/>
-    </instance_attributes>
-    <operations><op id="vip-${agent.id}-mon" name="monitor" interval="10s" timeout="20s"/></operations>
-  </primitive>
-  <primitive id="${ld}" class="ocf" provider="${agent.provider}" type="ldirectord">
-    <instance_attributes id="${ld}-ia">
-      <nvpair id="${ld}-cf" name="configfile" value="${cf()}"/><nvpair id="${ld}-bin" name="ldirectord" value="${join(ROOT, 'bin/ldirectord.js')}"/>
-    </instance_attributes>
-    <operations>
-      <op id="${ld}-start" name="start" interval="0s" timeout="15s"/><op id="${ld}-stop" name="stop" interval="0s" timeout="15s"/>
-      <op id="${ld}-mon" name="monitor" interval="20s" timeout="10s"/>
-    </operations>
-  </primitive>
-</group>`;
+      it('the group starts on node1: VIP and full table there, neither on node2, node2 runs no check and changes no table', async () => {
+        const xml = `<group id="${g}">${vipXml(`vip-${agent.id}`)}${ldXml(`ld-${agent.id}`, agent)}</group>`;
         const n2LogFrom = c.ipvsadmLog(n2).length;
+        const n2Checks = c.checksFrom(n2);
         c.exec(n1, `cibadmin -C -o resources -X '${xml}' && cibadmin -C -o constraints -X '<rsc_location id="loc-${agent.id}" rsc="${g}" node="node1" score="100"/>'`);
         const t0 = Date.now();
         await c.waitFor('VIP and full table on node1', MOVE_MS, () => c.hasVip(n1) && fullTable(c.table(n1), REALS));
-        process.stdout.write(`test:ha [${agent.id}] group started on node1 in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        process.stdout.write(`test:ha [${agent.id} group] started on node1 in ${secs(Date.now() - t0)} s\n`);
         expect(c.hasVip(n2)).toBe(false);
         expect(c.table(n2)).not.toContain(VIP);
         expect(c.ipvsadmLog(n2).slice(n2LogFrom).filter(touchesTable)).toEqual([]);
+        expect(c.daemonPid(n2)).toBe('');
+        expect(c.checksFrom(n1)).toBeGreaterThan(0);
+        expect(c.checksFrom(n2)).toBe(n2Checks);
         active = n1;
         standby = n2;
       }, MOVE_MS + 10_000);
 
       it('graceful failover (pacemaker stopped on node1) moves VIP and table; node1 table purged', async () => {
-        const t0 = Date.now();
-        c.stopPacemaker(n1);
-        let gone = 0;
-        await c.waitFor('VIP and full table on node2', MOVE_MS, () => {
-          if (!gone && !c.hasVip(n1)) gone = Date.now();
-          return c.hasVip(n2) && fullTable(c.table(n2), REALS);
-        }, 100);
-        const done = Date.now();
-        if (!gone) gone = done;
-        process.stdout.write(`test:ha [${agent.id}] graceful failover node1 -> node2: ${((done - gone) / 1000).toFixed(1)} s after node1 let the VIP go, ${((done - t0) / 1000).toFixed(1)} s after pacemaker was told to stop (goal 5 s)\n`);
+        await failoverTimeline(c, `${agent.id} group, graceful`, n1, n2, REALS, () => c.stopPacemaker(n1));
         await c.waitFor('node1 table purged and VIP gone', MOVE_MS, () => !c.hasVip(n1) && !c.table(n1).includes(VIP));
-        await sleep(1000);
-        standbyLogFrom = c.ipvsadmLog(n1).length;
         active = n2;
         standby = n1;
       }, MOVE_MS + 10_000);
 
-      it('kill -9 of the daemon on the active node is seen by the monitor and recovered', async () => {
+      it('kill -9 of the daemon on the active node is seen by the monitor and recovered (node1 rejoins meanwhile)', async () => {
+        // node1's pacemaker starts again now: its rejoin overlaps the monitor interval this test waits for.
+        await startAgain(standby);
         const pidOf = (): string => c.daemonPid(active);
         const before = pidOf();
         expect(before).toMatch(/^\d+/);
@@ -119,41 +188,78 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
         c.exec(active, `kill -9 ${before}`);
         const after = await c.waitFor('a new daemon on the active node', MOVE_MS, () => { const p = pidOf(); return p !== '' && p !== before ? p : undefined; }, 500);
         await c.waitFor('full table on the active node', MOVE_MS, () => c.hasVip(active) && fullTable(c.table(active), REALS));
-        process.stdout.write(`test:ha [${agent.id}] kill -9 of the daemon (pid ${before} in ${active.name}) recovered (pid ${after}) in ${((Date.now() - t0) / 1000).toFixed(1)} s (monitor interval 20 s)\n`);
+        process.stdout.write(`test:ha [${agent.id} group] kill -9 of the daemon (pid ${before} in ${active.name}) recovered (pid ${after}) in ${secs(Date.now() - t0)} s (monitor interval 20 s)\n`);
       }, MOVE_MS + 10_000);
 
-      it('a real dies during the failover back: the new active table has only the live real', async () => {
-        c.startPacemaker(standby);
-        await c.waitFor('node1 back online', BOOT_MS, () => c.onlineNodes(active).length === 2, 1000);
-        await sleep(2000);
+      it('node1 is back as a standby that runs no check; a real dies as node2 goes standby: node1 has the VIP and a table with the live real only', async () => {
+        await c.waitFor(`${standby.name} back online`, BOOT_MS, () => c.onlineNodes(active).length === 2, 1000);
+        standbyLogFrom = c.ipvsadmLog(standby).length;
+        const standbyChecks = c.checksFrom(standby);
+        const activeChecks = c.checksFrom(active);
+        await sleep((2 * CHECK_INTERVAL_S + 1) * 1000);
         expect(c.hasVip(active)).toBe(true); // stickiness keeps the group where it is
-        // The standby (its daemon stopped by the failover) ran nothing that changes its table since.
+        // The standby runs no daemon: no check reaches a real from it, nothing changes its table.
+        expect(c.daemonPid(standby)).toBe('');
+        expect(c.checksFrom(standby)).toBe(standbyChecks);
+        expect(c.checksFrom(active)).toBeGreaterThan(activeChecks);
         expect(c.ipvsadmLog(standby).slice(standbyLogFrom).filter(touchesTable)).toEqual([]);
         const dead = REALS[1]!;
         const alive = REALS.filter((r) => r !== dead);
-        const t0 = Date.now();
-        c.stopReal(dead);
-        c.stopPacemaker(active);
-        let gone = 0;
-        await c.waitFor(`VIP and table with ${alive.join(',')} only on ${standby.name}`, MOVE_MS, () => {
-          if (!gone && !c.hasVip(active)) gone = Date.now();
-          return c.hasVip(standby) && fullTable(c.table(standby), alive);
-        }, 100);
-        const done = Date.now();
-        if (!gone) gone = done;
-        process.stdout.write(`test:ha [${agent.id}] failover ${active.name} -> ${standby.name} with ${dead} dead: ${((done - gone) / 1000).toFixed(1)} s after the VIP left, ${((done - t0) / 1000).toFixed(1)} s after pacemaker was told to stop\n`);
+        await failoverTimeline(c, `${agent.id} group, ${active.name} standby, ${dead} dead`, active, standby, alive, () => { c.stopReal(dead); c.setStandby(active, true); });
         await c.waitFor('old active table purged', MOVE_MS, () => !c.hasVip(active) && !c.table(active).includes(VIP));
-        // Clean up for the next agent: the group stopped and deleted, the real back, pacemaker back.
-        const old = active;
-        active = standby;
-        standby = old;
+        // Clean up for the next scenario: the group stopped and deleted, the real back, both nodes active.
         c.startReal(dead);
-        c.exec(active, `crm_resource -r ${g} --meta -p target-role -v Stopped`);
-        await c.waitFor('group stopped', MOVE_MS, () => !c.hasVip(active) && !c.table(active).includes(VIP));
-        c.exec(active, `cibadmin -D -o constraints -X '<rsc_location id="loc-${agent.id}"/>' && cibadmin -D -o resources -X '<group id="${g}"/>'`);
-        c.startPacemaker(standby);
-        await c.waitFor('both nodes online again', BOOT_MS, () => c.onlineNodes(active).length === 2, 1000);
-      }, BOOT_MS * 2 + MOVE_MS * 3);
+        await remove(standby, [g], [`group id="${g}"`], [`rsc_location id="loc-${agent.id}"`]);
+        c.setStandby(active, false);
+      }, BOOT_MS + MOVE_MS * 3);
+    });
+  }
+
+  for (const agent of AGENTS) {
+    describe(`design (a), ldirectord cloned on both nodes, only the VIP moves, ${agent.label}`, () => {
+      const clone = `ldc-${agent.id}`;
+      const vip = `cvip-${agent.id}`;
+      const constraints = [`rsc_location id="cloc-${agent.id}"`, `rsc_colocation id="ccol-${agent.id}"`, `rsc_order id="cord-${agent.id}"`];
+
+      it('clone and VIP start: both nodes hold the full table and check the reals, the VIP is on node1 only', async () => {
+        const xml = `<clone id="${clone}">${ldXml(`ldi-${agent.id}`, agent)}</clone>`;
+        const checks = [c.checksFrom(n1), c.checksFrom(n2)];
+        c.exec(n1, `cibadmin -C -o resources -X '${xml}' && cibadmin -C -o resources -X '${vipXml(vip)}' && ` +
+          `cibadmin -C -o constraints -X '<rsc_colocation id="ccol-${agent.id}" rsc="${vip}" with-rsc="${clone}" score="INFINITY"/>' && ` +
+          `cibadmin -C -o constraints -X '<rsc_order id="cord-${agent.id}" first="${clone}" then="${vip}" kind="Optional"/>' && ` +
+          `cibadmin -C -o constraints -X '<rsc_location id="cloc-${agent.id}" rsc="${vip}" node="node1" score="100"/>'`);
+        const t0 = Date.now();
+        await c.waitFor('VIP on node1, full tables on both nodes', MOVE_MS, () => c.hasVip(n1) && fullTable(c.table(n1), REALS) && fullTable(c.table(n2), REALS));
+        process.stdout.write(`test:ha [${agent.id} clone] started on both nodes, VIP on node1, in ${secs(Date.now() - t0)} s\n`);
+        expect(c.hasVip(n2)).toBe(false);
+        await c.waitFor('checks from both nodes', MOVE_MS, () => c.checksFrom(n1) > checks[0]! && c.checksFrom(n2) > checks[1]!);
+      }, MOVE_MS + 10_000);
+
+      it('graceful failover: only the VIP moves, node2 kept its full table all along; node1 table purged', async () => {
+        await failoverTimeline(c, `${agent.id} clone, graceful`, n1, n2, REALS, () => c.stopPacemaker(n1), true);
+        await c.waitFor('node1 table purged and VIP gone', MOVE_MS, () => !c.hasVip(n1) && !c.table(n1).includes(VIP));
+      }, MOVE_MS + 10_000);
+
+      it('node1 rejoins and rebuilds its table while the VIP stays on node2; a real dies: both tables drop it; node2 goes standby: the VIP moves back', async () => {
+        let vipLeft = false;
+        const watch = setInterval(() => { if (!c.hasVip(n2)) vipLeft = true; }, 100);
+        try {
+          await rejoin(n1, n2);
+          await c.waitFor('node1 full table again', MOVE_MS, () => fullTable(c.table(n1), REALS));
+          await sleep(2000);
+        } finally { clearInterval(watch); }
+        expect(vipLeft, 'the VIP stayed on node2 while node1 came back').toBe(false);
+        expect(c.hasVip(n1)).toBe(false);
+        const dead = REALS[1]!;
+        const alive = REALS.filter((r) => r !== dead);
+        c.stopReal(dead);
+        await c.waitFor('both tables without the dead real', MOVE_MS, () => fullTable(c.table(n1), alive) && fullTable(c.table(n2), alive));
+        await failoverTimeline(c, `${agent.id} clone, node2 standby, ${dead} dead`, n2, n1, alive, () => c.setStandby(n2, true), true);
+        await c.waitFor('node2 table purged (a standby node runs no resource)', MOVE_MS, () => !c.hasVip(n2) && !c.table(n2).includes(VIP));
+        c.startReal(dead);
+        await remove(n1, [vip, clone], [`primitive id="${vip}"`, `clone id="${clone}"`], constraints);
+        c.setStandby(n2, false);
+      }, BOOT_MS + MOVE_MS * 3);
     });
   }
 });
