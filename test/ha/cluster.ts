@@ -267,6 +267,15 @@ system {
     try { return fakeSave(`/proc/${n.pid}/root${FAKE_STATE}`); } catch { return ''; }
   }
 
+  /**
+   * The connection-sync daemons running in node n, as its (fake) `ipvsadm -L -n --daemon` lists them:
+   * `role:syncid@interface`, sorted (e.g. `backup:2@eth0`, `master:1@eth0`).
+   */
+  syncDaemons(n: Node): string[] {
+    const out = this.exec(n, 'ipvsadm -L -n --daemon', { allowFail: true });
+    return [...out.matchAll(/^(master|backup) sync daemon \(mcast=(\S+?), syncid=(\d+)/gm)].map((m) => `${m[1]}:${m[3]}@${m[2]}`).sort();
+  }
+
   /** The node's fake ipvsadm invocations (argv lines). */
   ipvsadmLog(n: Node): string[] {
     const f = `/proc/${n.pid}/root${FAKE_LOG}`;

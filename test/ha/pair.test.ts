@@ -82,9 +82,30 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
   let n1: Node;
   let n2: Node;
 
-  /** The ldirectord config each node gets. */
-  const nodeConfig = (_n: Node): string =>
-    `checktimeout=2\ncheckinterval=${CHECK_INTERVAL_S}\nautoreload=no\nquiescent=no\nlogfile="/var/log/ldirectord.log"\nvirtual=${VIP}:80\n${REALS.map((r) => `\treal=${r}:80 gate\n`).join('')}\tscheduler=rr\n\tprotocol=tcp\n\tchecktype=connect\n`;
+  /**
+   * The ldirectord config of node n for a design, with its connection-sync roles (compat/pacemaker/README.md):
+   * (a) a master and a backup on each node, two sync ids (node1 sends 1 and receives 2, node2 the reverse);
+   * (b) the same file on both: master 1, and a backup 1 the daemon's stop leaves running (cleanstop=no).
+   */
+  const nodeConfig = (n: Node, design: 'a' | 'b'): string => {
+    const mine = n === n1 ? 1 : 2;
+    const sync = design === 'a'
+      ? `syncdaemon = master eth0 syncid=${mine}\nsyncdaemon = backup eth0 syncid=${3 - mine}\n`
+      : 'syncdaemon = master eth0 syncid=1\nsyncdaemon = backup eth0 syncid=1 cleanstop=no\n';
+    return `checktimeout=2\ncheckinterval=${CHECK_INTERVAL_S}\nautoreload=no\nquiescent=no\nlogfile="/var/log/ldirectord.log"\n${sync}virtual=${VIP}:80\n${REALS.map((r) => `\treal=${r}:80 gate\n`).join('')}\tscheduler=rr\n\tprotocol=tcp\n\tchecktype=connect\n`;
+  };
+  const writeConfigs = (design: 'a' | 'b'): void => { for (const n of c.nodes) c.writeNodeFile(n, CF, nodeConfig(n, design)); };
+  /** Waits until node n runs exactly these sync daemons (`role:syncid@eth0`). */
+  const syncIs = (n: Node, want: string[]): Promise<unknown> => {
+    const w = [...want].sort();
+    let last: string[] = [];
+    return c.waitFor(`${n.name} running sync daemons [${w.join(' ')}]`, MOVE_MS, () => { last = c.syncDaemons(n); return last.join(' ') === w.join(' '); }, 1000)
+      .catch((e: Error) => { throw new Error(`${e.message}; it runs [${last.join(' ')}]`); });
+  };
+  /** Stops every sync daemon of both nodes (between scenarios). */
+  const stopAllSync = (): void => {
+    for (const n of c.nodes) c.exec(n, 'ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup; true', { allowFail: true });
+  };
 
   beforeAll(async () => {
     const swept = sweepStaleNamespaces();
@@ -96,7 +117,6 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
       const t0 = Date.now();
       c.startNodes();
       await c.waitBooted(60_000);
-      for (const n of c.nodes) c.writeNodeFile(n, CF, nodeConfig(n));
       await c.waitFor('both nodes online', BOOT_MS, () => c.onlineNodes(n1).length === 2, 1000);
       c.exec(n1, 'crm_attribute -t crm_config -n stonith-enabled -v false && crm_attribute -t rsc_defaults -n resource-stickiness -v 200');
       process.stdout.write(`test:ha: cluster of 2 nodes online in ${secs(Date.now() - t0)} s\n`);
@@ -154,6 +174,10 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
       let standbyLogFrom = 0;
 
       it('the group starts on node1: VIP and full table there, neither on node2, node2 runs no check and changes no table', async () => {
+        writeConfigs('b');
+        // What an operator's boot script does on a director that may start as the standby (the daemon has
+        // never run there, so nothing else would start the backup role): ldirectord finds it and keeps it.
+        for (const n of c.nodes) c.exec(n, 'ipvsadm --start-daemon backup --mcast-interface eth0 --syncid 1');
         const xml = `<group id="${g}">${vipXml(`vip-${agent.id}`)}${ldXml(`ld-${agent.id}`, agent)}</group>`;
         const n2LogFrom = c.ipvsadmLog(n2).length;
         const n2Checks = c.checksFrom(n2);
@@ -167,6 +191,9 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
         expect(c.daemonPid(n2)).toBe('');
         expect(c.checksFrom(n1)).toBeGreaterThan(0);
         expect(c.checksFrom(n2)).toBe(n2Checks);
+        // Connection sync: the active node sends (master 1) and receives; the standby receives (backup 1).
+        await syncIs(n1, ['master:1@eth0', 'backup:1@eth0']);
+        await syncIs(n2, ['backup:1@eth0']);
         active = n1;
         standby = n2;
       }, MOVE_MS + 10_000);
@@ -174,6 +201,9 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
       it('graceful failover (pacemaker stopped on node1) moves VIP and table; node1 table purged', async () => {
         await failoverTimeline(c, `${agent.id} group, graceful`, n1, n2, REALS, () => c.stopPacemaker(n1));
         await c.waitFor('node1 table purged and VIP gone', MOVE_MS, () => !c.hasVip(n1) && !c.table(n1).includes(VIP));
+        // The new active node sends; the old one, its daemon stopped, still receives (cleanstop=no).
+        await syncIs(n2, ['master:1@eth0', 'backup:1@eth0']);
+        await syncIs(n1, ['backup:1@eth0']);
         active = n2;
         standby = n1;
       }, MOVE_MS + 10_000);
@@ -207,10 +237,13 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
         const alive = REALS.filter((r) => r !== dead);
         await failoverTimeline(c, `${agent.id} group, ${active.name} standby, ${dead} dead`, active, standby, alive, () => { c.stopReal(dead); c.setStandby(active, true); });
         await c.waitFor('old active table purged', MOVE_MS, () => !c.hasVip(active) && !c.table(active).includes(VIP));
+        await syncIs(standby, ['master:1@eth0', 'backup:1@eth0']);
+        await syncIs(active, ['backup:1@eth0']);
         // Clean up for the next scenario: the group stopped and deleted, the real back, both nodes active.
         c.startReal(dead);
         await remove(standby, [g], [`group id="${g}"`], [`rsc_location id="loc-${agent.id}"`]);
         c.setStandby(active, false);
+        stopAllSync();
       }, BOOT_MS + MOVE_MS * 3);
     });
   }
@@ -222,6 +255,7 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
       const constraints = [`rsc_location id="cloc-${agent.id}"`, `rsc_colocation id="ccol-${agent.id}"`, `rsc_order id="cord-${agent.id}"`];
 
       it('clone and VIP start: both nodes hold the full table and check the reals, the VIP is on node1 only', async () => {
+        writeConfigs('a');
         const xml = `<clone id="${clone}">${ldXml(`ldi-${agent.id}`, agent)}</clone>`;
         const checks = [c.checksFrom(n1), c.checksFrom(n2)];
         c.exec(n1, `cibadmin -C -o resources -X '${xml}' && cibadmin -C -o resources -X '${vipXml(vip)}' && ` +
@@ -233,11 +267,17 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
         process.stdout.write(`test:ha [${agent.id} clone] started on both nodes, VIP on node1, in ${secs(Date.now() - t0)} s\n`);
         expect(c.hasVip(n2)).toBe(false);
         await c.waitFor('checks from both nodes', MOVE_MS, () => c.checksFrom(n1) > checks[0]! && c.checksFrom(n2) > checks[1]!);
+        // Both roles on both nodes, two sync ids: node1 sends 1 and receives 2, node2 the reverse.
+        await syncIs(n1, ['master:1@eth0', 'backup:2@eth0']);
+        await syncIs(n2, ['master:2@eth0', 'backup:1@eth0']);
       }, MOVE_MS + 10_000);
 
       it('graceful failover: only the VIP moves, node2 kept its full table all along; node1 table purged', async () => {
         await failoverTimeline(c, `${agent.id} clone, graceful`, n1, n2, REALS, () => c.stopPacemaker(n1), true);
         await c.waitFor('node1 table purged and VIP gone', MOVE_MS, () => !c.hasVip(n1) && !c.table(n1).includes(VIP));
+        // node2's roles ran on through the failover; node1's daemon stopped and took its own with it.
+        await syncIs(n2, ['master:2@eth0', 'backup:1@eth0']);
+        await syncIs(n1, []);
       }, MOVE_MS + 10_000);
 
       it('node1 rejoins and rebuilds its table while the VIP stays on node2; a real dies: both tables drop it; node2 goes standby: the VIP moves back', async () => {
@@ -250,15 +290,18 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
         } finally { clearInterval(watch); }
         expect(vipLeft, 'the VIP stayed on node2 while node1 came back').toBe(false);
         expect(c.hasVip(n1)).toBe(false);
+        await syncIs(n1, ['master:1@eth0', 'backup:2@eth0']);
         const dead = REALS[1]!;
         const alive = REALS.filter((r) => r !== dead);
         c.stopReal(dead);
         await c.waitFor('both tables without the dead real', MOVE_MS, () => fullTable(c.table(n1), alive) && fullTable(c.table(n2), alive));
         await failoverTimeline(c, `${agent.id} clone, node2 standby, ${dead} dead`, n2, n1, alive, () => c.setStandby(n2, true), true);
         await c.waitFor('node2 table purged (a standby node runs no resource)', MOVE_MS, () => !c.hasVip(n2) && !c.table(n2).includes(VIP));
+        await syncIs(n1, ['master:1@eth0', 'backup:2@eth0']);
         c.startReal(dead);
         await remove(n1, [vip, clone], [`primitive id="${vip}"`, `clone id="${clone}"`], constraints);
         c.setStandby(n2, false);
+        stopAllSync();
       }, BOOT_MS + MOVE_MS * 3);
     });
   }
