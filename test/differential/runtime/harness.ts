@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fakeSave, installFakeIpvsadm, readFakeState } from '../../fake-ipvsadm/install.js';
+import { build } from '../../cli/helpers.js';
 
 export const ROOT = resolve(__dirname, '../../..');
 export const ORIGINAL = '/usr/sbin/ldirectord';
@@ -26,16 +27,13 @@ export function skipReason(): string | undefined {
   return undefined;
 }
 
-let built = false;
-/** Builds dist/ once (tsc emits even with type errors in files being edited elsewhere). */
+/**
+ * Builds dist/ unless it is newer than every source (the test scripts build first). It used to run tsc
+ * every time: tsc rewrites every output file, and a daemon of another test file starting meanwhile read
+ * a half-written module ("does not provide an export named ...").
+ */
 export function buildOnce(): void {
-  if (built) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    /* emits anyway */
-  }
-  built = true;
+  build();
 }
 
 /** A TCP real server on 127.x that can be started and killed. */
