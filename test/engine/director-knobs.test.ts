@@ -250,6 +250,41 @@ virtual=192.168.6.1:80
     for (const ip of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) expect(count(ip), ip).toBe(3);
   });
 
+  it('a real a reload adds gets its slot (not a burst at the reload); kept reals keep theirs', async () => {
+    const clock = new ManualClock(0);
+    const checked: { ip: string; at: number }[] = [];
+    const d = createDirector({
+      host: systemHost,
+      driver: new SimDriver(),
+      clock,
+      hostname: 'lb1',
+      runCheck: async (job) => {
+        checked.push({ ip: job.real.ip, at: clock.now() });
+        return UP;
+      },
+    });
+    await d.start(await cfg(spread()));
+    for (let t = 0; t < 10_000; t += 50) {
+      clock.advance(50);
+      await settle();
+    }
+    expect(checked).toHaveLength(4);
+    const c2 = await cfg(spread().replace('\tchecktype=connect', '\treal=10.0.0.5:80 masq\n\tchecktype=connect'));
+    await d.reload(c2);
+    expect(checked).toHaveLength(4); // the reload checked nobody at once
+    const fifth = slots(c2, clock.now()).get('10.0.0.5')!;
+    for (let t = 0; t < 10_000; t += 50) {
+      clock.advance(50);
+      await settle();
+    }
+    await d.stop();
+    const at5 = checked.filter((x) => x.ip === '10.0.0.5').map((x) => x.at);
+    expect(at5).toHaveLength(1);
+    expect(at5[0] - fifth).toBeGreaterThanOrEqual(0);
+    expect(at5[0] - fifth).toBeLessThan(50 + 20 + 1);
+    for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']) expect(checked.filter((x) => x.ip === ip), ip).toHaveLength(2);
+  });
+
   it('checkspread=no in a virtual keeps the original pass for it (checked in the start), the other is spread', async () => {
     const clock = new ManualClock(0);
     const checked: string[] = [];
