@@ -107,8 +107,8 @@ class DirectorImpl implements Director {
   private wakeLoop?: () => void;
   /** When the loop last did its per-cycle work (ramp step, repair, verify) in the spread loop. */
   private lastRound = 0;
-  /** When the spread loop last gathered due checks. */
-  private lastWake = -Infinity;
+  /** The shortest checkinterval of the config (ms): the spread loop's cycle. */
+  private shortestMs = 1000;
   /**
    * Reals whose last check ran into its timeout. Each cycle starts them first: they will take the whole
    * timeout again if still dead, and started first that wait overlaps the other checks instead of
@@ -264,6 +264,9 @@ class DirectorImpl implements Director {
     if (max === undefined) this.limiter = undefined;
     else if (this.limiter?.max !== max) this.limiter = new CheckLimiter(max);
     this.spreadLoop = config.virtuals.some((v) => v.checkspread === true);
+    let shortest = Infinity;
+    for (const v of config.virtuals) shortest = Math.min(shortest, v.checkinterval * 1000);
+    this.shortestMs = Number.isFinite(shortest) ? Math.max(1000, shortest) : 1000;
   }
 
   /**
@@ -301,25 +304,27 @@ class DirectorImpl implements Director {
         this.round();
         continue;
       }
-      // checkspread: the due checks start now, whatever is still running (woken when a batch ends); due
-      // checks are gathered at most every SPREAD_QUANTUM_MS; the per-cycle work is done once per shortest
-      // checkinterval.
-      let shortest = Infinity;
+      // checkspread: the due checks start now, whatever is still running; one pass over the jobs takes the
+      // due ones and finds the next slot; the loop then sleeps until that slot (at least SPREAD_QUANTUM_MS,
+      // so a large table costs few wake-ups) or until a batch ends. The per-cycle work is done once per
+      // shortest checkinterval.
+      const dueJobs: CheckJob[] = [];
+      let earliest = Infinity;
       for (const j of jobs) {
-        shortest = Math.min(shortest, j.virtual.checkinterval * 1000);
-        if (!this.inFlight.has(j.key)) next = Math.min(next, this.due.get(j.key) ?? now);
+        if (this.inFlight.has(j.key)) continue;
+        const at = this.due.get(j.key) ?? now;
+        if (at <= now) {
+          dueJobs.push(j);
+          if (at < earliest) earliest = at;
+        } else if (at < next) next = at;
       }
-      const wait = next === Infinity ? shortest : Math.max(next - now, this.lastWake + SPREAD_QUANTUM_MS - now);
-      if (wait > 0) await this.sleep(wait, signal, true);
-      if (signal.aborted) return;
-      const t = this.clock.now();
-      this.lastWake = t;
-      const dueJobs = jobs.filter((j) => !this.inFlight.has(j.key) && (this.due.get(j.key) ?? t) <= t);
       if (dueJobs.length) {
-        this.lagMs = Math.max(0, t - next);
+        this.lagMs = Math.max(0, now - earliest);
         this.launch(dueJobs);
       }
-      if (t - this.lastRound >= shortest) this.round();
+      if (now - this.lastRound >= this.shortestMs) this.round();
+      const wait = next === Infinity ? this.shortestMs : Math.max(next - now, SPREAD_QUANTUM_MS);
+      await this.sleep(wait, signal, true);
     }
   }
 
