@@ -2,7 +2,8 @@
 // bench/headroom.mjs — issue #20's goals, side by side in one run (build first: `npx tsc -p tsconfig.json`).
 // Steady state: HEADROOM_REALS (default 200) connect-checked reals, every one live (listeners on 127.60.x.y in
 // a child process that counts the connections it accepts), checkinterval=1, checktimeout=2, quiescent=no,
-// supervised=yes with a logfile, the project's fake ipvsadm as /sbin/ipvsadm (bound over it in a mount
+// supervised=yes with a logfile, masq reals (gate ones on another port than the virtual's would make the
+// original re-add each one every pass, the kernel listing them under the virtual's port), the project's fake ipvsadm as /sbin/ipvsadm (bound over it in a mount
 // namespace of the daemon's own, so that both daemons run it as they run the real one). Three programs run the same checks
 // one after the other:
 //   ours      bin/ldirectord.js through its #! line (BENCH_DAEMON_NODE_FLAGS: this node with those flags);
@@ -10,8 +11,8 @@
 //   bare Node a node process that connects to every real and closes, all at once, then sleeps 1 s: the
 //             least Node itself spends on the same checks.
 // For each: CPU time (utime+stime of the process and of the children it waited for, from /proc) per 1000
-// checks counted by the listeners over HEADROOM_WINDOW_S (default 20) seconds after a warm-up, and its RSS at
-// the end of the window. Prints the ratios the goals name. Asserts nothing.
+// checks counted by the listeners over HEADROOM_WINDOW_S (default 20) seconds after a warm-up, and its RSS
+// (mean and highest of one sample a second over the window). Prints the ratios the goals name. Asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,7 +81,7 @@ async function measure(label, makeArgv, ok) {
   chmodSync(join(dir, 'ipvsadm'), 0o755);
   const cfg = join(dir, `bench-h-${process.pid}.cf`);
   writeFileSync(cfg, ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
-    ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} gate`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
+    ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} masq`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
   let [file, ...args] = makeArgv(cfg);
   // Both daemons run /sbin/ipvsadm when not in -d mode: in a mount namespace of their own, the fake is
   // bound over it (root only; else ours runs the fake through LDIRECTORD_IPVSADM and the original the
@@ -92,22 +93,28 @@ async function measure(label, makeArgv, ok) {
   });
   try {
     const base0 = await ok.accepted();
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 120_000;
     // warm-up: every real checked at least three times
     while ((await ok.accepted()) - base0 < 3 * ok.reals.length && Date.now() < until) await sleep(200);
     const c0 = await ok.accepted();
     const cpu0 = procStat(child.pid);
-    await sleep(WINDOW_S * 1000);
+    // RSS sampled every second over the window: its mean is the steady RSS (V8 heaps saw-tooth between collections)
+    const samples = [];
+    for (let i = 0; i < WINDOW_S; i++) {
+      await sleep(1000);
+      samples.push(rssOf(child.pid));
+    }
     const c1 = await ok.accepted();
     const cpu1 = procStat(child.pid);
-    const rss = rssOf(child.pid);
+    const rss = samples.reduce((a, b) => a + b, 0) / samples.length;
+    const rssMax = Math.max(...samples);
     const checks = c1 - c0;
     if (checks <= 0) {
       console.log(`   ${label}: no checks in the measuring window`);
       return undefined;
     }
     const per1000 = ((cpu1 - cpu0) * 1000) / checks;
-    console.log(`   ${label.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (${checks} checks in ${WINDOW_S} s, ${(cpu1 - cpu0).toFixed(0)} ms CPU), RSS ${rss.toFixed(1)} MB`);
+    console.log(`   ${label.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (${checks} checks in ${WINDOW_S} s, ${(cpu1 - cpu0).toFixed(0)} ms CPU), RSS ${rss.toFixed(1)} MB (mean of ${samples.length} samples, max ${rssMax.toFixed(1)})`);
     return { per1000, rss };
   } catch (err) {
     console.log(`   ${label} could not be measured: ${err.message}`);
