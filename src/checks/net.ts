@@ -5,11 +5,15 @@
  * reals are addressed by IP). Every failure becomes a CheckError carrying the layer that failed.
  */
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { CheckError, errText } from './result.js';
 import type { ConnectFactory } from './types.js';
 
 export type { ConnectFactory };
+
+/** node:tls, loaded by the first TLS connection (~1.5 MB of RSS that a daemon without TLS checks need not pay). */
+let tlsLoad: Promise<typeof tls> | undefined;
+export const loadTls = (): Promise<typeof tls> => (tlsLoad ??= import('node:tls').then((m) => m.default));
 
 /** defaultConnectFactory: node's own net.connect. */
 export const defaultConnectFactory: ConnectFactory = (opts) => net.connect(opts);
@@ -93,6 +97,8 @@ function settleOn<S extends net.Socket>(
  * success the caller owns the socket (or the signal does, with signalOwnsSocket).
  */
 export async function connect(opts: ConnectOptions): Promise<net.Socket> {
+  // Loaded before the socket exists and before the timeout starts (once per process).
+  const tlsModule = opts.tls ? await loadTls() : undefined;
   if (opts.signal?.aborted) throw new CheckError('l4-timeout', 'aborted before connect');
   if (!(opts.port > 0 && opts.port < 65536)) throw new CheckError('l4-refused', `no port to connect to (${opts.port})`);
   const deadline = opts.timeoutMs === undefined ? undefined : performance.now() + opts.timeoutMs;
@@ -115,7 +121,7 @@ export async function connect(opts: ConnectOptions): Promise<net.Socket> {
     // Errors of the TCP layer surface on the TLS socket; keep the raw one from throwing them.
     raw.on('error', () => undefined);
     const servername = opts.tls.servername;
-    const secure = tls.connect({
+    const secure = tlsModule!.connect({
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
       ...opts.tls.tlsOptions,

@@ -5,10 +5,10 @@
  * matches receive. The original counted a connect or bind failure twice (it called down twice); a
  * CheckResult is one failure, so that quirk is not reproduced.
  */
-import tls from 'node:tls';
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
 import { CheckError, describeError } from '../result.js';
 import { hostPort } from '../target.js';
+import { loadTls } from '../net.js';
 import { MAX_BODY_BYTES, meteredSocket, receiveMatches, receiveRegex, runNegotiation, stripSlash } from './common.js';
 
 /** ldapts is loaded on the first LDAP check (a daemon without LDAP checks need not pay for it). */
@@ -20,7 +20,7 @@ function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
     name,
     async run(target: CheckTarget, ctx: CheckContext): Promise<CheckResult> {
       // Loaded before the negotiate deadline starts, as when the whole folder was loaded on first use.
-      const { Client } = await loadLdapts();
+      const [{ Client }, tls] = await Promise.all([loadLdapts(), loadTls()]);
       return runNegotiation(ctx, async (trail, signal) => {
         const v = target.virtual;
         const url = `${name}://${hostPort(target.ip, target.port)}`;
