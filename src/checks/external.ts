@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execaRunner, type ProcessRunner } from '../util/process.js';
+import { processRunner, type ProcessRunner } from '../util/process.js';
 import { Trail } from './result.js';
 import { serverString } from './target.js';
 import type { CheckContext, CheckModule, CheckResult, CheckTarget } from './types.js';
@@ -54,7 +54,7 @@ async function runChild(
 }
 
 /** createExternalModule: the external check with an injectable ProcessRunner. */
-export function createExternalModule(runner: ProcessRunner = execaRunner): CheckModule {
+export function createExternalModule(runner: ProcessRunner = processRunner): CheckModule {
   return {
     name: 'external',
     run(target, ctx) {
@@ -65,7 +65,7 @@ export function createExternalModule(runner: ProcessRunner = execaRunner): Check
 }
 
 /** createExternalPerlModule: external-perl, run with `perl` (default: found on PATH; null = none, proc-error). */
-export function createExternalPerlModule(runner: ProcessRunner = execaRunner, perl: string | null = findPerl() ?? null): CheckModule {
+export function createExternalPerlModule(runner: ProcessRunner = processRunner, perl: string | null = findPerl() ?? null): CheckModule {
   return {
     name: 'external-perl',
     async run(target, ctx) {

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import type { Config } from '../model/config.js';
 import { ConfigError } from '../util/errors.js';
-import { execaRunner } from '../util/process.js';
+import { processRunner } from '../util/process.js';
 import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
 import { adminCommand } from './admin.js';
 import { showCommand } from './show.js';
@@ -298,7 +298,7 @@ export async function runInstances(ctx: Pick<CliContext, 'self' | 'logger' | 'op
 async function runSelf(ctx: Pick<CliContext, 'self' | 'logger' | 'opts'>, name: string, cmd: string): Promise<number> {
   const line = `${ctx.self} ${name} ${cmd}`;
   if (ctx.opts.debug) ctx.logger.info(`Running system(${line})`);
-  const r = await execaRunner(process.execPath, [ctx.self, name, cmd], { inheritOutput: true, env: CHILD_ENV, timeoutMs: INSTANCE_TIMEOUT_MS });
+  const r = await processRunner(process.execPath, [ctx.self, name, cmd], { inheritOutput: true, env: CHILD_ENV, timeoutMs: INSTANCE_TIMEOUT_MS });
   const status = r.exitCode ?? 1;
   if (status !== 0) ctx.logger.info(`system(${line}) failed: ${r.spawnError !== undefined ? (r.osError ?? r.spawnError) : `exit status ${status}`}`);
   return status;

@@ -16,7 +16,7 @@ import { removeOwnPidFile, runDir } from './pidfile.js';
 import { systemHost } from './host.js';
 import { wire, type Wiring } from './wiring.js';
 import type { IpvsDriverSelection } from '../ipvs/select.js';
-import { execaRunner, type ProcessRunner } from '../util/process.js';
+import { processRunner, type ProcessRunner } from '../util/process.js';
 import { MonitorWriter } from '../alerts/monitor.js';
 import { AlertManager } from '../alerts/mail.js';
 import { setPingNotice } from '../checks/ping.js';
@@ -142,7 +142,7 @@ export class Daemon {
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
     this.wiring = wire(o.wiring);
-    const run = o.runner ?? execaRunner;
+    const run = o.runner ?? processRunner;
     // Whatever we start is never taken for our own daemon child.
     this.runner = (file, args, opts = {}) => run(file, args, { ...opts, env: { ...CHILD_ENV, ...opts.env } });
     this.hostname = process.env.HOSTNAME || osHostname();

@@ -12,7 +12,7 @@ import { locateIpvsadm } from '../ipvs/locate.js';
 import { createDirector, type DirectorOptions } from '../engine/director.js';
 import { selectIpvsDriver } from '../ipvs/select.js';
 import { SimDriver } from '../ipvs-sim/sim-driver.js';
-import { execaRunner } from '../util/process.js';
+import { processRunner } from '../util/process.js';
 
 /** The simulated kernel table, printable as `ipvsadm -L -n`. */
 export interface SimDriverLike extends IpvsDriver {
@@ -42,7 +42,7 @@ export const defaultWiring: Wiring = {
   dumpConfig,
   formatWarning,
   locateIpvsadm: (opts) => locateIpvsadm(opts),
-  createDirector: (opts) => createDirector({ runner: execaRunner, ...opts }),
+  createDirector: (opts) => createDirector({ runner: processRunner, ...opts }),
   selectIpvsDriver,
   createSimDriver: () => new SimDriver(),
 };

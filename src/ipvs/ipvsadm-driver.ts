@@ -8,7 +8,7 @@
  * of apply() or sync(); read() rejects with an IpvsadmError when the table cannot be read.
  */
 import { IpvsadmError, LdirError } from '../util/errors.js';
-import { execaRunner } from '../util/process.js';
+import { processRunner } from '../util/process.js';
 import type { ProcessResult, ProcessRunner } from '../util/process.js';
 import { parseListing } from './parse.js';
 import { canonicalAddrPort, kernelDestOf, planChanges, serviceKey, serviceParamsEqual } from './plan.js';
@@ -142,7 +142,7 @@ export class IpvsadmDriver implements IpvsDriver {
   constructor(opts: IpvsadmDriverOptions) {
     if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new LdirError('LDIR_ERR_IPVSADM_NOT_FOUND', 'IpvsadmDriver: path is required');
     this.path = opts.path;
-    this.runner = opts.runner ?? execaRunner;
+    this.runner = opts.runner ?? processRunner;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.log = opts.onLog ?? (() => {});
     this.readMode = opts.readMode ?? 'restore';

@@ -10,7 +10,7 @@
 import { IpvsadmDriver, type IpvsLogLevel } from './ipvsadm-driver.js';
 import { NetlinkDriver, NetlinkUnavailable } from './netlink/driver.js';
 import { IPVSADM_CANDIDATES } from './locate.js';
-import { execaRunner } from '../util/process.js';
+import { processRunner } from '../util/process.js';
 import type { IpvsDriver } from './types.js';
 
 export type IpvsDriverKind = 'netlink' | 'ipvsadm';
@@ -58,7 +58,7 @@ export function namedIpvsadm(o: { env: NodeJS.ProcessEnv; ipvsadm: string }): st
 
 /** `modprobe ip_vs`, at most 5 s; resolves with the failure text, or undefined when it worked. */
 export async function runModprobe(): Promise<string | undefined> {
-  const r = await execaRunner('modprobe', ['ip_vs'], { timeoutMs: 5000 });
+  const r = await processRunner('modprobe', ['ip_vs'], { timeoutMs: 5000 });
   if (r.spawnError) return r.osError ?? r.spawnError;
   if (r.exitCode === 0 && !r.timedOut) return undefined;
   return (r.stderr.trim() || (r.timedOut ? 'modprobe ip_vs timed out' : `modprobe ip_vs failed (exit ${r.exitCode})`)).split('\n')[0];

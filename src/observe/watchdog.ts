@@ -7,7 +7,7 @@
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { ProcessRunner } from '../util/process.js';
-import { execaRunner } from '../util/process.js';
+import { processRunner } from '../util/process.js';
 
 /** LagMonitor: a timer every `intervalMs`; lag = how much later than planned it ran. */
 export class LagMonitor {
@@ -59,7 +59,7 @@ export class SystemdNotifier {
   readonly counters = { sent: 0, withheld: 0 };
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
-    private readonly runner: ProcessRunner = execaRunner,
+    private readonly runner: ProcessRunner = processRunner,
   ) {
     this.enabled = Boolean(env.NOTIFY_SOCKET);
   }

@@ -163,5 +163,5 @@ export const runProcess: ProcessRunner = (file, args, opts = {}) => {
   });
 };
 
-/** The runner under its former name (it was built on execa); the call sites keep using it. */
-export const execaRunner: ProcessRunner = runProcess;
+/** The one process runner the daemon's parts are given. */
+export const processRunner: ProcessRunner = runProcess;
