@@ -1,4 +1,4 @@
-import type { Forward } from '../model/config.js';
+import type { Forward, SyncDaemonSettings } from '../model/config.js';
 
 /** Protocol of an IPVS service as ipvsadm names it (-t, -u, -f). */
 export type IpvsProto = 'tcp' | 'udp' | 'fwm';
@@ -71,25 +71,8 @@ export interface IpvsDriver {
   readonly syncDaemons?: IpvsSyncDaemons;
 }
 
-/**
- * SyncDaemon is one IPVS connection-sync daemon (the kernel's ip_vs_sync thread set), as
- * `ipvsadm --start-daemon` names it. Unset optional fields mean the kernel's defaults.
- */
-export interface SyncDaemon {
-  readonly role: 'master' | 'backup';
-  /** --mcast-interface */
-  readonly ifname: string;
-  /** --syncid, 0..255 */
-  readonly syncid: number;
-  /** --sync-maxlen */
-  readonly maxlen?: number;
-  /** --mcast-group (IPv4 or IPv6 address) */
-  readonly group?: string;
-  /** --mcast-port */
-  readonly port?: number;
-  /** --mcast-ttl */
-  readonly ttl?: number;
-}
+/** SyncDaemon is one IPVS connection-sync daemon; its fields are the config's (model/config.ts). */
+export type SyncDaemon = SyncDaemonSettings;
 
 /**
  * IpvsSyncDaemons reads, starts and stops the sync daemons of the driver's network namespace.

@@ -232,24 +232,32 @@ export interface GlobalConfig {
 }
 
 /**
+ * One IPVS connection-sync daemon (the kernel's ip_vs_sync thread set), as `ipvsadm --start-daemon`
+ * names it; also the driver contract's SyncDaemon (src/ipvs/types.ts). Unset optional fields mean the
+ * kernel's defaults.
+ */
+export interface SyncDaemonSettings {
+  readonly role: 'master' | 'backup';
+  /** --mcast-interface */
+  readonly ifname: string;
+  /** --syncid, 0..255; a backup with 0 accepts every sync id. */
+  readonly syncid: number;
+  /** --sync-maxlen; unset: the kernel's choice from the interface's MTU. */
+  readonly maxlen?: number;
+  /** --mcast-group, IPv4 or IPv6 multicast address as written; unset: 224.0.0.81. */
+  readonly group?: string;
+  /** --mcast-port; unset: 8848. */
+  readonly port?: number;
+  /** --mcast-ttl; unset: 1. */
+  readonly ttl?: number;
+}
+
+/**
  * One `syncdaemon = master|backup INTERFACE syncid=N [maxlen=N] [group=ADDR] [port=N] [ttl=N]
  * [cleanstop=yes|no]` line (ours): an IPVS connection-sync daemon the daemon starts, watches and
- * restarts. The fields the kernel contract names (src/ipvs/types.ts SyncDaemon) have its names.
+ * restarts.
  */
-export interface SyncDaemonConfig {
-  readonly role: 'master' | 'backup';
-  /** The multicast interface (--mcast-interface). */
-  readonly ifname: string;
-  /** 0..255; a backup with 0 accepts every sync id. */
-  readonly syncid: number;
-  /** Unset: the kernel's choice from the interface's MTU. */
-  readonly maxlen?: number;
-  /** IPv4 or IPv6 multicast group as written; unset: 224.0.0.81. */
-  readonly group?: string;
-  /** Unset: 8848. */
-  readonly port?: number;
-  /** Unset: 1. */
-  readonly ttl?: number;
+export interface SyncDaemonConfig extends SyncDaemonSettings {
   /** false (`cleanstop=no`): the daemon leaves this role running when it stops. Default true. */
   readonly cleanstop: boolean;
   readonly pos: SourcePos;
