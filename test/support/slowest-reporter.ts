@@ -1,7 +1,9 @@
 /**
  * A vitest reporter that prints the ten slowest tests of the run (LDIRECTORD_SLOWEST=N for another
  * count). Listed before 'default' in the configs, so its table comes just before the default summary
- * and the run still ends with vitest's own "Tests  N passed" lines.
+ * and the run still ends with vitest's own "Tests  N passed" lines. The time a file spends in hooks
+ * outside its tests (the kernel and cluster suites boot their VM or cluster in beforeAll) is counted
+ * as one more entry of that file, "(hooks outside the tests)", so those suites do not list 0.0 s.
  */
 import { relative } from 'node:path';
 import type { Reporter, TestModule, Vitest } from 'vitest/node';
@@ -10,6 +12,15 @@ export interface Timed {
   readonly file: string;
   readonly name: string;
   readonly ms: number;
+}
+
+/**
+ * hookTime: the time of a file spent outside its tests (its module's duration covers tests and hooks),
+ * as an entry when it is at least a tenth of a second; undefined otherwise.
+ */
+export function hookTime(file: string, moduleMs: number, testsMs: readonly number[]): Timed | undefined {
+  const ms = moduleMs - testsMs.reduce((a, b) => a + b, 0);
+  return ms >= 100 ? { file, name: '(hooks outside the tests)', ms } : undefined;
 }
 
 /** slowest: the n longest tests, longest first, as printable lines. */
@@ -29,10 +40,17 @@ export default class SlowestReporter implements Reporter {
     const root = this.ctx?.config.root ?? process.cwd();
     const tests: Timed[] = [];
     for (const m of modules) {
+      const file = relative(root, m.moduleId);
+      const own: number[] = [];
       for (const t of m.children.allTests()) {
         const d = t.diagnostic();
-        if (d) tests.push({ file: relative(root, m.moduleId), name: t.fullName, ms: d.duration });
+        if (d) {
+          tests.push({ file, name: t.fullName, ms: d.duration });
+          own.push(d.duration);
+        }
       }
+      const hooks = hookTime(file, m.diagnostic().duration, own);
+      if (hooks) tests.push(hooks);
     }
     const n = Number(process.env.LDIRECTORD_SLOWEST ?? 10);
     const lines = slowestLines(tests, Number.isFinite(n) && n > 0 ? n : 10);
