@@ -120,13 +120,20 @@ class DirectorImpl implements Director {
   private syncing?: Promise<void>;
   private syncAgain = false;
   private needRepair = false;
-  /** When the table was last read and planned (clock ms). */
-  private lastSyncAt = 0;
   /**
    * The table start or reload has just read: the sync that follows plans against it instead of reading
    * it again at once (one ipvsadm process fewer on the way to the first table write).
    */
   private justRead?: IpvsTable;
+  /**
+   * The table as the last batch left it, listed back by the driver in the same step (appliedTable()),
+   * kept only when every command of the batch took effect: the next change is planned against it instead
+   * of a new read (one ipvsadm process instead of two per change). A real read still comes at least every
+   * verifyMs, and whenever a sync failed or a real drains (connection counts).
+   */
+  private applied?: IpvsTable;
+  /** When the table was last read (clock ms): the verify interval counts from it. */
+  private lastReadAt = 0;
   private cycles = 0;
   private lastDurationMs = 0;
   private lagMs = 0;
@@ -152,6 +159,7 @@ class DirectorImpl implements Director {
   async start(config: Config, init?: EngineInit): Promise<void> {
     this.config = config;
     this.pace(config);
+    this.applied = undefined;
     const table = await this.readOrEmpty();
     this.noteConns(table);
     this.justRead = this.needRepair ? undefined : table;
@@ -170,6 +178,7 @@ class DirectorImpl implements Director {
     this.config = config;
     this.pace(config);
     this.epoch++;
+    this.applied = undefined;
     const table = await this.readOrEmpty();
     this.justRead = this.needRepair ? undefined : table;
     this.handle(this.engine.reload(config, table));
@@ -335,7 +344,7 @@ class DirectorImpl implements Director {
     const verifyMs = this.o.verifyMs ?? 30_000;
     // While a real drains, each cycle reads the table for its connection counts.
     const draining = this.engine.draining().length > 0;
-    if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastSyncAt >= verifyMs)) this.requestSync();
+    if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastReadAt >= verifyMs)) this.requestSync();
   }
 
   /** checkspread: checks `jobs` without holding up the loop; it wakes the loop when they are done. */
@@ -500,6 +509,7 @@ class DirectorImpl implements Director {
    * logged, the engine starts from an empty table, and every cycle retries the sync until one succeeds.
    */
   private async readOrEmpty(): Promise<IpvsTable> {
+    this.lastReadAt = this.clock.now();
     try {
       return await this.o.driver.read();
     } catch (e) {
@@ -540,12 +550,22 @@ class DirectorImpl implements Director {
     const driver = this.o.driver;
     let results: readonly IpvsCommandResult[];
     let desired: DesiredTable;
-    this.lastSyncAt = this.clock.now();
-    const fresh = this.justRead;
+    const now = this.clock.now();
+    const verifyMs = this.o.verifyMs ?? 30_000;
+    const applied = this.applied;
+    this.applied = undefined;
+    const reuse =
+      applied && !this.needRepair && (verifyMs <= 0 || now - this.lastReadAt < verifyMs) && this.engine.draining().length === 0 ? applied : undefined;
+    const fresh = this.justRead ?? reuse;
     this.justRead = undefined;
+    let current: IpvsTable;
     try {
-      const current = fresh ?? (await driver.read());
-      if (!fresh) this.noteConns(current);
+      if (fresh) current = fresh;
+      else {
+        current = await driver.read();
+        this.lastReadAt = now;
+        this.noteConns(current);
+      }
       desired = this.engine.desired();
       const cmds = planChanges(current, desired);
       results = cmds.length ? await driver.apply(cmds) : [];
@@ -558,6 +578,8 @@ class DirectorImpl implements Director {
     if (results.length) this.ipvsRuns++;
     const failed = results.filter((r) => !r.ok);
     this.needRepair = failed.length > 0;
+    // Nothing to write: the table planned against is still the table; else the batch's own listing.
+    if (!this.needRepair && driver.appliedTable) this.applied = results.length ? driver.appliedTable() : current;
     if (!this.needRepair && desired.remove.length) this.engine.forgetRemoved(desired.remove);
     for (const f of failed) {
       this.ipvsFailures++;

@@ -116,6 +116,8 @@ export class IpvsadmDriver implements IpvsDriver {
   private readonly timeoutMs: number;
   private readonly log: (level: IpvsLogLevel, msg: string) => void;
   private readonly readMode: 'restore' | 'list';
+  /** The listing of the last batch, when it showed every command's effect (appliedTable()). */
+  private applied?: IpvsTable;
 
   /**
    * The sync daemons: `-L -n --daemon`, `--start-daemon ...`, `--stop-daemon ROLE`, one process each. A
@@ -204,6 +206,7 @@ export class IpvsadmDriver implements IpvsDriver {
    * one by one, the commands whose effect the table does not show, to report each failure.
    */
   async apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]> {
+    this.applied = undefined;
     if (commands.length === 0) return [];
     const input = commands.map((c) => renderRestoreLine(c) + '\n').join('') + READ_LINES;
     const batch = await this.run(['-R'], input);
@@ -237,12 +240,14 @@ export class IpvsadmDriver implements IpvsDriver {
 
     const index = new TableIndex(table);
     const results: IpvsCommandResult[] = [];
+    let alone = 0;
     for (const command of commands) {
       const commandLine = this.commandLine(command);
       if (commandEffective(index, command)) {
         results.push({ command, ok: true, commandLine });
         continue;
       }
+      alone++;
       const single = await this.run(renderArgs(command));
       if (!single.spawnError && !single.timedOut && single.exitCode === 0) {
         results.push({ command, ok: true, commandLine });
@@ -252,7 +257,13 @@ export class IpvsadmDriver implements IpvsDriver {
       this.log('error', `${commandLine}: ${error}`);
       results.push({ command, ok: false, error, commandLine });
     }
+    // A command re-run alone changed the table after that listing: it is no longer the table.
+    if (alone === 0) this.applied = table;
     return results;
+  }
+
+  appliedTable(): IpvsTable | undefined {
+    return this.applied;
   }
 
   /** read → plan → apply; never throws. `processes` counts the ipvsadm processes of this call. */

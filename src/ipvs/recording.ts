@@ -1,7 +1,8 @@
 /**
  * RecordingDriver: an IpvsDriver that keeps the last table it read, so that the status page can show
- * connection counts without an ipvsadm process per HTTP request. The director reads the table before
- * every change and at least every verify interval; refresh() adds at most one read per `minAgeMs`,
+ * connection counts without an ipvsadm process per HTTP request. The director reads the table (or
+ * takes the one its last batch listed back) before every change, and reads it at least every verify
+ * interval; refresh() adds at most one read per `minAgeMs`,
  * however many ask (one read in flight at a time).
  */
 import type { IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsSyncDaemons, IpvsTable } from './types.js';
@@ -33,8 +34,16 @@ export class RecordingDriver implements IpvsDriver {
     return table;
   }
 
-  apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]> {
-    return this.inner.apply(commands);
+  /** The listing an apply() made in the same step (appliedTable()) is a table read too: it is kept as the last one. */
+  async apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]> {
+    const results = await this.inner.apply(commands);
+    const table = this.inner.appliedTable?.();
+    if (table) this.lastRead = { table, at: this.now() };
+    return results;
+  }
+
+  appliedTable(): IpvsTable | undefined {
+    return this.inner.appliedTable?.();
   }
 
   /** The last table read, if any. */

@@ -67,6 +67,13 @@ export interface IpvsCommandResult {
 export interface IpvsDriver {
   read(): Promise<IpvsTable>;
   apply(commands: readonly IpvsCommand[]): Promise<readonly IpvsCommandResult[]>;
+  /**
+   * The table as the last apply() left it, when that apply() listed it back in the same step and the
+   * listing shows every command's effect (the ipvsadm driver: the `-L -n` lines of its `-R` batch);
+   * undefined otherwise (nothing applied yet, a command re-run alone, a driver that does not list back).
+   * The director plans its next change against it instead of reading the table again.
+   */
+  appliedTable?(): IpvsTable | undefined;
   /** The kernel's connection-sync daemons, where the driver can reach them (issue #22). */
   readonly syncDaemons?: IpvsSyncDaemons;
 }

@@ -9,6 +9,7 @@ import { systemHost } from '../../src/daemon/host.js';
 import type { RealServer } from '../../src/model/config.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
+import type { IpvsTable } from '../../src/ipvs/types.js';
 import type { CheckJob, CheckResult } from '../../src/checks/types.js';
 import { ManualClock } from '../../src/util/clock.js';
 import type { ProcessRunner } from '../../src/util/process.js';
@@ -102,6 +103,60 @@ virtual=192.168.6.1:80
     ops.length = 0;
     await d.reload(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\treal=10.0.0.3:80 masq\n\tscheduler=rr\n\tchecktype=connect\n`));
     expect(ops.map((o) => o.split(' ')[0])).toEqual(['read', 'read', 'apply']);
+    await d.stop();
+  });
+
+  it('a driver that lists the table back with its batch: the next change is planned against that listing (no read); a read every verifyMs, and after a failed batch', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const ops: string[] = [];
+    let refuse = false;
+    let applied: IpvsTable | undefined;
+    const driver = {
+      read: async () => (ops.push('read'), sim.read()),
+      apply: async (cmds: Parameters<SimDriver['apply']>[0]) => {
+        ops.push(`apply ${cmds.map((c) => c.op).join(',')}`);
+        applied = undefined;
+        if (refuse) return cmds.map((command) => ({ command, ok: false, error: 'refused', commandLine: 'ipvsadm' }));
+        const r = await sim.apply(cmds);
+        if (r.every((x) => x.ok)) applied = await sim.read();
+        return r;
+      },
+      appliedTable: () => applied,
+    };
+    let up = true;
+    const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => (up ? UP : DOWN), log: () => {} });
+    await d.start(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n`));
+    // start reads once; the real's add is planned against the service add's listing
+    expect(ops).toEqual(['read', 'apply add-service', 'apply add-dest']);
+    ops.length = 0;
+    up = false;
+    clock.advance(5000);
+    await until(() => !sim.save().includes('10.0.0.1'), 'the real removed');
+    expect(ops).toEqual(['apply delete-dest']);
+    up = true;
+    refuse = true; // the add fails: the next sync reads the table again
+    clock.advance(5000);
+    await until(() => ops.length === 2, 'the refused add');
+    expect(ops).toEqual(['apply delete-dest', 'apply add-dest']);
+    refuse = false;
+    clock.advance(5000);
+    await until(() => sim.save().includes('10.0.0.1'), 'the real added after the failure');
+    expect(ops.slice(2)).toEqual(['read', 'apply add-dest']);
+    // a table changed by hand is seen at the next verify (30 s after the last read) and repaired
+    sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
+    ops.length = 0;
+    for (let i = 0; i < 4; i++) {
+      clock.advance(5000);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(ops).toEqual([]); // 20 s since the last read: no verify yet
+    for (let i = 0; i < 3 && !sim.save().includes('10.0.0.1'); i++) {
+      clock.advance(5000);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await until(() => sim.save().includes('10.0.0.1'), 'repaired at the verify');
+    expect(ops).toEqual(['read', 'apply add-dest']);
     await d.stop();
   });
 

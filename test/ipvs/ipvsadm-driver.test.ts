@@ -52,9 +52,12 @@ describe('IpvsadmDriver against the fake ipvsadm', () => {
     expect(fakeSave(state)).toBe(
       '-A -t 127.0.0.1:80 -s wrr -p 300\n-a -t 127.0.0.1:80 -r 127.0.0.2:80 -g -w 3\n-a -t 127.0.0.1:80 -r 127.0.0.3:8080 -m -w 1\n-A -f 7 -s rr\n-a -f 7 -r 127.0.0.4:0 -g -w 1\n',
     );
+    // The batch's own listing is the table it left: what a read gives now.
+    expect(driver.appliedTable()).toEqual(await driver.read());
     const again = await driver.sync(desired);
     expect(again).toEqual({ commands: [], processes: 1 });
-    expect(driver.processCount).toBe(3);
+    expect(driver.appliedTable()).toBeUndefined(); // nothing applied
+    expect(driver.processCount).toBe(4);
   });
 
   it('read() gives thresholds, forwarding, persistence; list mode uses -L -n and -L -n --thresholds', async () => {
@@ -86,6 +89,8 @@ describe('IpvsadmDriver against the fake ipvsadm', () => {
     // read, batch, then the one single re-run
     expect(readFakeLog(log).map((c) => c.argv.join(' '))).toEqual(['-R', '-R', '-a -t 127.0.0.1:80 -r 127.0.0.66:80 -g -w 1']);
     expect(r.processes).toBe(3);
+    // a command re-run alone came after the batch's listing: no applied table to plan against
+    expect(driver.appliedTable()).toBeUndefined();
   });
 
   it('kernel refusals (unknown scheduler → its reals "Service not defined") are each reported with ipvsadm\'s message', async () => {
