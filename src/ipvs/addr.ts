@@ -114,7 +114,11 @@ export function formatIpv6(w: readonly number[]): string {
 }
 
 /** Canonical form of an address as ipvsadm -n prints it (IPv6 compressed), or the input when unparsable. */
+/** A dotted quad as inet_ntop prints it (four parts 0..255 without leading zeros): its own canonical form. */
+export const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function canonicalAddr(ip: string): string {
+  if (CANONICAL_IPV4.test(ip)) return ip; // the common case, without parsing (an IPv6 text never matches)
   const v6 = parseIpv6(ip);
   if (v6) return formatIpv6(v6);
   const v4 = inetAton(ip);

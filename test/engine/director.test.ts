@@ -110,19 +110,28 @@ virtual=192.168.6.1:80
     const clock = new ManualClock(0);
     const sim = new SimDriver();
     const ops: string[] = [];
-    let refuse = false;
+    const readAt: number[] = [];
+    let refuse = 0;
     let applied: IpvsTable | undefined;
     const driver = {
-      read: async () => (ops.push('read'), sim.read()),
+      read: async () => (ops.push('read'), readAt.push(clock.now()), sim.read()),
       apply: async (cmds: Parameters<SimDriver['apply']>[0]) => {
         ops.push(`apply ${cmds.map((c) => c.op).join(',')}`);
         applied = undefined;
-        if (refuse) return cmds.map((command) => ({ command, ok: false, error: 'refused', commandLine: 'ipvsadm' }));
+        if (refuse > 0 && refuse--) return cmds.map((command) => ({ command, ok: false, error: 'refused', commandLine: 'ipvsadm' }));
         const r = await sim.apply(cmds);
         if (r.every((x) => x.ok)) applied = await sim.read();
         return r;
       },
       appliedTable: () => applied,
+    };
+    /** Advances the clock a second at a time until pred holds. */
+    const stepUntil = async (pred: () => boolean, what: string) => {
+      for (let i = 0; i < 120 && !pred(); i++) {
+        clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(pred, what);
     };
     let up = true;
     const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => (up ? UP : DOWN), log: () => {} });
@@ -131,32 +140,20 @@ virtual=192.168.6.1:80
     expect(ops).toEqual(['read', 'apply add-service', 'apply add-dest']);
     ops.length = 0;
     up = false;
-    clock.advance(5000);
-    await until(() => !sim.save().includes('10.0.0.1'), 'the real removed');
+    await stepUntil(() => !sim.save().includes('10.0.0.1'), 'the real removed');
     expect(ops).toEqual(['apply delete-dest']);
     up = true;
-    refuse = true; // the add fails: the next sync reads the table again
-    clock.advance(5000);
-    await until(() => ops.length === 2, 'the refused add');
-    expect(ops).toEqual(['apply delete-dest', 'apply add-dest']);
-    refuse = false;
-    clock.advance(5000);
-    await until(() => sim.save().includes('10.0.0.1'), 'the real added after the failure');
-    expect(ops.slice(2)).toEqual(['read', 'apply add-dest']);
-    // a table changed by hand is seen at the next verify (30 s after the last read) and repaired
+    refuse = 1; // the add fails once: the sync that retries it reads the table first
+    await stepUntil(() => sim.save().includes('10.0.0.1'), 'the real added after the failure');
+    expect(ops).toEqual(['apply delete-dest', 'apply add-dest', 'read', 'apply add-dest']);
+    // a table changed by hand is seen at the next verify, 30 s after the last read, and repaired
+    const lastRead = readAt[readAt.length - 1];
     sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
     ops.length = 0;
-    for (let i = 0; i < 4; i++) {
-      clock.advance(5000);
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    expect(ops).toEqual([]); // 20 s since the last read: no verify yet
-    for (let i = 0; i < 3 && !sim.save().includes('10.0.0.1'); i++) {
-      clock.advance(5000);
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    await until(() => sim.save().includes('10.0.0.1'), 'repaired at the verify');
+    await stepUntil(() => sim.save().includes('10.0.0.1'), 'repaired at the verify');
     expect(ops).toEqual(['read', 'apply add-dest']);
+    expect(readAt[readAt.length - 1] - lastRead).toBeGreaterThanOrEqual(30_000);
+    expect(readAt[readAt.length - 1] - lastRead).toBeLessThan(30_000 + 6000); // the first round after it
     await d.stop();
   });
 

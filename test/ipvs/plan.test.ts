@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChanges } from '../../src/ipvs/plan.js';
+import { canonicalAddrPort, planChanges } from '../../src/ipvs/plan.js';
 import { renderRestoreLine } from '../../src/ipvs/render.js';
 import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 import type { DesiredTable, IpvsDest, IpvsService } from '../../src/ipvs/types.js';
@@ -126,5 +126,17 @@ describe('planChanges', () => {
       [false, 'Service not defined', 'ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1'],
       [true, '', 'ipvsadm -A -t 10.0.0.1:80 -s wrr'],
     ]);
+  });
+});
+
+describe('canonicalAddrPort', () => {
+  it('writes ip:port as ipvsadm -n lists it; a canonical dotted quad is kept as it is', () => {
+    expect(canonicalAddrPort('127.4.0.1:2000')).toBe('127.4.0.1:2000');
+    expect(canonicalAddrPort('255.255.255.255:65535')).toBe('255.255.255.255:65535');
+    expect(canonicalAddrPort('127.004.0.1:80')).toBe('127.4.0.1:80'); // octal part, as inet_aton reads it
+    expect(canonicalAddrPort('10.0.0.1:080')).toBe('10.0.0.1:80');
+    expect(canonicalAddrPort('1.2.3:4')).toBe('1.2.0.3:4');
+    expect(canonicalAddrPort('0x7f.1:80')).toBe('127.0.0.1:80');
+    expect(canonicalAddrPort('[2001:DB8:0:0::1]:80')).toBe('[2001:db8::1]:80');
   });
 });
