@@ -474,7 +474,8 @@ export class Daemon {
   }
 
   private async writeState(force = false): Promise<void> {
-    const cycleDue = this.cycleDirty && Date.now() - this.stateWrittenAt >= stateCycleWriteMs(this.stateReals);
+    // (half a tick of slack: the 1 s timer that calls this must not skip a tick for a few ms)
+    const cycleDue = this.cycleDirty && Date.now() - this.stateWrittenAt >= stateCycleWriteMs(this.stateReals) - 500;
     if (!force && !this.stateDirty && !cycleDue) return;
     if (this.stateWriting) {
       this.stateDirty = true; // one write at a time (they share the temporary file); the next tick writes
