@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Cluster, REALS, ROOT, VIP, skipReason, sleep, sweepStaleNamespaces, type Node } from './cluster.js';
+import { nodeStartMs } from '../support/load.js';
 
 /** A logged fake ipvsadm call that changes the table (-A/-E/-D/-a/-e/-d/-C, also inside -R). */
 function touchesTable(line: string): boolean {
@@ -134,14 +135,25 @@ describe.skipIf(reason !== undefined)('pacemaker + corosync pair', () => {
     </instance_attributes>
     <operations><op id="${id}-mon" name="monitor" interval="10s" timeout="20s"/></operations>
   </primitive>`;
-  /** ldirectord with the agents' default timings (start/stop 15 s, monitor every 20 s). */
-  const ldXml = (id: string, agent: Agent): string => `<primitive id="${id}" class="ocf" provider="${agent.provider}" type="ldirectord">
+  /**
+   * ldirectord with the agents' default timings (start/stop 15 s, monitor every 20 s with 10 s timeout),
+   * each timeout plus what its node processes (the agent's ldirectord commands, the daemon, each fake
+   * ipvsadm call) cost to start on this host right now (test/support/load.ts): ~1-2 s more on an idle
+   * host, more beside a CPU hog, where a start timed out at a fixed 15 s would count as a failure and move
+   * the group. The failover times this suite prints are the cluster's own, not bounded by these.
+   */
+  const ldXml = (id: string, agent: Agent): string => {
+    const start = nodeStartMs();
+    const opS = (baseS: number, starts: number) => Math.ceil(baseS + (starts * start) / 1000);
+    return ldPrimitive(id, agent, opS(15, 12), opS(10, 6));
+  };
+  const ldPrimitive = (id: string, agent: Agent, startStopS: number, monitorS: number): string => `<primitive id="${id}" class="ocf" provider="${agent.provider}" type="ldirectord">
     <instance_attributes id="${id}-ia">
       <nvpair id="${id}-cf" name="configfile" value="${CF}"/><nvpair id="${id}-bin" name="ldirectord" value="${join(ROOT, 'bin/ldirectord.js')}"/>
     </instance_attributes>
     <operations>
-      <op id="${id}-start" name="start" interval="0s" timeout="15s"/><op id="${id}-stop" name="stop" interval="0s" timeout="15s"/>
-      <op id="${id}-mon" name="monitor" interval="20s" timeout="10s"/>
+      <op id="${id}-start" name="start" interval="0s" timeout="${startStopS}s"/><op id="${id}-stop" name="stop" interval="0s" timeout="${startStopS}s"/>
+      <op id="${id}-mon" name="monitor" interval="20s" timeout="${monitorS}s"/>
     </operations>
   </primitive>`;
 
