@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { build, ld, tmp, until, read, killPidFile, httpOk, closeHttp, BIN, have } from '../cli/helpers.js';
 import { sendRequest } from '../../src/cli/admin.js';
-import { processBudgetMs } from '../support/load.js';
+import { nodeStartMs, processBudgetMs } from '../support/load.js';
 import { installFakeIpvsadm, readFakeTable, readFakeState, fakeSave } from '../fake-ipvsadm/install.js';
 
 const CFG = 'adm.cf';
@@ -45,10 +45,16 @@ async function rig(): Promise<Rig> {
   const fake = installFakeIpvsadm(join(dir, 'bin'), { state });
   const log = join(dir, 'ld.log');
   const monitor = join(dir, 'monitor.log');
+  // The HTTP checks' timeout: 2 s plus three process starts at the machine's current start time. The
+  // live servers answer from this test's process: beside a CPU hog it or the daemon was off the CPU for
+  // more than a fixed 2 s, a check timed out, the reals flapped (deleted, added back with no connections)
+  // and the drain scenario never saw its connection counts. What fails a real here is a closed server
+  // (refused at once), whatever this timeout.
+  const checkS = 2 + Math.ceil((3 * nodeStartMs()) / 1000);
   const conf = (w3 = 1) =>
     writeFileSync(
       join(dir, CFG),
-      `logfile="${log}"\ncheckinterval=1\nchecktimeout=2\nnegotiatetimeout=2\nquiescent=no\ncleanstop=no\n` +
+      `logfile="${log}"\ncheckinterval=1\nchecktimeout=${checkS}\nnegotiatetimeout=${checkS}\nquiescent=no\ncleanstop=no\n` +
         `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq 2\n\treal=127.0.0.3:${port} masq ${w3}\n` +
         `\tservice=http\n\trequest="/"\n\treceive="OK"\n\tmonitorfile="${monitor}"\n`,
     );
