@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build, ROOT } from '../cli/helpers.js';
+import { nodeStartMs } from '../support/load.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveIp = spawnSync('ip', ['-V']).status === 0;
@@ -91,9 +92,13 @@ describe.skipIf(Boolean(why))('ping in a network namespace', () => {
   it("another process's echo replies are not taken for ours", async () => {
     // Process 1 pings the silent address while process 2 pings the answering one: process 1's raw
     // socket sees process 2's replies (other identifier, other source) and must ignore them.
+    // Both processes wait the same: 2 s plus two process starts at the machine's current start time.
+    // Beside a CPU hog a fixed 1 s for process 2 ran out while its checks were still loading the raw
+    // socket; the silent one must still be listening while process 2's replies come in.
+    const t = 2 + Math.ceil((2 * nodeStartMs()) / 1000);
     const [silent, busy] = await Promise.all([
-      runInNs([{ ip: '10.200.77.3', family: 4 }], { checktimeout: 2 }),
-      runInNs(Array.from({ length: 20 }, () => ({ ip: '10.200.77.2', family: 4 as const }))),
+      runInNs([{ ip: '10.200.77.3', family: 4 }], { checktimeout: t }),
+      runInNs(Array.from({ length: 20 }, () => ({ ip: '10.200.77.2', family: 4 as const })), { checktimeout: t }),
     ]);
     expect(busy.every((x) => x.ok)).toBe(true);
     expect(silent[0].ok).toBe(false);
