@@ -1,16 +1,16 @@
 /**
  * The field cases of the differential suite (test/differential/runtime/field-cases.ts: every field of
  * every entry after quiesce, restore, fallback in and out, reload edits, maintenance) on the REAL kernel:
- * a VM lane (run by fields.test.ts), in its own network namespace.
+ * a VM lane (run by fields.test.ts), each case in its own network namespace, the cases at once.
  *
- * Three daemons share the namespace's IPVS table, each with the case's config on its own address block:
- * the Perl original (/usr/sbin/ldirectord, real ipvsadm) on 127.X.1.*, ours with the ipvsadm driver on
- * 127.X.2.* and ours with the netlink driver on 127.X.3.* (X = 20 + case index). Each step acts on the
- * three sides at once (listeners killed or started, maintenance files, a rewritten config and a HUP),
- * then the lane waits until the three sides' entries, with every field (`-S -n`: forwarding, weight,
- * tunnel type; `-L -n --thresholds`: upper and lower thresholds), are equal, differ from the previous
- * checkpoint's and hold for two more polls. Each checkpoint is then asserted here: orig = ours on each
- * driver, field by field.
+ * The sides of a case share its namespace's IPVS table, each with the case's config on its own address
+ * block: the Perl original (/usr/sbin/ldirectord, real ipvsadm) on 127.X.1.*, ours with the ipvsadm
+ * driver on 127.X.2.* and (when asked) ours with the netlink driver on 127.X.3.* (X = 20 + case index).
+ * Each step acts on the sides at once (listeners killed or started, maintenance files, a rewritten
+ * config and a HUP), then the lane waits until the sides' entries, with every field (`-S -n`:
+ * forwarding, weight, tunnel type; `-L -n --thresholds`: upper and lower thresholds), are equal, differ
+ * from the previous checkpoint's and hold for two more polls. Each checkpoint is then asserted here:
+ * orig = ours on each driver, field by field.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,13 +49,18 @@ function opShell(op: FieldOp, k: number, portOf: (host: number) => number): stri
  * Writes the VM files of every field case under dir/f<i>/ and returns the lane's shell (run inside
  * `unshare -n`, lo up): the cases one after the other, each case's output in fout-<i>.txt.
  */
-export function writeFieldLane(dir: string, node: string, daemon: string): string {
-  FIELD_CASES.forEach((c, i) => writeCase(join(dir, `f${i}`), c, i, node, daemon));
-  // Each case bounded (its daemons are killed with it), so that a hung one still leaves its checkpoints.
-  return FIELD_CASES.map((_, i) => `timeout -k 5 ${CASE_LIMIT_S} sh ./f${i}/run.sh >fout-${i}.txt 2>&1`).join('; ');
+export function writeFieldLane(dir: string, node: string, daemon: string, sides: readonly FieldSide[] = ['o', 'a', 'n']): string {
+  FIELD_CASES.forEach((c, i) => writeCase(join(dir, `f${i}`), c, i, node, daemon, sides));
+  // The cases at once, each in its own network namespace (its own IPVS table): the VM has one CPU, but
+  // a case spends most of its time waiting for checks and checkpoints, which then overlap. Each case
+  // bounded (its daemons are killed with it), so that a hung one still leaves its checkpoints.
+  const runs = FIELD_CASES.map((_, i) => `unshare -n sh -c 'ip link set lo up && exec timeout -k 5 ${CASE_LIMIT_S} sh ./f${i}/run.sh' >fout-${i}.txt 2>&1 &`);
+  return `${runs.join(' ')} wait`;
 }
 
-function writeCase(d: string, c: FieldCase, i: number, node: string, daemon: string): void {
+export type FieldSide = (typeof FIELD_SIDES)[number]['key'];
+
+function writeCase(d: string, c: FieldCase, i: number, node: string, daemon: string, sides: readonly FieldSide[]): void {
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, 'ld.cf.in'), c.cf);
   c.steps.forEach((st, k) => st.op.kind === 'reload' && writeFileSync(join(d, `step-${k}.cf.in`), st.op.cf));
@@ -72,7 +77,7 @@ export LC_ALL=C
 T0=$(date +%s)
 # A dry run on a host without IPVS: FIELD_SIDES="o a" and FIELD_IPVSADM=<a fake ipvsadm> (linked as
 # each side's ./ipvsadm, which -d makes both daemons use; first in PATH for the snapshots).
-SIDES="\${FIELD_SIDES:-o a n}"
+SIDES="\${FIELD_SIDES:-${sides.join(' ')}}"
 if [ -n "$FIELD_IPVSADM" ]; then mkdir -p bin; ln -sf "$FIELD_IPVSADM" bin/ipvsadm; PATH="$D/bin:$PATH"; for s in $SIDES; do mkdir -p $s; ln -sf "$FIELD_IPVSADM" $s/ipvsadm; done; fi
 blk() { case "$1" in o) echo 127.${X}.1. ;; a) echo 127.${X}.2. ;; n) echo 127.${X}.3. ;; esac; }
 cfg() { for s in $SIDES; do mkdir -p "$s/maint"; sed -e "s|127\\.0\\.N\\.|$(blk $s)|g" -e "s|@DIR@|$D/$s|g" "$1" >"$s/$s.cf"; done; }
@@ -88,16 +93,25 @@ maint_on() { for s in $SIDES; do : >"$s/maint/$(echo "$1" | sed "s|127\\.0\\.N\\
 maint_off() { for s in $SIDES; do rm -f "$s/maint/$(echo "$1" | sed "s|127\\.0\\.N\\.|$(blk $s)|g")"; done; }
 reload() { cfg "$1"; for s in $SIDES; do kill -HUP "$(cat "pid-$s")"; done; }
 start_all() {
-  ( cd o && exec /usr/sbin/ldirectord -d o.cf start ) >o.out 2>&1 & echo $! >pid-o
-  ( cd a && LDIRECTORD_IPVS_DRIVER=ipvsadm exec ${shq(node)} ${shq(daemon)} -d a.cf start ) >a.out 2>&1 & echo $! >pid-a
-  ( cd n && LDIRECTORD_IPVS_DRIVER=netlink exec ${shq(node)} ${shq(daemon)} -d n.cf start ) >n.out 2>&1 & echo $! >pid-n
+  for s in $SIDES; do case $s in
+    o) ( cd o && exec /usr/sbin/ldirectord -d o.cf start ) >o.out 2>&1 & echo $! >pid-o ;;
+    a) ( cd a && LDIRECTORD_IPVS_DRIVER=ipvsadm exec ${shq(node)} ${shq(daemon)} -d a.cf start ) >a.out 2>&1 & echo $! >pid-a ;;
+    n) ( cd n && LDIRECTORD_IPVS_DRIVER=netlink exec ${shq(node)} ${shq(daemon)} -d n.cf start ) >n.out 2>&1 & echo $! >pid-n ;;
+  esac; done
 }
 stop_all() { for s in $SIDES; do kill "$(cat "pid-$s")" 2>/dev/null; done; for s in $SIDES; do wait "$(cat "pid-$s")" 2>/dev/null; echo "$s: exit status $?" >>stop.txt; done; }
-# One side's entries, every field, its block renamed 127.0.N.: the -S -n lines, then one line per
-# destination of -L -n --thresholds (service, destination, upper, lower).
+# Every side's entries, every field, each side's block renamed 127.0.N., into c-<side>.txt (sorted):
+# the -S -n lines, then one line per destination of -L -n --thresholds (service, destination, upper,
+# lower). One listing of the table per poll for all sides: processes cost the VM's one emulated CPU.
 snap() {
-  b=$(blk $1 | sed 's/\\./\\\\./g')
-  { ipvsadm -S -n; ipvsadm -L -n --thresholds | awk '/^(TCP|UDP|SCTP|FWM) /{svc=$2; next} /^  -> [0-9[]/{print "= " svc " -> " $2 " x=" $3 " y=" $4}'; } 2>&1 | grep "$b" | sed "s|$b|127.0.N.|g" | sort
+  { ipvsadm -S -n; echo @@@THRESHOLDS; ipvsadm -L -n --thresholds; } 2>&1 | awk -v sides="$SIDES" -v x=${X} '
+    BEGIN { n = split(sides, S, " "); for (k = 1; k <= n; k++) { B[k] = "127\\." x "\\." (S[k] == "o" ? 1 : S[k] == "a" ? 2 : 3) "\\." } }
+    /^@@@THRESHOLDS$/ { t = 1; next }
+    t && /^(TCP|UDP|SCTP|FWM) / { svc = $2; next }
+    t && !/^  -> [0-9[]/ { next }
+    { line = t ? "= " svc " -> " $2 " x=" $3 " y=" $4 : $0
+      for (k = 1; k <= n; k++) if (line ~ B[k]) { gsub(B[k], "127.0.N.", line); print S[k] " " line } }' |
+    sort | awk -v sides="$SIDES" 'BEGIN { n = split(sides, S, " "); for (k = 1; k <= n; k++) printf "" >("c-" S[k] ".txt") } { s = $1; sub(/^[^ ]* /, ""); print >("c-" s ".txt") }'
 }
 : >prev.txt
 # Waits until the three sides' snapshots are equal, not the previous checkpoint's, and unchanged over
@@ -105,7 +119,7 @@ snap() {
 checkpoint() {
   t=0; same=0
   while :; do
-    for s in $SIDES; do snap $s >"c-$s.txt"; done
+    snap
     eq=1; for s in $SIDES; do cmp -s c-o.txt "c-$s.txt" || eq=; done
     if [ -n "$eq" ] && ! cmp -s c-o.txt prev.txt; then
       if [ $same -gt 0 ] && cmp -s c-o.txt hold.txt; then same=$((same+1)); else same=1; cp c-o.txt hold.txt; fi
@@ -172,22 +186,25 @@ export function fieldLogs(out: string): string {
   return [...out.matchAll(/@@@LOG (\w)\n([\s\S]*?)@@@LOGEND/g)].map((m) => `--- ${m[1]}:\n${m[2]}`).join('\n');
 }
 
+/** The sides' names, for titles and summaries ("Perl original (ipvsadm), ours, ipvsadm driver"). */
+export const sideNames = (sides: readonly FieldSide[]) => FIELD_SIDES.filter((s) => sides.includes(s.key)).map((s) => s.name).join(', ');
+
 /**
- * The field cases' tests, one per checkpoint: the Perl original's entries equal ours on each driver,
- * every field. `out(i)` is case i's lane output once the VM has run.
+ * The field cases' tests, one per checkpoint: the Perl original's entries equal ours on each driver of
+ * `sides` (the ones the lane ran), every field. `out(i)` is case i's lane output once the VM has run.
  */
-export function describeFieldCases(out: (i: number) => string | undefined, vmInfo: () => string): void {
+export function describeFieldCases(out: (i: number) => string | undefined, vmInfo: () => string, sides: readonly FieldSide[] = ['o', 'a', 'n']): void {
+  const ours = FIELD_SIDES.filter((s) => s.key !== 'o' && sides.includes(s.key));
   FIELD_CASES.forEach((c, i) => {
-    describe(`field case ${i} on the real kernel (Perl original, ours on ipvsadm, ours on netlink): ${c.name}`, () => {
+    describe(`field case ${i} on the real kernel (${sideNames(sides)}): ${c.name}`, () => {
       const names = ['after start', ...c.steps.map((st) => st.name), 'after stop'];
       names.forEach((name, k) => {
         it(`checkpoint ${k}: ${name}: every field of every entry equal`, () => {
           const text = out(i) ?? '';
           const cp = parseFieldOutput(text).get(k);
-          const info = () => `${cp ? FIELD_SIDES.map((s) => `=== ${s.name}:\n${cp.sides[s.key]}`).join('\n') : '(no checkpoint)'}\n${fieldLogs(text)}\n${vmInfo()}`;
+          const info = () => `${cp ? FIELD_SIDES.filter((s) => sides.includes(s.key)).map((s) => `=== ${s.name}:\n${cp.sides[s.key]}`).join('\n') : '(no checkpoint)'}\n${fieldLogs(text)}\n${vmInfo()}`;
           expect(cp, `case ${i} never reached checkpoint ${k}\n${info()}`).toBeDefined();
-          expect(cp!.sides.a, `ours (ipvsadm driver) vs the original\n${info()}`).toBe(cp!.sides.o);
-          expect(cp!.sides.n, `ours (netlink driver) vs the original\n${info()}`).toBe(cp!.sides.o);
+          for (const s of ours) expect(cp!.sides[s.key], `${s.name} vs the original\n${info()}`).toBe(cp!.sides.o);
           expect(cp!.wait, `no new agreed table within the limit\n${info()}`).toMatch(/^ok /);
           // Sanity: every entry has both views (the -S line and the thresholds line), while the daemons run.
           if (k < names.length - 1) {
@@ -202,10 +219,10 @@ export function describeFieldCases(out: (i: number) => string | undefined, vmInf
 }
 
 /** Seconds from each case's start to each checkpoint, for the suite's closing lines. */
-export function fieldTimes(out: (i: number) => string | undefined): string[] {
+export function fieldTimes(out: (i: number) => string | undefined, sides: readonly FieldSide[] = ['o', 'a', 'n']): string[] {
   return FIELD_CASES.map((_, i) => {
     const text = out(i) ?? '';
     const cps = [...parseFieldOutput(text).values()].map((c) => `${c.at}`);
-    return `VM field case ${i} (3 daemons): checkpoints at ${cps.join(', ')} s; done at ${/@@@DONE (\d+)/.exec(text)?.[1] ?? '?'} s`;
+    return `VM field case ${i} (${sides.length} daemons): checkpoints at ${cps.join(', ')} s; done at ${/@@@DONE (\d+)/.exec(text)?.[1] ?? '?'} s`;
   });
 }

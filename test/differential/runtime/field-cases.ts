@@ -1,8 +1,9 @@
 /**
  * The "every field after every transition" cases, as data: one definition run by two suites.
  * - test/differential/runtime/runtime.test.ts: the Perl original vs ours, each on its own fake ipvsadm.
- * - test/kernel/fields.ts (in the kernel daemon suite's VM boot): the Perl original, ours on the
- *   ipvsadm driver and ours on the netlink driver, all on the real kernel.
+ * - test/kernel/fields.ts (the kernel suite's fields.test.ts, its own VM boot): the Perl original and
+ *   ours on the ipvsadm driver on the real kernel, plus ours on the netlink driver with
+ *   LDIRECTORD_KERNEL_FIELDS=1 (npm run test:kernel:fields).
  * Each case is a config (`127.0.N.` = the side's own /24 block, @DIR@ = the side's directory), real
  * servers `[host byte, port, listening at start]` on 127.0.N.<host>, and steps that each change the table.
  */
