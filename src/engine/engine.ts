@@ -614,8 +614,8 @@ export class Engine {
   }
 
   private adminOf(vs: VirtualState, rs: RealState): AdminState {
-    // Without admin decisions (the usual case) no key is built: this runs for every real of a virtual
-    // whenever one of them changes (anyUp), 500 x 500 times for a virtual of 500 reals at a start.
+    // Without admin decisions (the usual case) no key is built: this runs for each check result, each
+    // job list and each placement, a throw-away string each time.
     if (this.adminMap.size === 0) return 'none';
     return this.adminMap.get(adminKey(vs.v.vid, rs.dest))?.state ?? 'none';
   }
