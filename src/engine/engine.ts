@@ -364,6 +364,7 @@ export class Engine {
           failures: this.shared.get(rs.key)?.failcount ?? 0,
           ...(rs.lastCheck !== undefined ? { lastCheck: rs.lastCheck } : {}),
           ...(rs.lastResult ? { lastResult: rs.lastResult } : {}),
+          ...(rs.rampFrom !== undefined && rs.up ? { rampTarget: this.targetWeight(vs, rs) } : {}),
         });
       }
     }
@@ -622,10 +623,16 @@ export class Engine {
 
   /** The weight a healthy real gets: 0 while drained, the admin weight, else the configured one. */
   private weightOf(vs: VirtualState, rs: RealState): number {
+    const target = this.targetWeight(vs, rs);
+    return rs.rampFrom === undefined ? target : rampedWeight(target, this.clock.now() - rs.rampFrom, (vs.v.slowstart ?? 0) * 1000);
+  }
+
+  /** The weight a healthy real has once any slowstart ramp is over. */
+  private targetWeight(vs: VirtualState, rs: RealState): number {
+    if (this.adminMap.size === 0) return rs.real.weight;
     const a = this.adminMap.get(adminKey(vs.v.vid, rs.dest));
     if (a?.state === 'drain') return 0;
-    const target = a?.state === 'none' && a.weight !== undefined ? a.weight : rs.real.weight;
-    return rs.rampFrom === undefined ? target : rampedWeight(target, this.clock.now() - rs.rampFrom, (vs.v.slowstart ?? 0) * 1000);
+    return a?.state === 'none' && a.weight !== undefined ? a.weight : rs.real.weight;
   }
 
   /** slowstart: the real's weight ramps from now (when its virtual has one). */

@@ -66,6 +66,8 @@ export interface RealSnapshot {
   readonly adminWeight?: number | null;
   /** While admin is 'drain': the real's connections in the table, and 'drained' once both are 0. */
   readonly drain?: { readonly state: 'draining' | 'drained'; readonly activeConn: number; readonly inactConn: number };
+  /** slowstart (ours): while the real's weight ramps up, the weight it ramps to. */
+  readonly rampTarget?: number;
 }
 
 /** DirectorSnapshot is what `show` prints. */

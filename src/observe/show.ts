@@ -131,7 +131,7 @@ export function showText(s: StateFile, opts: { color: boolean; now?: number }): 
     lines.push('');
     lines.push(`${paint('\x1b[1m', v.virtual)}${v.fallbackActive ? '  ' + paint('\x1b[31m', 'FALLBACK ACTIVE') : ''}`);
     const rows = s.snapshot.reals.filter((r) => r.vid === v.virtual).map((r) => [
-      r.rs, r.state, adminText(r), String(r.weight), String(r.failures), ago(now, r.lastCheck),
+      r.rs, r.state, adminText(r), r.rampTarget !== undefined ? `${r.weight} -> ${r.rampTarget}` : String(r.weight), String(r.failures), ago(now, r.lastCheck),
       r.lastResult ? `${r.lastResult.durationMs}ms` : '-',
       r.lastResult && !r.lastResult.ok ? `${r.lastResult.status}: ${r.lastResult.message}` : '',
     ]);

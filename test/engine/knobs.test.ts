@@ -160,7 +160,8 @@ describe('slowstart', () => {
       'Added real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 1)',
     ]);
     expect(s.weight('10.0.0.1:80')).toBe(1);
-    expect(s.engine.snapshot().reals.find((r) => r.rs === '10.0.0.1:80')?.weight).toBe(1);
+    expect(s.engine.snapshot().reals.find((r) => r.rs === '10.0.0.1:80')).toMatchObject({ weight: 1, rampTarget: 10 });
+    expect(s.engine.snapshot().reals.find((r) => r.rs === '10.0.0.2:80')?.rampTarget).toBeUndefined(); // not ramping
     const seen: number[] = [];
     for (let i = 0; i < 5; i++) {
       const log = await s.step(2000);
@@ -169,6 +170,7 @@ describe('slowstart', () => {
       else expect(log).toEqual(['Slow start real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 10)', 'Slow start ended real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 10)']);
     }
     expect(seen).toEqual([2, 4, 6, 8, 10]);
+    expect(s.engine.snapshot().reals.find((r) => r.rs === '10.0.0.1:80')?.rampTarget).toBeUndefined(); // ramp over
     expect(s.weight('10.0.0.2:80')).toBe(10);
     expect(await s.step(2000)).toEqual([]); // ramp over: nothing more
     // Ramp steps are not health transitions: no real-state events (no alert mails).

@@ -82,4 +82,11 @@ describe('show', () => {
     expect(plain).not.toContain('\x1b[');
     expect(showText(state, { color: true, now: 1_000_000 })).toContain('\x1b[33mquiescent');
   });
+
+  it('shows a slowstart ramp as the weight now and the weight it ramps to', () => {
+    const ramping = { ...state.snapshot.reals[0], weight: 3, rampTarget: 10 };
+    const text = showText({ ...state, snapshot: { ...state.snapshot, reals: [ramping, state.snapshot.reals[1]] } }, { color: false, now: 1_000_000 });
+    expect(text).toMatch(/127\.0\.0\.11:80\s+up\s+-\s+3 -> 10\s+0\s+10s ago/);
+    expect(text).toMatch(/127\.0\.0\.12:80\s+quiescent\s+-\s+0\s+3\s/);
+  });
 });
