@@ -26,6 +26,8 @@ if (!existsSync(join(root, 'dist/cli/main.js'))) {
 }
 const REALS = Number(process.env.HEADROOM_REALS ?? 200);
 const WINDOW_S = Number(process.env.HEADROOM_WINDOW_S ?? 20);
+// the longest wait for the warm-up (three checks of every real): the original's start runs a process per real
+const WARMUP_S = Number(process.env.HEADROOM_WARMUP_S ?? 300);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A child process with `count` accepting listeners on 127.60.x.y; accepted() counts connections so far. */
@@ -79,6 +81,12 @@ async function measure(label, makeArgv, ok) {
   const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
   writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
   chmodSync(join(dir, 'ipvsadm'), 0o755);
+  // The table starts as the steady state has it (the virtual and every real at weight 1), one `ipvsadm -R`:
+  // the original's start then reads the table once per real (a process each) instead of adding and deleting
+  // every real and adding it again at its first check (~8 fake-ipvsadm processes per real, minutes for 200).
+  const table = ['-A -t 127.0.0.1:80 -s rr', ...ok.reals.map((r) => `-a -t 127.0.0.1:80 -r ${r.ip}:${r.port} -m -w 1`)].join('\n') + '\n';
+  const pre = spawnSync(join(dir, 'ipvsadm'), ['-R'], { input: table, encoding: 'utf8' });
+  if (pre.status !== 0) console.log(`   (the table could not be pre-filled: ${pre.stderr.trim()})`);
   const cfg = join(dir, `bench-h-${process.pid}.cf`);
   writeFileSync(cfg, ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
     ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} masq`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
@@ -93,10 +101,11 @@ async function measure(label, makeArgv, ok) {
   });
   try {
     const base0 = await ok.accepted();
-    const until = Date.now() + 120_000;
+    const until = Date.now() + WARMUP_S * 1000;
     // warm-up: every real checked at least three times
     while ((await ok.accepted()) - base0 < 3 * ok.reals.length && Date.now() < until) await sleep(200);
     const c0 = await ok.accepted();
+    if (c0 - base0 < 3 * ok.reals.length) console.log(`   ${label}: warm-up not complete after ${WARMUP_S} s (${c0 - base0} checks)`);
     const cpu0 = procStat(child.pid);
     // RSS sampled every second over the window: its mean is the steady RSS (V8 heaps saw-tooth between collections)
     const samples = [];
