@@ -391,8 +391,11 @@ class DirectorImpl implements Director {
     this.cycleAcs.add(ac);
     const maintDir = this.config?.global.maintenancedir;
     const lookup = this.maintenance;
+    // runCheck's options: one object per signal (the scheduler's, one per cycle), not one per check.
+    let lastOpts: { signal: AbortSignal; hostname: string; combinedState: Map<string, number> } | undefined;
     const base: DirectorRunCheck =
-      this.o.runCheck ?? ((job, signal) => runCheck(job, { signal, hostname: this.hostname, combinedState: this.combinedState }));
+      this.o.runCheck ??
+      ((job, signal) => runCheck(job, lastOpts?.signal === signal ? lastOpts : (lastOpts = { signal, hostname: this.hostname, combinedState: this.combinedState })));
     const limiter = this.limiter;
     const checked: DirectorRunCheck = limiter
       ? async (job, signal) => {

@@ -64,6 +64,9 @@ export interface EngineOutput {
   readonly changed: boolean;
 }
 
+/** The output of a step that changed nothing (shared: its events array is frozen). */
+const NO_OUTPUT: EngineOutput = Object.freeze({ events: Object.freeze([]) as readonly EngineEvent[], changed: false });
+
 /** A destination the engine puts in (or keeps in) a service: _restore_service's arguments. */
 interface RestoreArgs {
   /** `<server>:<port>` as the original logs it. */
@@ -440,6 +443,8 @@ export class Engine {
 
   /** output hands over the step's events and whether the desired table changed. */
   private output(): EngineOutput {
+    // Most check results change nothing: they share one empty output instead of two new objects each.
+    if (this.events.length === 0 && !this.dirty) return NO_OUTPUT;
     const events = this.events;
     this.events = [];
     const changed = this.dirty;
