@@ -125,6 +125,8 @@ checkpoint() {
   t=0; same=0; c0=$(date +%s); lim=${LIMIT_S}; [ "$1" = 0 ] && lim=${START_LIMIT_S}
   while :; do
     snap
+    # When each side's first entry showed (its daemon's start-up time on the VM's CPU).
+    for s in $SIDES; do [ -s "c-$s.txt" ] && [ ! -f "first-$s" ] && echo $(( $(date +%s) - T0 )) >"first-$s"; done
     eq=1; for s in $SIDES; do cmp -s c-o.txt "c-$s.txt" || eq=; done
     if [ -n "$eq" ] && ! cmp -s c-o.txt prev.txt; then
       if [ $same -gt 0 ] && cmp -s c-o.txt hold.txt; then same=$((same+1)); else same=1; cp c-o.txt hold.txt; fi
@@ -144,6 +146,7 @@ checkpoint() {
 finish() {
   for f in l-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   echo "@@@DONE $(( $(date +%s) - T0 ))"
+  for s in $SIDES; do echo "@@@FIRST $s $(cat "first-$s" 2>/dev/null)"; done
   for s in $SIDES; do echo "@@@LOG $s"; grep -v '^DEBUG' "$s.out" | tail -60; echo "@@@LOGEND"; done
   cat stop.txt 2>/dev/null
 }
@@ -229,6 +232,7 @@ export function fieldTimes(out: (i: number) => string | undefined, sides: readon
   return FIELD_CASES.map((_, i) => {
     const text = out(i) ?? '';
     const cps = [...parseFieldOutput(text).values()].map((c) => `${c.at} (${c.wait})`);
-    return `VM field case ${i} (${sides.length} daemons): checkpoints at ${cps.join(', ')}; done at ${/@@@DONE (\d+)/.exec(text)?.[1] ?? '?'} s`;
+    const first = [...text.matchAll(/@@@FIRST (\w) (\d*)/g)].map((m) => `${m[1]} ${m[2] || '?'} s`).join(', ');
+    return `VM field case ${i} (${sides.length} daemons): first entries at ${first}; checkpoints at ${cps.join(', ')}; done at ${/@@@DONE (\d+)/.exec(text)?.[1] ?? '?'} s`;
   });
 }
