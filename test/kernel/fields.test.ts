@@ -4,9 +4,10 @@
  * the Perl original vs ours on the ipvsadm driver, each case in its own network namespace, the cases at
  * once. Part of the kernel suite (`npm run test:kernel`, hence `npm run test:all`).
  *
- * Ours on the netlink driver as a third side of every case (three daemons per case under the VM's one
- * emulated CPU, which more than doubles the lane's time) runs with LDIRECTORD_KERNEL_FIELDS=1, i.e.
- * `npm run test:kernel:fields`. By default it is left out: the daemon suite (daemon.test.ts) runs every
+ * Ours on the netlink driver as a third side of every case runs with LDIRECTORD_KERNEL_FIELDS=1, i.e.
+ * `npm run test:kernel:fields`: the VM's one emulated CPU is the limit, and each daemon's start costs
+ * it ~25 s (measured: two sides per case, cases at once, 204 s for the lane of which ~115 s until
+ * the four daemons were up; three sides per case, one case after the other, 350 s). By default it is left out: the daemon suite (daemon.test.ts) runs every
  * one of its scenarios on both drivers in the VM and asserts the netlink daemon's tables equal the
  * ipvsadm driver's there, and the netlink driver's operations are proven on the kernel by netlink-ops.
  */
