@@ -6,10 +6,13 @@
  *
  * Ours on the netlink driver as a third side of every case runs with LDIRECTORD_KERNEL_FIELDS=1, i.e.
  * `npm run test:kernel:fields`: the VM's one emulated CPU is the limit, and each daemon's start costs
- * it ~25 s (measured: two sides per case, cases at once, 204 s for the lane of which ~115 s until
- * the four daemons were up; three sides per case, one case after the other, 350 s). By default it is left out: the daemon suite (daemon.test.ts) runs every
- * one of its scenarios on both drivers in the VM and asserts the netlink daemon's tables equal the
- * ipvsadm driver's there, and the netlink driver's operations are proven on the kernel by netlink-ops.
+ * it ~25 s (measured: two sides per case, cases at once, 204 s for the lane, ~115 s of it until the
+ * four daemons were up; three sides per case, one case after the other, 350 s). By default it is left
+ * out: the daemon suite (daemon.test.ts) runs every one of its scenarios on both drivers in the VM and
+ * asserts the netlink daemon's tables equal the ipvsadm driver's there, and the netlink driver's
+ * requests are compared byte for byte with ipvsadm's, recorded on the kernel
+ * (test/ipvs/netlink-golden.test.ts, golden/netlink-ops.txt). Those are not the field cases
+ * themselves: run the third side after changing either driver's edit path.
  */
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
