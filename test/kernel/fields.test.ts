@@ -29,7 +29,8 @@ const missing =
   (!existsSync(join(ROOT, 'dist/cli/main.js')) ? 'dist/cli/main.js not built (npx tsc -p tsconfig.json)' : undefined) ??
   (!existsSync('/usr/sbin/ldirectord') ? 'the Perl original missing (/usr/sbin/ldirectord, Debian package ldirectord)' : undefined) ??
   (!existsSync('/usr/bin/socat') ? 'socat missing (real servers in the VM)' : undefined) ??
-  (!existsSync('/usr/bin/unshare') ? 'unshare missing (one network namespace per case in the VM)' : undefined);
+  (!existsSync('/usr/bin/unshare') ? 'unshare missing (one network namespace per case in the VM)' : undefined) ??
+  (!existsSync('/usr/sbin/ip') && !existsSync('/sbin/ip') && !existsSync('/bin/ip') ? 'ip (iproute2) missing (lo up in each namespace)' : undefined);
 if (missing) console.warn(`kernel field cases skipped: ${missing}`);
 
 const ALL = process.env.LDIRECTORD_KERNEL_FIELDS === '1';
