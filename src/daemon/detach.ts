@@ -39,12 +39,26 @@ export function reportNotReady(code: number, message: string): void {
 }
 
 /**
- * The node flags of the daemon child: the parent's, plus --optimize-for-size when missing (bin/ldirectord.js
- * sets it on its #! line; `node bin/ldirectord.js start` does not). V8's default heap growth lets a
- * daemon checking 10 000 reals reach ~170-190 MB RSS; with it, ~90 MB (bench/checks.mjs, rss).
+ * DAEMON_NODE_FLAGS: the V8 heap flags the daemon runs with, in one place: bin/ldirectord.js's #! line
+ * spells the same (test/daemon/node-flags.test.ts holds them equal) and the detached child gets them.
+ * --optimize-for-size: V8 grows the heap far less eagerly (1 MB semi-spaces; node's default grows them to
+ * 16 MB): a daemon checking 10 000 reals stays near 90 MB RSS instead of 170-190 MB (bench/checks.mjs, rss).
+ * It costs CPU per check: `--max-semi-space-size=1|2 --heap-growing-percent=20` are the measured
+ * alternatives (bench/README.md, V8 flags), to be chosen by one locked run of both goals.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--optimize-for-size'];
+
+/** Flags that size or tune V8's heap: the parent's own choice when it has one of them. */
+const HEAP_FLAG = /^--(optimize-for-size|max-semi-space-size|min-semi-space-size|semi-space-growth-factor|heap-growing-percent|max-old-space-size|max-heap-size|initial-heap-size|initial-old-space-size)(=|$)/;
+
+/**
+ * The node flags of the daemon child: the parent's; the parent started through bin/ldirectord.js's #!
+ * line already has DAEMON_NODE_FLAGS; `node bin/ldirectord.js start` has none of the heap flags and the
+ * child gets DAEMON_NODE_FLAGS added; an admin's own heap flags (`node --max-semi-space-size=4 ...`) are
+ * kept as given, with none of ours added on top to override them.
  */
 export function daemonNodeFlags(execArgv: readonly string[]): string[] {
-  return execArgv.includes('--optimize-for-size') ? [...execArgv] : [...execArgv, '--optimize-for-size'];
+  return execArgv.some((a) => HEAP_FLAG.test(a.replace(/_/g, '-'))) ? [...execArgv] : [...execArgv, ...DAEMON_NODE_FLAGS];
 }
 
 /**
