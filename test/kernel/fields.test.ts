@@ -50,7 +50,7 @@ describe.skipIf(missing !== undefined)(`field cases on the real kernel: ${sideNa
     // qemu killed a minute after the cases' own bound (the cases run at once), so that what ran is reported.
     vm = await runVm(d, { timeoutMs: (CASE_LIMIT_S + 60) * 1000, memory: '1536M' });
     FIELD_CASES.forEach((_, i) => out.set(i, new RegExp(`@@@FIELDS ${i}\\n([\\s\\S]*?)@@@FIELDS_END ${i}\\n`).exec(vm!.stdout)?.[1] ?? ''));
-  });
+  }, (CASE_LIMIT_S + 120) * 1000);
   afterAll(() => {
     console.log(`VM: boot to payload ${vm?.bootSeconds?.toFixed(1)} s, whole run ${vm?.totalSeconds.toFixed(1)} s`);
     for (const l of fieldTimes((i) => out.get(i), SIDES)) console.log(l);
