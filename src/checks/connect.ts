@@ -4,6 +4,7 @@
  * connect()s a datagram socket (which succeeds without sending anything), kept as is for the combined
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
+import { patientTimeout } from '../util/timer.js';
 import dgram from 'node:dgram';
 import type net from 'node:net';
 import { connect, defaultConnectFactory, l4Status } from './net.js';
@@ -67,7 +68,7 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
   }
   return new Promise<CheckResult>((resolve) => {
     const finish = (r: CheckResult): void => {
-      clearTimeout(timer);
+      cancelTimer();
       signal.removeEventListener('abort', onTimeout);
       sock.removeListener('connect', onConnect);
       sock.removeListener('error', onError);
@@ -78,7 +79,7 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
     const onError = (err: unknown): void => finish(result(false, l4Status(err), `connect ${where}: ${errText(err)}`));
     // The timeout and the caller's abort end the check alike (as connect's settleOn does).
     const onTimeout = (): void => finish(result(false, 'l4-timeout', `connect ${where}: timed out`));
-    const timer = setTimeout(onTimeout, Math.max(0, timeoutMs));
+    const cancelTimer = patientTimeout(onTimeout, timeoutMs);
     sock.once('connect', onConnect);
     sock.once('error', onError);
     signal.addEventListener('abort', onTimeout, { once: true });

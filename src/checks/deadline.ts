@@ -6,6 +6,8 @@
  * caller's signal per run (this path runs for every real of every cycle); both are gone once settled.
  */
 
+import { patientTimeout, type CancelTimeout } from '../util/timer.js';
+
 /** Why a deadline expired: its own timeout, or the caller's signal. */
 export type DeadlineCause = 'timeout' | 'aborted';
 
@@ -30,21 +32,21 @@ export function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, o: De
   const ac = new AbortController();
   return new Promise<T>((resolve) => {
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer: CancelTimeout | undefined;
     const settle = (r: T): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelTimer?.();
       o.signal.removeEventListener('abort', onOuter);
       if (o.doneReason !== undefined && !ac.signal.aborted) ac.abort(o.doneReason);
       resolve(r);
     };
     const expire = (cause: DeadlineCause): void => {
       if (settled) return;
-      clearTimeout(timer);
+      cancelTimer?.();
       if (!ac.signal.aborted) ac.abort(o.abortReason(cause));
       if (o.graceMs === undefined) settle(o.expired(cause));
-      else timer = setTimeout(() => settle(o.expired(cause)), Math.max(0, o.graceMs));
+      else cancelTimer = patientTimeout(() => settle(o.expired(cause)), o.graceMs);
     };
     function onOuter(): void {
       expire('aborted');
@@ -52,7 +54,7 @@ export function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, o: De
     if (o.signal.aborted) expire('aborted');
     else {
       o.signal.addEventListener('abort', onOuter, { once: true });
-      timer = setTimeout(() => expire('timeout'), Math.max(0, o.timeoutMs));
+      cancelTimer = patientTimeout(() => expire('timeout'), o.timeoutMs);
     }
     let run: Promise<T>;
     try {

@@ -14,6 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { Client as UndiciClient } from 'undici';
 import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
+import { patientTimeoutSignal } from '../util/timer.js';
 import { connect } from './net.js';
 import { CheckError, errText, Trail } from './result.js';
 import { hostPort, serverString } from './target.js';
@@ -49,17 +50,16 @@ async function exchange(
   headers: Record<string, string>,
   proxy: { ip: string; port: number } | undefined,
   signal: AbortSignal,
-  deadline: number,
+  timeoutMs: number,
   stage: Stage,
 ): Promise<Exchange> {
   const tlsWanted = !proxy && url.protocol === 'https:';
   const host = proxy ? proxy.ip : url.hostname.replace(/^\[|\]$/g, '');
   const port = proxy ? proxy.port : Number(url.port || (tlsWanted ? 443 : 80));
   const origin = `${tlsWanted ? 'https' : 'http'}://${hostPort(host, port)}`;
-  const left = (): number => Math.max(1, deadline - Date.now());
   const connector = (_opts: unknown, cb: (err: Error | null, sock: net.Socket | null) => void): void => {
     const servername = headers.host?.replace(/:\d+$/, '').replace(/^\[.*\]$/, '');
-    const p = connect({ host, port, timeoutMs: left(), signal, tls: tlsWanted ? { servername } : undefined, factory: stage.factory });
+    const p = connect({ host, port, timeoutMs, signal, tls: tlsWanted ? { servername } : undefined, factory: stage.factory });
     p.then(
       (s) => {
         stage.connected = true;
@@ -71,8 +71,9 @@ async function exchange(
   const { Client } = await loadUndici();
   const client: UndiciClient = new Client(origin, {
     connect: connector as never,
-    headersTimeout: left(),
-    bodyTimeout: left(),
+    // The whole exchange ends at the check's own (patient) deadline, `signal`; these only back it up.
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
     keepAliveTimeout: 1,
     pipelining: 1,
   });
@@ -133,15 +134,14 @@ export const httpModule: CheckModule = {
     const trail = new Trail();
     const v = target.virtual;
     const isProxy = v.service === 'http_proxy';
-    const deadline = Date.now() + ctx.timeoutMs;
-    const own = AbortSignal.timeout(Math.max(1, ctx.timeoutMs));
-    const signal = AbortSignal.any([ctx.signal, own]);
     let url: URL;
     try {
       url = new URL(target.url);
     } catch {
       return trail.down('l7-bad-response', `${v.service} ${target.url}: invalid URL`);
     }
+    const own = patientTimeoutSignal(Math.max(1, ctx.timeoutMs));
+    const signal = AbortSignal.any([ctx.signal, own.signal]);
     let hostHeader: string | undefined = isProxy ? undefined : (v.virtualhost ?? serverString(target.real.ip, target.real.family));
     const stage: Stage = { connected: false, factory: ctx.connectFactory };
     try {
@@ -154,7 +154,7 @@ export const httpModule: CheckModule = {
         const headers: Record<string, string> = { 'user-agent': USER_AGENT, connection: 'close' };
         headers.host = hostHeader ?? url.host;
         stage.connected = false;
-        const res = await exchange(url, v.httpmethod, headers, viaProxy, signal, deadline, stage);
+        const res = await exchange(url, v.httpmethod, headers, viaProxy, signal, Math.max(1, ctx.timeoutMs), stage);
         trail.add(`${v.httpmethod} ${url.href}${viaProxy ? ` via ${hostPort(viaProxy.ip, viaProxy.port)}` : ''}: ${statusLine(res.statusCode)}`);
         if (REDIRECT_CODES.has(res.statusCode) && res.location !== undefined && hop < MAX_REDIRECTS) {
           url = new URL(res.location, url);
@@ -177,8 +177,10 @@ export const httpModule: CheckModule = {
         return trail.down('l7-no-match', `receive not matched in ${n}`);
       }
     } catch (err) {
-      const f = classify(err, stage, own.aborted || ctx.signal.aborted);
+      const f = classify(err, stage, own.signal.aborted || ctx.signal.aborted);
       return trail.down(f.status, `${v.httpmethod} ${url.href}: ${f.message}`);
+    } finally {
+      own.cancel();
     }
   },
 };

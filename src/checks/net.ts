@@ -4,6 +4,7 @@
  * byte cap; half-close. TLS is without certificate or name verification (the original's behaviour:
  * reals are addressed by IP). Every failure becomes a CheckError carrying the layer that failed.
  */
+import { patientTimeout, type CancelTimeout } from '../util/timer.js';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { CheckError, errText } from './result.js';
@@ -69,7 +70,7 @@ function settleOn<S extends net.Socket>(
     const finish = (err?: CheckError): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      cancelTimer?.();
       o.signal?.removeEventListener('abort', onAbort);
       sock.removeListener('error', onError);
       sock.removeListener(event, onOk);
@@ -82,7 +83,7 @@ function settleOn<S extends net.Socket>(
     const onError = (err: unknown): void => finish(o.failed(err));
     const onOk = (): void => finish();
     const onAbort = (): void => finish(o.timedOut());
-    const timer = o.deadline === undefined ? undefined : setTimeout(onAbort, Math.max(0, o.deadline - performance.now()));
+    const cancelTimer = o.deadline === undefined ? undefined : patientTimeout(onAbort, o.deadline - performance.now());
     sock.once('error', onError);
     sock.once(event, onOk);
     o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -208,10 +209,10 @@ export class SocketReader {
    */
   readUntil(done: (data: Buffer) => boolean | number, opts: ReadOptions): Promise<ReadResult> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let cancelTimer: CancelTimeout | undefined;
       const cleanup = (): void => {
         this.wake = undefined;
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         opts.signal?.removeEventListener('abort', onAbort);
       };
       const take = (n: number): Buffer => {
@@ -251,7 +252,7 @@ export class SocketReader {
         onAbort();
         return;
       }
-      timer = setTimeout(onAbort, Math.max(0, opts.timeoutMs));
+      cancelTimer = patientTimeout(onAbort, opts.timeoutMs);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.wake = check;
       this.sock.resume();

@@ -6,6 +6,7 @@
  * its own timeout. iputils' -W takes fractional seconds and waits that long for the reply, the same
  * per-attempt checktimeout the raw-socket path waits.
  */
+import { patientTimeout } from '../util/timer.js';
 import { accessSync, constants as fsc } from 'node:fs';
 import { spawn } from 'node:child_process';
 
@@ -50,7 +51,7 @@ export function systemPingOnce(bin: string, address: string, family: 4 | 6, time
     const finish = (o: SystemPingOutcome): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelTimer();
       signal.removeEventListener('abort', onAbort);
       resolve(o);
     };
@@ -59,7 +60,7 @@ export function systemPingOnce(bin: string, address: string, family: 4 | 6, time
       finish({ reply: false });
     };
     const onAbort = (): void => kill();
-    const timer = setTimeout(kill, Math.max(0, timeoutMs) + SYSTEM_PING_SLACK_MS);
+    const cancelTimer = patientTimeout(kill, Math.max(0, timeoutMs) + SYSTEM_PING_SLACK_MS);
     signal.addEventListener('abort', onAbort, { once: true });
     child.stderr!.on('data', (b: Buffer) => {
       if (stderr.length < 1000) stderr += b.toString();

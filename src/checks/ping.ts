@@ -10,6 +10,7 @@
  * attempt runs the system ping instead (ping-system.ts, same per-attempt timeout), and the process says
  * so once through the notice sink (the daemon's log).
  */
+import { patientTimeout, type CancelTimeout } from '../util/timer.js';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { EventEmitter } from 'node:events';
@@ -128,9 +129,9 @@ class Pinger {
     } // ICMPv6: the kernel fills the checksum (it needs the pseudo-header)
     const target = canon(address);
     return new Promise<boolean>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let cancelTimer: CancelTimeout | undefined;
       const done = (ok: boolean): void => {
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         signal.removeEventListener('abort', onAbort);
         if (this.pending.get(seq)?.address === target) this.pending.delete(seq);
         this.release();
@@ -138,7 +139,7 @@ class Pinger {
       };
       const onAbort = (): void => done(false);
       this.pending.set(seq, { address: target, resolve: () => done(true) });
-      timer = setTimeout(onAbort, Math.max(0, timeoutMs));
+      cancelTimer = patientTimeout(onAbort, timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       sock.send(pkt, 0, pkt.length, address, (err) => {
         if (err) done(false);

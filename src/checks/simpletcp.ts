@@ -7,6 +7,7 @@
  * line. On a udp virtual the original uses a datagram socket: the request is one datagram, replies are
  * read as lines until a match, an ICMP refusal, or the timeout (UDP has no end of stream).
  */
+import { patientTimeout, patientTimeoutSignal } from '../util/timer.js';
 import dgram from 'node:dgram';
 import { perlSubject, translatePerlRegex } from '../util/perl-regex.js';
 import { connect, destroySocket, halfClose, SocketReader, writeAll } from './net.js';
@@ -36,13 +37,13 @@ function udpCheck(target: CheckTarget, ctx: CheckContext, re: RegExp | undefined
     const finish = (r: CheckResult): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      cancelTimer();
       ctx.signal.removeEventListener('abort', onAbort);
       sock.close();
       resolve(r);
     };
     const onAbort = (): void => finish(sw.down('l7-timeout', `simpletcp ${where}: ${lines} line(s), none matched in time`));
-    const timer = setTimeout(onAbort, Math.max(1, ctx.timeoutMs));
+    const cancelTimer = patientTimeout(onAbort, Math.max(1, ctx.timeoutMs));
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     const test = (line: Buffer): boolean => {
       lines++;
@@ -79,12 +80,15 @@ export const simpletcpModule: CheckModule = {
       return sw.down('internal', `simpletcp ${where}: ${(err as Error).message}`);
     }
     if (target.virtual.protocol === 'udp') return udpCheck(target, ctx, re, sw);
-    const deadline = Date.now() + ctx.timeoutMs;
-    const left = (): number => Math.max(1, deadline - Date.now());
+    // The whole exchange ends at the check's own (patient) deadline; each step's timer only backs it up.
+    const step = Math.max(1, ctx.timeoutMs);
+    const own = patientTimeoutSignal(step);
+    const signal = AbortSignal.any([ctx.signal, own.signal]);
     let sock;
     try {
-      sock = await connect({ host: target.ip, port: target.port, timeoutMs: left(), signal: ctx.signal, factory: ctx.connectFactory });
+      sock = await connect({ host: target.ip, port: target.port, timeoutMs: step, signal, factory: ctx.connectFactory });
     } catch (err) {
+      own.cancel();
       const e = err instanceof CheckError ? err : new CheckError('internal', errText(err));
       return sw.down(e.status, `simpletcp ${where}: ${e.message}`);
     }
@@ -98,7 +102,7 @@ export const simpletcpModule: CheckModule = {
         if (reader.received > MAX_TOTAL_BYTES) {
           return sw.down('l7-no-match', `simpletcp ${where}: no line matched in the first ${MAX_TOTAL_BYTES} bytes`);
         }
-        const r = await reader.readLine({ timeoutMs: left(), signal: ctx.signal, maxBytes: MAX_LINE_BYTES });
+        const r = await reader.readLine({ timeoutMs: step, signal, maxBytes: MAX_LINE_BYTES });
         if (r.data.length === 0 && r.ended) break;
         lines++;
         if (re === undefined || re.test(perlSubject(r.data))) {
@@ -107,7 +111,7 @@ export const simpletcpModule: CheckModule = {
         if (r.capped) {
           // Skip the rest of an over-long line.
           for (;;) {
-            const rest = await reader.readLine({ timeoutMs: left(), signal: ctx.signal, maxBytes: MAX_LINE_BYTES });
+            const rest = await reader.readLine({ timeoutMs: step, signal, maxBytes: MAX_LINE_BYTES });
             if (rest.matched || rest.ended || reader.received > MAX_TOTAL_BYTES) break;
           }
         }
@@ -118,6 +122,7 @@ export const simpletcpModule: CheckModule = {
       const e = err instanceof CheckError ? err : new CheckError('l7-bad-response', errText(err));
       return sw.down(e.status, `simpletcp ${where}: ${lines} line(s); ${e.message}`);
     } finally {
+      own.cancel();
       destroySocket(sock);
     }
   },

@@ -10,6 +10,7 @@
  * about 15 MB of a daemon's RSS and 0.25 s of CPU at start, and more CPU per run (bench/README.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { patientTimeout, type CancelTimeout } from './timer.js';
 
 /** Between TERM and KILL to the process group on a timeout or abort. */
 export const KILL_GRACE_MS = 1000;
@@ -125,23 +126,25 @@ export const runProcess: ProcessRunner = (file, args, opts = {}) => {
   }
 
   return new Promise<ProcessResult>((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
+    const timers: CancelTimeout[] = [];
     let timedOut = false;
     let settled = false;
     const stop = (): void => {
-      if (timedOut || settled) return;
+      // A program that has exited is not killed: its 'close' follows (and a patient timer lets the
+      // exit that came in time be seen first, see util/timer.ts).
+      if (timedOut || settled || child.exitCode !== null || child.signalCode !== null) return;
       timedOut = true;
       killGroup(child.pid, 'SIGTERM');
-      timers.push(setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS));
+      timers.push(patientTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS));
     };
     const finish = (r: ProcessResult): void => {
       if (settled) return;
       settled = true;
-      for (const t of timers) clearTimeout(t);
+      for (const cancel of timers) cancel();
       opts.signal?.removeEventListener('abort', stop);
       resolve(r);
     };
-    if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) timers.push(setTimeout(stop, opts.timeoutMs));
+    if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) timers.push(patientTimeout(stop, opts.timeoutMs));
     if (opts.signal?.aborted) stop();
     else opts.signal?.addEventListener('abort', stop, { once: true });
     child.on('error', (err) => {
@@ -151,7 +154,7 @@ export const runProcess: ProcessRunner = (file, args, opts = {}) => {
     child.once('exit', () => {
       // The program is gone; whatever still holds its pipes (a background grandchild) does not hold us.
       timers.push(
-        setTimeout(() => {
+        patientTimeout(() => {
           child.stdout?.destroy();
           child.stderr?.destroy();
         }, DRAIN_MS),

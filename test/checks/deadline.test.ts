@@ -9,6 +9,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/**
+ * Moves the fake clock on by `ms`, then by one more millisecond: a check's timer expires in the turn of
+ * the loop after the one it came due in (src/util/timer.ts: the poll phase goes first), and the fake
+ * clock runs an immediate set up by a timer only 1 ms later.
+ */
+async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+  await vi.advanceTimersByTimeAsync(1);
+}
+
 interface Seen {
   signal?: AbortSignal;
 }
@@ -49,9 +59,9 @@ describe('withDeadline', () => {
   it('without grace it settles at the timeout, even for a work that ignores its signal', async () => {
     const seen: Seen = {};
     const p = withDeadline(stuck(seen), opts(new AbortController().signal));
-    await vi.advanceTimersByTimeAsync(999);
+    await advance(999);
     expect(seen.signal?.aborted).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
+    await advance(1);
     expect(await p).toBe('expired:timeout');
     expect(seen.signal?.reason).toBe('reason:timeout');
   });
@@ -59,15 +69,15 @@ describe('withDeadline', () => {
   it('with a grace, a work that answers its abort in time still wins; one that does not is abandoned', async () => {
     const listening: Seen = {};
     const p1 = withDeadline(stuck(listening, 'cut short'), opts(new AbortController().signal, 50));
-    await vi.advanceTimersByTimeAsync(1000);
+    await advance(1000);
     expect(await p1).toBe('cut short');
 
     const deaf: Seen = {};
     let settled: string | undefined;
     const p2 = withDeadline(stuck(deaf), opts(new AbortController().signal, 50)).then((r) => (settled = r));
-    await vi.advanceTimersByTimeAsync(1049);
+    await advance(1049);
     expect(settled).toBeUndefined();
-    await vi.advanceTimersByTimeAsync(1);
+    await advance(1);
     expect(await p2).toBe('expired:timeout');
   });
 

@@ -180,6 +180,18 @@ export function udpExchange<T>(target: CheckTarget, trail: Trail, signal: AbortS
 }
 
 /**
+ * backupTimeoutMs: the timeout handed to a protocol library (ldapts, mysql2, pg). The check's own
+ * deadline (runNegotiation) decides; the library's timer only backs it up, so it is set a little later
+ * and cannot win the race against the deadline, which expires one turn of the loop after coming due
+ * (util/timer.ts) and would otherwise see the library's own error instead of a timeout.
+ */
+export function backupTimeoutMs(ctx: CheckContext): number {
+  return ctx.timeoutMs + BACKUP_SLACK_MS;
+}
+/** How much later than the check's deadline a library's own timeout comes. */
+export const BACKUP_SLACK_MS = 1000;
+
+/**
  * runNegotiation is the usual entry of a negotiate check: a fresh trail, then the protocol work under a
  * hard deadline (ctx.timeoutMs or ctx.signal, whichever comes first), which resolves at once as a
  * timeout (l4 before the connection, l7 after) even if the work ignores its signal. A throw from the

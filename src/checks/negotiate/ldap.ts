@@ -9,7 +9,7 @@ import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../typ
 import { CheckError, describeError } from '../result.js';
 import { hostPort } from '../target.js';
 import { loadTls } from '../net.js';
-import { MAX_BODY_BYTES, meteredSocket, receiveMatches, receiveRegex, runNegotiation, stripSlash } from './common.js';
+import { MAX_BODY_BYTES, backupTimeoutMs, meteredSocket, receiveMatches, receiveRegex, runNegotiation, stripSlash } from './common.js';
 
 /** ldapts is loaded on the first LDAP check (a daemon without LDAP checks need not pay for it). */
 let ldaptsLoad: Promise<typeof import('ldapts')> | undefined;
@@ -30,8 +30,8 @@ function ldapModule(name: 'ldap' | 'ldaps'): CheckModule {
         // hand ldapts a byte-metered socket to the real (ldapts calls them as (port, host[, tls])).
         const client = new Client({
           url,
-          timeout: ctx.timeoutMs,
-          connectTimeout: ctx.timeoutMs,
+          timeout: backupTimeoutMs(ctx),
+          connectTimeout: backupTimeoutMs(ctx),
           ...(name === 'ldaps' ? { tlsOptions: noVerify } : {}),
           createConnection: (() => {
             const s = meteredSocket(MAX_BODY_BYTES, trail);

@@ -7,7 +7,7 @@
 import type { CheckModule, CheckTarget, CheckContext, CheckResult } from '../types.js';
 import { CheckError, describeError, type Trail } from '../result.js';
 import { hostPort } from '../target.js';
-import { MAX_BODY_BYTES, meteredSocket, runNegotiation, stripSlash } from './common.js';
+import { MAX_BODY_BYTES, backupTimeoutMs, meteredSocket, runNegotiation, stripSlash } from './common.js';
 
 /** SqlSession is the small driver surface the check needs. */
 interface SqlSession {
@@ -69,7 +69,7 @@ const openMysql: Opener = async (target, ctx, trail) => {
   const mysql = await import('mysql2/promise');
   const conn = await mysql.createConnection({
     ...credentials(target),
-    connectTimeout: ctx.timeoutMs,
+    connectTimeout: backupTimeoutMs(ctx),
     stream: () => {
       const s = meteredSocket(MAX_BODY_BYTES, trail);
       s.connect({ host: target.ip, port: target.port });
@@ -92,7 +92,7 @@ const openPg: Opener = async (target, ctx, trail) => {
   const { default: pg } = await import('pg');
   const client = new pg.Client({
     ...credentials(target),
-    connectionTimeoutMillis: ctx.timeoutMs,
+    connectionTimeoutMillis: backupTimeoutMs(ctx),
     stream: () => meteredSocket(MAX_BODY_BYTES, trail),
   });
   client.on('error', () => undefined);

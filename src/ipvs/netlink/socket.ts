@@ -5,6 +5,7 @@
  * pipelined: many requests per datagram, each acknowledged with its own errno, a window at a time so
  * the acknowledgements never overflow the receive buffer (the kernel drops what does not fit).
  */
+import { patientTimeout } from '../../util/timer.js';
 import { constants } from 'node:os';
 import {
   NETLINK_GENERIC,
@@ -150,13 +151,12 @@ export class GenlClient {
   /** Registers a request; its promise resolves with the answer, or ETIMEDOUT. */
   private expect(seq: number, dump: boolean): Promise<GenlAnswer> {
     return new Promise<GenlAnswer>((resolve) => {
-      const timer = setTimeout(() => this.finish(seq, ETIMEDOUT), this.timeoutMs);
-      timer.unref();
+      const cancelTimer = patientTimeout(() => this.finish(seq, ETIMEDOUT), this.timeoutMs, { unref: true });
       this.pending.set(seq, {
         dump,
         parts: [],
         done: (a) => {
-          clearTimeout(timer);
+          cancelTimer();
           resolve(a);
         },
       });

@@ -1,0 +1,69 @@
+/**
+ * patientTimeout: a timeout that a held-up event loop cannot turn into a false one.
+ *
+ * Node runs every timer that has come due before it polls for I/O. When the loop was held up for longer
+ * than a timeout (a big reload, a director starved of CPU by other work), the timer would fire first,
+ * and the answer that has been waiting in the kernel all along (a connect, a reply, a child's exit)
+ * would be seen only afterwards: every check in flight fails at once and the table is quiesced for
+ * nothing. So:
+ * - the expiry waits one more turn of the loop (setImmediate runs after the poll phase): what completed
+ *   in time is delivered first, and its handler cancels the expiry;
+ * - a timer that fires late by more than HELD_UP_MS (or a tenth of its delay, if more) tells that the
+ *   loop was held up: the time lost is given back once, capped at the delay itself, so that a check with
+ *   more than one round trip (a connect, then a request and its answer) can finish what the director,
+ *   not the real, kept it from doing. A real that does not answer is still down, at most one delay later.
+ * On a loop that is not held up an expiry comes one turn later, far below a millisecond.
+ */
+
+/** A timer late by more than this (or by a tenth of its delay, if more) means the loop was held up. */
+export const HELD_UP_MS = 200;
+
+/** Cancels a patientTimeout (timer or pending expiry); calling it again does nothing. */
+export type CancelTimeout = () => void;
+
+export interface PatientTimeoutOptions {
+  /** Neither the timer nor the expiry keeps the process alive. */
+  readonly unref?: boolean;
+}
+
+export function patientTimeout(onExpire: () => void, ms: number, opts: PatientTimeoutOptions = {}): CancelTimeout {
+  const delay = Math.max(0, ms);
+  let due = performance.now() + delay;
+  let given = false;
+  let immediate: NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (after: number): void => {
+    timer = setTimeout(fire, after);
+    if (opts.unref) timer.unref();
+  };
+  function fire(): void {
+    timer = undefined;
+    const late = performance.now() - due;
+    if (!given && late > Math.max(HELD_UP_MS, delay / 10)) {
+      given = true;
+      const back = Math.min(late, Math.max(delay, 1));
+      due += late + back;
+      arm(back);
+      return;
+    }
+    immediate = setImmediate(() => {
+      immediate = undefined;
+      onExpire();
+    });
+    if (opts.unref) immediate.unref();
+  }
+  arm(delay);
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+  };
+}
+
+/** An AbortSignal aborted (with a TimeoutError, as AbortSignal.timeout's) by a patientTimeout, and the way to cancel it. */
+export function patientTimeoutSignal(ms: number): { readonly signal: AbortSignal; readonly cancel: CancelTimeout } {
+  const ac = new AbortController();
+  const cancel = patientTimeout(() => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms, { unref: true });
+  return { signal: ac.signal, cancel };
+}
