@@ -21,6 +21,8 @@ export interface AdminServiceOptions {
   readonly enqueue: <T>(f: () => Promise<T>) => Promise<T | undefined>;
   readonly director: () => Director;
   readonly now?: () => number;
+  /** Called once a verb changed something, before the reply goes out (the daemon writes its state file). */
+  readonly changed?: () => Promise<void>;
 }
 
 export class AdminService {
@@ -101,6 +103,7 @@ export class AdminService {
       if (reply.ok && reply.changes.some((c) => c.changed)) this.save();
       return reply;
     });
+    if (r?.ok && r.changes.some((c) => c.changed)) await this.o.changed?.().catch(() => undefined);
     if (r === undefined) return { ok: false, code: 'busy', message: 'the daemon is stopping' };
     if (!r.ok) {
       this.o.log('info', `Admin request refused (uid ${uid ?? 'unknown'}): ${what}: ${r.message}`);

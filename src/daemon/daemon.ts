@@ -108,7 +108,7 @@ async function makeDriver(wiring: Wiring, ipvsadm: string, logger: LdLogger, onS
  * How often at most the state file is rewritten when the only change is a completed check cycle (its
  * counter, the reals' last-check times): 1 ms per real, between 1 and 10 s. The file holds every real
  * (about 300 bytes each), so with 10 000 reals a write each second was megabytes of garbage a second;
- * a state change, an admin command or a status change is still written within the second.
+ * a state change or a status change is still written within the second, an admin verb before its reply.
  */
 export function stateCycleWriteMs(reals: number): number {
   return Math.min(10_000, Math.max(1000, reals));
@@ -139,6 +139,8 @@ export class Daemon {
   /** Reals in the last state file written. */
   private stateReals = 0;
   private stateWriting = false;
+  /** The state file write under way, if any. */
+  private stateWrite?: Promise<void>;
   private readonly lag = new LagMonitor(500);
   private readonly systemd = new SystemdNotifier();
   private httpServer?: StatusServer;
@@ -208,6 +210,8 @@ export class Daemon {
       log: (level, m) => logger[level](m),
       enqueue: (f) => this.enqueue(f),
       director: () => this.director,
+      // An admin verb's reply waits for the state file: `show` right after it sees the change.
+      changed: () => this.flushState(),
     });
     this.admin = admin;
 
@@ -473,7 +477,25 @@ export class Daemon {
     }
   }
 
-  private async writeState(force = false): Promise<void> {
+  /** Writes the state file now, after the write under way if there is one. */
+  private async flushState(): Promise<void> {
+    while (this.stateWrite) await this.stateWrite;
+    await this.writeState(true);
+  }
+
+  private writeState(force = false): Promise<void> {
+    const busy = this.stateWriting;
+    const w = this.writeStateOnce(force);
+    if (!busy && this.stateWriting) {
+      this.stateWrite = w;
+      void w.finally(() => {
+        if (this.stateWrite === w) this.stateWrite = undefined;
+      });
+    }
+    return w;
+  }
+
+  private async writeStateOnce(force: boolean): Promise<void> {
     // (half a tick of slack: the 1 s timer that calls this must not skip a tick for a few ms)
     const cycleDue = this.cycleDirty && Date.now() - this.stateWrittenAt >= stateCycleWriteMs(this.stateReals) - 500;
     if (!force && !this.stateDirty && !cycleDue) return;
