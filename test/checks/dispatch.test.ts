@@ -190,6 +190,9 @@ describe('runCycle', () => {
     const seen: string[] = [];
     await runCycle(jobs(50), {
       concurrency: 7,
+      // A 5 ms check is never "slow" here, however late a busy machine runs its timer (the rule for
+      // slow checks has its own test below).
+      slowAfterMs: 600_000,
       runCheck: async () => {
         inFlight++;
         max = Math.max(max, inFlight);
@@ -210,6 +213,7 @@ describe('runCycle', () => {
     let inFlight = 0;
     let max = 0;
     let slowRunning = 0;
+    let fastDone = 0;
     let fastDoneWhileSlowRan = 0;
     await runCycle(all, {
       concurrency: 3,
@@ -220,10 +224,14 @@ describe('runCycle', () => {
         max = Math.max(max, inFlight);
         if (slow.has(j)) {
           slowRunning++;
-          await new Promise((r) => setTimeout(r, 300));
+          // Silent until every fast check is done (however slow a busy machine is), or 10 s at most: a
+          // scheduler that let the slow ones hold the bound would finish them first, and fail below.
+          const until = Date.now() + 10_000;
+          while (fastDone < 30 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
           slowRunning--;
         } else {
           await new Promise((r) => setTimeout(r, 2));
+          fastDone++;
           if (slowRunning > 0) fastDoneWhileSlowRan++;
         }
         inFlight--;
