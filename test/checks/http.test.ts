@@ -166,7 +166,8 @@ describe('http', () => {
     expect(hosts).toEqual(['vh.example', `127.0.0.1:${port}`]);
     const loop = await check(port, { request: '/loop' });
     expect(loop).toMatchObject({ ok: false, status: 'l7-bad-status' });
-    expect(loop.message.split('301').length - 1).toBe(8);
+    // Counted by status line: the server's port may contain "301" too.
+    expect(loop.message.match(/: 301 Moved Permanently/g)?.length).toBe(8);
   });
 });
 
