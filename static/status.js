@@ -110,7 +110,7 @@
     var tr = entry.tr;
     var cells = entry.cells;
     setText(entry.time, ago(r.lastCheck));
-    var sig = JSON.stringify([r.state, r.admin, r.adminWeight, r.drain, r.weight, r.configuredWeight, r.failures, r.lastCheck, r.latencyMs, r.result, r.activeConns, r.inactConns]);
+    var sig = JSON.stringify([r.state, r.admin, r.adminWeight, r.drain, r.weight, r.configuredWeight, r.rampTarget, r.failures, r.lastCheck, r.latencyMs, r.result, r.activeConns, r.inactConns]);
     if (sig === entry.sig) return;
     entry.sig = sig;
     entry.hay = null;
@@ -127,7 +127,7 @@
       setText(entry.badge, r.state);
     }
     setText(cells[C.admin], adminText(r));
-    setText(cells[C.weight], r.configuredWeight === null ? String(r.weight) : r.weight + ' / ' + r.configuredWeight);
+    setText(cells[C.weight], (r.configuredWeight === null ? String(r.weight) : r.weight + ' / ' + r.configuredWeight) + (r.rampTarget != null ? ' \u2197 ' + r.rampTarget : ''));
     setText(cells[C.fails], String(r.failures));
     if (entry.time && entry.time.getAttribute('datetime') !== (r.lastCheck || '')) entry.time.setAttribute('datetime', r.lastCheck || '');
     setText(cells[C.latency], r.latencyMs === null ? '\u2014' : r.latencyMs + ' ms');

@@ -58,7 +58,7 @@ export function isProblem(r: StatusReal): boolean {
 
 function realRow(v: StatusVirtual, r: StatusReal): string {
   const result = r.result ? `${r.result.ok ? 'ok' : r.result.status}: ${r.result.message}` : '';
-  const weight = r.configuredWeight === null ? String(r.weight) : `${r.weight} / ${r.configuredWeight}`;
+  const weight = (r.configuredWeight === null ? String(r.weight) : `${r.weight} / ${r.configuredWeight}`) + (r.rampTarget !== null ? ` \u2197 ${r.rampTarget}` : '');
   const admin = adminText(r);
   const conns = r.activeConns === null ? '—' : `${r.activeConns} / ${r.inactConns}`;
   const cls = `st-${r.state}${isProblem(r) ? ' problem' : ''}`;

@@ -42,6 +42,8 @@ export interface StatusReal {
   readonly weight: number;
   /** The weight the config gives it; null when the config is not known. */
   readonly configuredWeight: number | null;
+  /** slowstart (ours): while the weight ramps up, the weight it ramps to; else null. */
+  readonly rampTarget: number | null;
   /** Consecutive failed checks. */
   readonly failures: number;
   /** When the last check ended (ISO 8601), null before the first. */
@@ -278,6 +280,7 @@ export function buildStatus(input: StatusInput): StatusData {
         drain: r.drain ?? null,
         weight: r.weight,
         configuredWeight: w ? w.weight : null,
+        rampTarget: r.rampTarget ?? null,
         failures: r.failures,
         lastCheck: iso(r.lastCheck),
         latencyMs: res ? res.durationMs : null,

@@ -69,7 +69,7 @@ describe('buildStatus', () => {
     const s = buildStatus({ snapshot: snapshot(1000), table: { table, at: 900 }, config, configPath: 'x.cf', status: 'running', now: 2000 });
     const [a, b, c] = s.virtuals[0].reals;
     expect(a).toEqual({
-      real: '10.0.0.2:80', state: 'up', admin: 'none', adminWeight: null, drain: null, weight: 3, configuredWeight: 3, failures: 0,
+      real: '10.0.0.2:80', state: 'up', admin: 'none', adminWeight: null, drain: null, weight: 3, configuredWeight: 3, rampTarget: null, failures: 0,
       lastCheck: new Date(1000).toISOString(), latencyMs: 4, result: { ok: true, status: 'ok', message: '200 OK' }, reason: null,
       activeConns: 5, inactConns: 40, history: [],
     });
@@ -91,6 +91,13 @@ describe('buildStatus', () => {
     expect(adminText({ admin: 'drain', adminWeight: null, drain: { state: 'drained', activeConn: 0, inactConn: 0 } })).toBe('drained');
     expect(adminText({ admin: 'none', adminWeight: 4, drain: null })).toBe('w=4');
     expect(adminText({ admin: 'maint', adminWeight: null, drain: null })).toBe('maint');
+  });
+
+  it('gives a slowstart ramp as the weight now and the weight it ramps to, in the data and on the page', () => {
+    const s = buildStatus({ snapshot: snapshot(1000, { weight: 1, rampTarget: 3 }), config, configPath: 'x.cf', status: 'running', now: 0 });
+    expect(s.virtuals[0].reals.map((r) => [r.weight, r.rampTarget])).toEqual([[1, 3], [1, null], [0, null]]);
+    expect(renderPage(s)).toContain('<td class="c-weight num">1 / 3 \u2197 3</td>');
+    expect(renderPage(s)).toContain('<td class="c-weight num">1 / 1</td>');
   });
 
   it('shows the snapshot without a config (null details) and is pure', () => {
