@@ -66,9 +66,10 @@ function listeners(count) {
   });
 }
 
+/** CPU ms (USER_HZ = 100) of the process itself and of the children it waited for (for the daemons: ipvsadm). */
 function procStat(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100; // ms (USER_HZ = 100)
+  return { own: ((Number(f[11]) + Number(f[12])) * 1000) / 100, children: ((Number(f[13]) + Number(f[14])) * 1000) / 100 };
 }
 function rssOf(pid) {
   const t = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -122,9 +123,14 @@ async function measure(label, makeArgv, ok) {
       console.log(`   ${label}: no checks in the measuring window`);
       return undefined;
     }
-    const per1000 = ((cpu1 - cpu0) * 1000) / checks;
-    console.log(`   ${label.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (${checks} checks in ${WINDOW_S} s, ${(cpu1 - cpu0).toFixed(0)} ms CPU), RSS ${rss.toFixed(1)} MB (mean of ${samples.length} samples, max ${rssMax.toFixed(1)})`);
-    return { per1000, rss };
+    const own = cpu1.own - cpu0.own;
+    const children = cpu1.children - cpu0.children;
+    const per1000 = ((own + children) * 1000) / checks;
+    const ownPer1000 = (own * 1000) / checks;
+    // The children are the fake ipvsadm (a node program, ~100-150 ms a run; a real ipvsadm costs a few ms):
+    // shown apart, so that the process's own cost can be compared too.
+    console.log(`   ${label.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (own ${ownPer1000.toFixed(0)}, children ${((children * 1000) / checks).toFixed(0)}; ${checks} checks in ${WINDOW_S} s, ${(own + children).toFixed(0)} ms CPU), RSS ${rss.toFixed(1)} MB (mean of ${samples.length} samples, max ${rssMax.toFixed(1)})`);
+    return { per1000, ownPer1000, rss };
   } catch (err) {
     console.log(`   ${label} could not be measured: ${err.message}`);
     return undefined;
@@ -168,6 +174,7 @@ ok.stop();
 
 const verdict = (x) => (x ? 'met' : 'NOT met');
 if (ours && orig) console.log(`   CPU ours / original: ${(ours.per1000 / orig.per1000).toFixed(2)} (goal <= 0.6: ${verdict(ours.per1000 <= 0.6 * orig.per1000)})`);
-if (ours && bare) console.log(`   CPU ours / bare Node: ${(ours.per1000 / bare.per1000).toFixed(2)} (goal <= 1.3: ${verdict(ours.per1000 <= 1.3 * bare.per1000)})`);
+if (ours && orig) console.log(`   CPU ours / original, own CPU only (no ipvsadm children): ${(ours.ownPer1000 / orig.ownPer1000).toFixed(2)}`);
+if (ours && bare) console.log(`   CPU ours / bare Node: ${(ours.per1000 / bare.per1000).toFixed(2)} (goal <= 1.3: ${verdict(ours.per1000 <= 1.3 * bare.per1000)}); own CPU only: ${(ours.ownPer1000 / bare.per1000).toFixed(2)}`);
 if (ours && REALS === 200) console.log(`   steady RSS ours: ${ours.rss.toFixed(1)} MB (goal <= 60 MB at 200 reals: ${verdict(ours.rss <= 60)})${orig ? `; original ${orig.rss.toFixed(1)} MB` : ''}${bare ? `; bare Node ${bare.rss.toFixed(1)} MB` : ''}`);
 process.exit(0);
