@@ -42,7 +42,7 @@ export class AdminService {
   load(): EngineInit {
     const s = loadState(this.statePath, this.now(), this.o.log);
     this.rewrite = s.hadHealth || s.admin.length > 0;
-    return { admin: s.admin, health: s.health };
+    return { admin: s.admin, health: s.health, ramps: s.ramps };
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * The admin state file (issue 18): `<statedir>/ldirectord.<CFGNAME>.admin.json`, statedir being
  * $LDIRECTORD_STATEDIR or /var/lib/ldirectord (see stateDir). It holds the admin decisions (drain, maint, weight) and,
- * written at stop, which reals were up then (with a digest of their config), so that a restart neither
- * forgets an operator's decision nor flaps a real that was up.
+ * written at stop, which reals were up then (with a digest of their config, and how far a slowstart ramp
+ * had gone), so that a restart neither forgets an operator's decision nor flaps a real that was up nor
+ * gives a ramping real its full weight at once.
  *
  * Written atomically: a temporary file beside it, fsync, rename, fsync of the directory. A file that
  * cannot be read or parsed is logged and moved aside (`.corrupt-<ms>`); the daemon starts without it.
@@ -66,7 +67,9 @@ function checkEntry(x: unknown): AdminEntry | undefined {
 
 function checkHealth(x: unknown): HealthEntry | undefined {
   if (!isObj(x) || typeof x.virtual !== 'string' || typeof x.real !== 'string' || typeof x.digest !== 'string') return undefined;
-  return { virtual: x.virtual, real: x.real, digest: x.digest };
+  const { rampedMs } = x;
+  if (rampedMs !== undefined && (typeof rampedMs !== 'number' || !Number.isFinite(rampedMs) || rampedMs < 0)) return undefined;
+  return { virtual: x.virtual, real: x.real, digest: x.digest, ...(rampedMs !== undefined ? { rampedMs } : {}) };
 }
 
 /** Parses a state file's text; throws with the reason when it is not one. */
@@ -99,6 +102,8 @@ export interface LoadedState {
   readonly admin: readonly AdminEntry[];
   /** adminKey -> digest of the reals up at the last stop, when that stop is recent enough. */
   readonly health: ReadonlyMap<string, string>;
+  /** adminKey -> ms done of the slowstart ramps unfinished at that stop (same age rule as health). */
+  readonly ramps: ReadonlyMap<string, number>;
   /** Whether the file held a health section (the caller rewrites the file without it). */
   readonly hadHealth: boolean;
 }
@@ -108,7 +113,7 @@ export interface LoadedState {
  * health section older than HEALTH_MAX_AGE_MS (or from the future) is ignored, and logged.
  */
 export function loadState(path: string, now: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void): LoadedState {
-  const empty: LoadedState = { admin: [], health: new Map(), hadHealth: false };
+  const empty: LoadedState = { admin: [], health: new Map(), ramps: new Map(), hadHealth: false };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -127,15 +132,21 @@ export function loadState(path: string, now: number, log: (level: 'info' | 'warn
     return empty;
   }
   const health = new Map<string, string>();
+  const ramps = new Map<string, number>();
   if (s.health) {
     const age = now - s.health.stoppedAt;
-    if (age >= 0 && age <= HEALTH_MAX_AGE_MS) for (const h of s.health.reals) health.set(adminKey(h.virtual, h.real), h.digest);
+    if (age >= 0 && age <= HEALTH_MAX_AGE_MS) {
+      for (const h of s.health.reals) {
+        health.set(adminKey(h.virtual, h.real), h.digest);
+        if (h.rampedMs !== undefined) ramps.set(adminKey(h.virtual, h.real), h.rampedMs);
+      }
+    }
     else log('info', `Saved health state of ${Math.round(age / 1000)}s ago not used (older than ${HEALTH_MAX_AGE_MS / 1000}s): every real is judged by its first check`);
   }
   for (const e of s.admin) {
     log('info', `Admin state kept from the last run: ${e.real} (${e.virtual}) ${e.state === 'none' ? `weight ${e.weight}` : e.state}`);
   }
-  return { admin: s.admin, health, hadHealth: s.health !== undefined };
+  return { admin: s.admin, health, ramps, hadHealth: s.health !== undefined };
 }
 
 function moveAside(path: string, now: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void): void {

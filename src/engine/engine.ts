@@ -114,6 +114,8 @@ interface RealState {
   fromStart: boolean;
   /** slowstart (ours): when its weight began to ramp up (clock ms); undefined = not ramping. */
   rampFrom?: number;
+  /** slowstart (ours): made by start() while the previous daemon's ramp of it was unfinished (ms done): resumed when it comes up. */
+  resumeRampMs?: number;
 }
 
 interface VirtualState {
@@ -186,6 +188,8 @@ export class Engine {
   private adminMap = new Map<string, AdminEntry>();
   /** Saved health, used by the next start only. */
   private health?: ReadonlyMap<string, string>;
+  /** Saved unfinished slowstart ramps, used by the next start only. */
+  private savedRamps?: ReadonlyMap<string, number>;
   /** While an admin change is applied, table changes are logged, not reported as health transitions. */
   private quiet = false;
   /** slowstart (ours): the reals whose weight is ramping up, with their virtual. */
@@ -208,6 +212,7 @@ export class Engine {
     this.stopped = false;
     this.adminMap = new Map((init.admin ?? []).map((e) => [adminKey(e.virtual, e.real), e]));
     this.health = init.health;
+    this.savedRamps = init.ramps;
     this.starting = true;
     try {
       this.sync(config, table, new Map());
@@ -215,6 +220,7 @@ export class Engine {
       this.starting = false;
     }
     this.health = undefined;
+    this.savedRamps = undefined;
     this.pruneAdmin();
     return this.output();
   }
@@ -239,14 +245,16 @@ export class Engine {
       // risecount counts only for a real that failed a check: the first result since the start (or since
       // admin maintenance), and the end of a maintenance file, bring it up at once as in the original.
       const rises = rs.checked && !rs.maintenance;
-      // slowstart: not for the start's own reals at their first result (as the original's start).
-      const ramps = !(rs.fromStart && !rs.checked);
+      // slowstart: not for the start's own reals at their first result (as the original's start), unless
+      // the previous daemon stopped in the middle of their ramp: it resumes where it was.
+      const rampDone = rs.fromStart && !rs.checked ? rs.resumeRampMs : 0;
+      rs.resumeRampMs = undefined;
       rs.checked = true;
       rs.fromStart = false;
       rs.lastCheck = now;
       rs.lastResult = res;
       rs.maintenance = res.status === 'maintenance';
-      if (res.ok) this.serviceUp(vs, rs, shared, false, rises, ramps);
+      if (res.ok) this.serviceUp(vs, rs, shared, false, rises, rampDone);
       else this.serviceDown(vs, rs, shared, rs.maintenance);
       if (vs.v.monitorfile && logsToMonitor(vs.v, res)) {
         const line = formatMonitorLine(now, this.pid, key, res.ok, monitorMessage(vs.v, res));
@@ -382,7 +390,14 @@ export class Engine {
   /** The reals that are up now, with their config digest (for the state file at stop). */
   healthEntries(): HealthEntry[] {
     const out: HealthEntry[] = [];
-    for (const vs of this.vs) for (const rs of vs.reals) if (rs.up && rs.checked) out.push({ virtual: vs.v.vid, real: rs.dest, digest: realDigest(vs.v, rs.real) });
+    const now = this.clock.now();
+    for (const vs of this.vs) {
+      for (const rs of vs.reals) {
+        if (!rs.up || !rs.checked) continue;
+        const rampedMs = rs.rampFrom !== undefined ? Math.max(0, now - rs.rampFrom) : undefined;
+        out.push({ virtual: vs.v.vid, real: rs.dest, digest: realDigest(vs.v, rs.real), ...(rampedMs !== undefined ? { rampedMs } : {}) });
+      }
+    }
     return out;
   }
 
@@ -558,12 +573,19 @@ export class Engine {
         }
         const d = vs.present.get(dest);
         const saved = this.health?.get(adminKey(v.vid, dest));
+        const rampedMs = this.savedRamps?.get(adminKey(v.vid, dest));
+        // slowstart: a ramp the previous daemon left unfinished, for the same config, resumes where it was.
+        if (rampedMs !== undefined && saved === realDigest(v, real) && rampedMs < (v.slowstart ?? 0) * 1000) {
+          rs.resumeRampMs = rampedMs;
+          this.log(`Slow start of real server: ${rs.literal} (${v.vaddr}) resumes at ${Math.round(rampedMs / 1000)}s of ${v.slowstart}s when it is up`);
+        }
         if (this.adminOf(vs, rs) === 'maint') {
           queuedDown.push([vs, rs]);
         } else if (d && (d.weight > 0 || saved === realDigest(v, real))) {
           // In the table and up (weight > 0, or up at the previous daemon's stop with the same config: its
           // weight 0 is an admin drain or weight): up until its first check says otherwise.
-          this.serviceUp(vs, rs, shared, true);
+          this.serviceUp(vs, rs, shared, true, false, rs.resumeRampMs);
+          rs.resumeRampMs = undefined;
         } else {
           queuedDown.push([vs, rs]);
         }
@@ -640,10 +662,10 @@ export class Engine {
     return a?.state === 'none' && a.weight !== undefined ? a.weight : rs.real.weight;
   }
 
-  /** slowstart: the real's weight ramps from now (when its virtual has one). */
-  private startRamp(vs: VirtualState, rs: RealState): void {
+  /** slowstart: the real's weight ramps from now, or `doneMs` into its ramp (when its virtual has one). */
+  private startRamp(vs: VirtualState, rs: RealState, doneMs = 0): void {
     if ((vs.v.slowstart ?? 0) <= 0) return;
-    rs.rampFrom = this.clock.now();
+    rs.rampFrom = this.clock.now() - doneMs;
     this.ramps.set(rs, vs);
   }
 
@@ -710,9 +732,10 @@ export class Engine {
 
   /**
    * _service_up. With `rises` (a real that failed a check) it comes back only after risecount successes
-   * in a row; with `ramps` its weight ramps up over slowstart seconds (both ours, off by default).
+   * in a row; with `rampDone` its weight ramps up over slowstart seconds, from that many ms into the ramp
+   * (both ours, off by default).
    */
-  private serviceUp(vs: VirtualState, rs: RealState, shared: Shared, force: boolean, rises = false, ramps = false): void {
+  private serviceUp(vs: VirtualState, rs: RealState, shared: Shared, force: boolean, rises = false, rampDone?: number): void {
     if (shared.failcount > 0) this.log(`Resetting soft failure count: ${rs.literal} (${vs.v.vid})`);
     shared.failcount = 0;
     if (rs.up && !force) return;
@@ -725,7 +748,7 @@ export class Engine {
       }
     }
     rs.successes = 0;
-    if (!force && ramps) this.startRamp(vs, rs);
+    if (rampDone !== undefined) this.startRamp(vs, rs, rampDone);
     rs.up = true;
     rs.maintenance = false;
     this.place(vs, rs);

@@ -12,6 +12,12 @@ export interface EngineInit {
    * check (no flap).
    */
   readonly health?: ReadonlyMap<string, string>;
+  /**
+   * slowstart (ours): reals whose weight was ramping up when the previous daemon stopped (adminKey -> ms
+   * of the ramp done then), filtered like health. Their ramp resumes where it was instead of starting
+   * over or being skipped as the start's own reals' ramp is.
+   */
+  readonly ramps?: ReadonlyMap<string, number>;
 }
 
 /** One real's health for the state file at stop. */
@@ -19,6 +25,8 @@ export interface HealthEntry {
   readonly virtual: string;
   readonly real: string;
   readonly digest: string;
+  /** slowstart (ours): how far its weight's ramp had gone (ms) when it is still ramping; absent otherwise. */
+  readonly rampedMs?: number;
 }
 
 /**

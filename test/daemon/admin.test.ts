@@ -29,7 +29,7 @@ interface Rig {
   log: string;
   monitor: string;
   env: Record<string, string>;
-  conf: (w3?: number) => void;
+  conf: (w3?: number, extra?: string) => void;
   weights: () => string;
   run: (...args: string[]) => ReturnType<typeof ld>;
   show: () => Promise<{ real: string; state: string; admin: string; adminWeight: number | null; drain: { state: string; activeConn: number; inactConn: number } | null; weight: number }[]>;
@@ -51,10 +51,10 @@ async function rig(): Promise<Rig> {
   // and the drain scenario never saw its connection counts. What fails a real here is a closed server
   // (refused at once), whatever this timeout.
   const checkS = 2 + Math.ceil((3 * nodeStartMs()) / 1000);
-  const conf = (w3 = 1) =>
+  const conf = (w3 = 1, extra = '') =>
     writeFileSync(
       join(dir, CFG),
-      `logfile="${log}"\ncheckinterval=1\nchecktimeout=${checkS}\nnegotiatetimeout=${checkS}\nquiescent=no\ncleanstop=no\n` +
+      `logfile="${log}"\ncheckinterval=1\nchecktimeout=${checkS}\nnegotiatetimeout=${checkS}\nquiescent=no\ncleanstop=no\n${extra}` +
         `virtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq 2\n\treal=127.0.0.3:${port} masq ${w3}\n` +
         `\tservice=http\n\trequest="/"\n\treceive="OK"\n\tmonitorfile="${monitor}"\n`,
     );
@@ -169,6 +169,37 @@ describe('admin verbs against a running daemon', () => {
     await until(() => !read(join(r.dir, `ldirectord.${CFG}.state.json`)).includes('"admin":"drain"'), BUDGET.tick(), 'show updated');
     real = (await r.show()).find((x) => x.real === `127.0.0.2:${r.port}`)!;
     expect(real).toMatchObject({ admin: 'none', adminWeight: null, weight: 2, drain: null });
+  }, SCENARIO_MS);
+
+  it('slowstart: a real ramping up when the daemon stops resumes its ramp after the start instead of jumping to its full weight', async () => {
+    // weight 300 over slowstart=300 s: the table's weight is about the seconds the ramp has run
+    const r = await rig();
+    r.conf(300, 'slowstart=300\n');
+    expect((await r.run('start')).code).toBe(0);
+    await until(() => r.weights() === '127.0.0.2/2,127.0.0.3/300', BUDGET.start(), 'both reals in at full weight (the start does not ramp)');
+    await closeHttp(servers.pop());
+    await until(() => r.weights() === '127.0.0.2/2', BUDGET.cycle(), 'failed real removed');
+    servers.push(await httpOk('127.0.0.3', r.port));
+    const w3 = () => Number(/127\.0\.0\.3\/(\d+)/.exec(r.weights())?.[1] ?? NaN);
+    await until(() => w3() >= 3, BUDGET.cycle() + 5_000, 'the recovered real ramping');
+    expect(w3()).toBeLessThan(300);
+    expect((await r.run('stop')).code).toBe(0);
+    await until(() => !existsSync(join(r.dir, `ldirectord.${CFG}.pid`)), BUDGET.cycle(), 'stopped');
+    const atStop = w3(); // cleanstop=no: left in the table as it was
+    const saved = JSON.parse(readFileSync(join(r.dir, `ldirectord.${CFG}.admin.json`), 'utf8'));
+    const entry = saved.health.reals.find((e: { real: string }) => e.real === `127.0.0.3:${r.port}`);
+    expect(entry.rampedMs).toBeGreaterThan(0);
+    const before = read(r.log).length;
+    expect((await r.run('start')).code).toBe(0);
+    await until(() => existsSync(join(r.dir, `ldirectord.${CFG}.sock`)), BUDGET.start(), 'control socket');
+    await until(() => w3() > atStop, BUDGET.cycle() + 5_000, 'the ramp going on');
+    expect(w3()).toBeLessThan(300);
+    const after = read(r.log).slice(before);
+    expect(after).toMatch(new RegExp(`Slow start of real server: 127\\.0\\.0\\.3:${r.port} \\(127\\.0\\.0\\.1:${r.port}\\) resumes at \\d+s of 300s`));
+    expect(after).not.toContain('(Weight set to 300)');
+    const real = (await r.show()).find((x) => x.real === `127.0.0.3:${r.port}`) as unknown as { weight: number; rampTarget: number | null };
+    expect(real.rampTarget).toBe(300);
+    expect(real.weight).toBeLessThan(300);
   }, SCENARIO_MS);
 
   it('weight survives a reload that changes the configured weight, yields to a failed check and comes back with the real; maint removes', async () => {

@@ -192,22 +192,28 @@ describe('admin state file', () => {
     saveState(p, {
       version: 1, config: '/etc/ha.d/t.cf', savedAt: now,
       admin: [{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', state: 'drain', uid: 0, at: 5 }],
-      health: { stoppedAt: now, reals: [{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', digest: 'abc' }] },
+      health: {
+        stoppedAt: now,
+        reals: [{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', digest: 'abc' }, { virtual: 'tcp:10.0.0.1:80', real: '10.0.0.3:80', digest: 'def', rampedMs: 4000 }],
+      },
     });
     expect(statSync(p).mode & 0o777).toBe(0o600);
     expect(readdirSync(join(dir, 'sub'))).toEqual(['ldirectord.t.cf.admin.json']);
     const s = loadState(p, now + 1000, l);
     expect(s.admin).toEqual([{ virtual: 'tcp:10.0.0.1:80', real: '10.0.0.2:80', state: 'drain', uid: 0, at: 5 }]);
-    expect([...s.health]).toEqual([['tcp:10.0.0.1:80|10.0.0.2:80', 'abc']]);
+    expect([...s.health]).toEqual([['tcp:10.0.0.1:80|10.0.0.2:80', 'abc'], ['tcp:10.0.0.1:80|10.0.0.3:80', 'def']]);
+    expect([...s.ramps]).toEqual([['tcp:10.0.0.1:80|10.0.0.3:80', 4000]]);
     const old = loadState(p, now + HEALTH_MAX_AGE_MS + 1, l);
     expect(old.health.size).toBe(0);
+    expect(old.ramps.size).toBe(0);
     expect(old.admin.length).toBe(1);
   });
 
   it('a corrupt or malformed file is logged, moved aside, and the start goes on without it', () => {
     const dir = tmp();
     const p = join(dir, 'ldirectord.t.cf.admin.json');
-    for (const junk of ['{not json', '{"version":1,"admin":[{"virtual":"x","real":"y","state":"explode","at":1}]}', '{"version":2,"admin":[]}', '\u0000\u0001']) {
+    const badRamp = '{"version":1,"admin":[],"health":{"stoppedAt":1,"reals":[{"virtual":"x","real":"y","digest":"d","rampedMs":-5}]}}';
+    for (const junk of ['{not json', '{"version":1,"admin":[{"virtual":"x","real":"y","state":"explode","at":1}]}', '{"version":2,"admin":[]}', '\u0000\u0001', badRamp]) {
       writeFileSync(p, junk);
       log.length = 0;
       const s = loadState(p, 42, l);

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { Scenario, cfg, messages, UP, DOWN, MAINT } from './helpers.js';
 import { planChanges } from '../../src/ipvs/plan.js';
 import { rampedWeight } from '../../src/engine/engine.js';
-import type { AdminRequest } from '../../src/engine/admin.js';
+import { adminKey, type AdminRequest } from '../../src/engine/admin.js';
+import type { EngineInit, HealthEntry } from '../../src/engine/types.js';
+import type { Config } from '../../src/model/config.js';
 
 class KnobScenario extends Scenario {
   /** Moves the clock on and applies one ramp step (what the director does once per cycle). */
@@ -21,6 +23,11 @@ class KnobScenario extends Scenario {
     expect(reply.ok, reply.message).toBe(true);
     await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
     return messages(output.events);
+  }
+  async startWith(c: Config, init: EngineInit): Promise<string[]> {
+    const o = this.engine.start(c, await this.sim.read(), init);
+    await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
+    return messages(o.events);
   }
   /** The kernel weight of a destination, undefined when absent. */
   weight(rs: string): number | undefined {
@@ -263,5 +270,67 @@ describe('slowstart', () => {
     expect(s.weight('10.0.0.1:80')).toBe(4);
     await s.stop();
     expect(s.engine.rampStep().events).toEqual([]);
+  });
+});
+
+describe('slowstart over a restart', () => {
+  /** What the state file carries from a stop to the next start (loadState's maps). */
+  const carried = (h: readonly HealthEntry[]): EngineInit => ({
+    health: new Map(h.map((e) => [adminKey(e.virtual, e.real), e.digest])),
+    ramps: new Map(h.flatMap((e) => (e.rampedMs !== undefined ? [[adminKey(e.virtual, e.real), e.rampedMs] as const] : []))),
+  });
+  /** A daemon whose 10.0.0.1 is 4 s into a 10 s ramp when it stops; what it saves. */
+  async function stoppedMidRamp(extra: string): Promise<{ c: Config; table: string; init: EngineInit }> {
+    const s = new KnobScenario();
+    const c = await cfg(conf(`slowstart=10\n${extra}`));
+    await s.start(c);
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP });
+    await s.check({ '10.0.0.1': DOWN });
+    await s.check({ '10.0.0.1': UP });
+    await s.step(4000);
+    expect(s.weight('10.0.0.1:80')).toBe(4);
+    const h = s.engine.healthEntries();
+    expect(h.map((e) => [e.real, e.rampedMs])).toEqual([['10.0.0.1:80', 4000], ['10.0.0.2:80', undefined]]);
+    await s.stop();
+    return { c, table: s.save(), init: carried(h) };
+  }
+
+  it('table kept (cleanstop=no): the ramp goes on from its weight instead of jumping to the full weight', async () => {
+    const { c, table, init } = await stoppedMidRamp('cleanstop=no');
+    expect(table).toContain('-r 10.0.0.1:80 -m -w 4');
+    const s = new KnobScenario(table);
+    const log = await s.startWith(c, init);
+    expect(log).toContain('Slow start of real server: 10.0.0.1:80 (192.168.6.1:80) resumes at 4s of 10s when it is up');
+    expect(log.filter((l) => l.includes('10.0.0.1:80 (192.168.6.1:80) (Weight'))).toEqual([]); // left at 4: no table change
+    expect(s.weight('10.0.0.1:80')).toBe(4);
+    expect(s.engine.snapshot().reals.find((r) => r.rs === '10.0.0.1:80')).toMatchObject({ weight: 4, rampTarget: 10 });
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP }); // the first check keeps the ramp (1 s later: 5)
+    await s.step(0);
+    expect(s.weight('10.0.0.1:80')).toBe(5);
+    expect(await s.step(5000)).toContain('Slow start ended real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 10)');
+    expect(s.weight('10.0.0.2:80')).toBe(10);
+
+    // Without the saved ramp (a state file of an earlier version): the start's own rule, full weight at once.
+    const t = new KnobScenario(table);
+    expect(await t.startWith(c, { health: init.health })).toContain('Restored real server: 10.0.0.1:80 (192.168.6.1:80) (Weight set to 10)');
+  });
+
+  it('table purged (cleanstop=yes): the real comes back at its first check part-way up its ramp; not for another config', async () => {
+    const { c, init } = await stoppedMidRamp('');
+    const s = new KnobScenario();
+    await s.startWith(c, init);
+    expect(s.weight('10.0.0.1:80')).toBeUndefined();
+    await s.check({ '10.0.0.1': UP, '10.0.0.2': UP });
+    expect(s.weight('10.0.0.1:80')).toBe(4);
+    expect(s.weight('10.0.0.2:80')).toBe(10);
+    await s.step(6000);
+    expect(s.weight('10.0.0.1:80')).toBe(10);
+
+    // The real's config changed (its weight): the saved state is not its; the start's rule applies.
+    const other = await cfg(conf('slowstart=10', 'real=10.0.0.2:80 masq 10').replace('real=10.0.0.1:80 masq 10', 'real=10.0.0.1:80 masq 20'));
+    const t = new KnobScenario();
+    await t.startWith(other, init);
+    await t.check({ '10.0.0.1': UP, '10.0.0.2': UP });
+    expect(t.weight('10.0.0.1:80')).toBe(20);
   });
 });
