@@ -44,7 +44,9 @@ export function reportNotReady(code: number, message: string): void {
  * --optimize-for-size: V8 grows the heap far less eagerly (1 MB semi-spaces; node's default grows them to
  * 16 MB): a daemon checking 10 000 reals stays near 90 MB RSS instead of 170-190 MB (bench/checks.mjs, rss).
  * It costs CPU per check: `--max-semi-space-size=1|2 --heap-growing-percent=20` are the measured
- * alternatives (bench/README.md, V8 flags), to be chosen by one locked run of both goals.
+ * alternatives. The locked runs of both goals (bench/dev/flags.mjs; bench/README.md, "Latest run") found
+ * no set that meets every goal: these start 10 000 reals faster but peak above 100 MB, so the default
+ * stays --optimize-for-size, and an admin who prefers CPU gives node the other flags.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--optimize-for-size'];
 
