@@ -5,15 +5,8 @@ import { Scenario, cfg, messages, UP, DOWN } from './helpers.js';
 import { planChanges } from '../../src/ipvs/plan.js';
 import type { AdminRequest, AdminEntry } from '../../src/engine/admin.js';
 import { adminKey, checkAdminRequest, parseEndpoint, realDigest } from '../../src/engine/admin.js';
-import type { EngineInit } from '../../src/engine/engine.js';
-import type { Config } from '../../src/model/config.js';
 
 class AdminScenario extends Scenario {
-  async startWith(c: Config, init: EngineInit): Promise<string[]> {
-    const o = this.engine.start(c, await this.sim.read(), init);
-    await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
-    return messages(o.events);
-  }
   async admin(req: AdminRequest): Promise<{ ok: boolean; message: string; log: string[] }> {
     const { reply, output } = this.engine.admin({ uid: 0, ...req });
     const cmds = planChanges(await this.sim.read(), this.engine.desired());

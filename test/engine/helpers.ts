@@ -2,7 +2,7 @@ import { parseConfigText } from '../../src/config/parse.js';
 import { hostsFileResolver } from '../../src/config/resolver.js';
 import type { Config } from '../../src/model/config.js';
 import { Engine, type EngineOutput } from '../../src/engine/engine.js';
-import type { EngineEvent } from '../../src/engine/types.js';
+import type { EngineEvent, EngineInit } from '../../src/engine/types.js';
 import { SimDriver } from '../../src/ipvs-sim/sim-driver.js';
 import { planChanges } from '../../src/ipvs/plan.js';
 import type { CheckResult } from '../../src/checks/types.js';
@@ -37,6 +37,10 @@ export class Scenario {
   }
   async start(c: Config): Promise<string[]> {
     return this.apply(this.engine.start(c, await this.sim.read()));
+  }
+  /** A start with what the state file carries over (admin entries, saved health, unfinished ramps). */
+  async startWith(c: Config, init: EngineInit): Promise<string[]> {
+    return this.apply(this.engine.start(c, await this.sim.read(), init));
   }
   async reload(c: Config): Promise<string[]> {
     return this.apply(this.engine.reload(c, await this.sim.read()));

@@ -24,11 +24,6 @@ class KnobScenario extends Scenario {
     await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
     return messages(output.events);
   }
-  async startWith(c: Config, init: EngineInit): Promise<string[]> {
-    const o = this.engine.start(c, await this.sim.read(), init);
-    await this.sim.apply(planChanges(await this.sim.read(), this.engine.desired()));
-    return messages(o.events);
-  }
   /** The kernel weight of a destination, undefined when absent. */
   weight(rs: string): number | undefined {
     const m = new RegExp(`-r ${rs.replace(/[.[\]]/g, '\\$&')} \\S+ -w (\\d+)`).exec(this.save());
