@@ -240,10 +240,11 @@ describe.skipIf(!PURE_FTPD || !PURE_PW)('ftp against Pure-FTPd', () => {
   });
   it('login, RETR, receive matches → up', async () => {
     const r = await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/index.html', receive: 'pure-ftpd$' }), ctx(5000));
-    expect(r).toMatchObject({ ok: true, status: 'ok' });
+    expect(r, r.message).toMatchObject({ ok: true, status: 'ok' });
   });
   it('receive not matching → l7-no-match; missing file → down', async () => {
-    expect(await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/index.html', receive: '^Bye' }), ctx(5000))).toMatchObject({ ok: false, status: 'l7-no-match' });
+    const r = await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/index.html', receive: '^Bye' }), ctx(5000));
+    expect(r, r.message).toMatchObject({ ok: false, status: 'l7-no-match' });
     expect((await mod('ftp').run(target({ ip, port, login: 'alice', passwd: 'pw', request: '/none.html', receive: '.' }), ctx(5000))).ok).toBe(false);
   });
   // A wrong password is left to the in-test server: Pure-FTPd delays failed logins by seconds.
