@@ -572,8 +572,9 @@ export class Engine {
           continue;
         }
         const d = vs.present.get(dest);
-        const saved = this.health?.get(adminKey(v.vid, dest));
-        const rampedMs = this.savedRamps?.get(adminKey(v.vid, dest));
+        const savedKey = adminKey(v.vid, dest);
+        const saved = this.health?.get(savedKey);
+        const rampedMs = this.savedRamps?.get(savedKey);
         // slowstart: a ramp the previous daemon left unfinished, for the same config, resumes where it was.
         if (rampedMs !== undefined && saved === realDigest(v, real) && rampedMs < (v.slowstart ?? 0) * 1000) {
           rs.resumeRampMs = rampedMs;
