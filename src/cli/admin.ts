@@ -10,6 +10,7 @@ import { systemResolver, type Resolver } from '../config/resolver.js';
 import { MAX_ADMIN_WEIGHT, parseEndpoint, type AdminOp } from '../engine/admin.js';
 import { controlSocketPath, type ControlReply } from '../daemon/control.js';
 import { runDir } from '../daemon/pidfile.js';
+import { flushLogs } from '../log/logger.js';
 
 export const ADMIN_VERBS: readonly AdminOp[] = ['drain', 'maint', 'ready', 'weight'];
 
@@ -101,8 +102,8 @@ export function sendRequest(path: string, req: unknown, timeoutMs = ANSWER_MS): 
 
 /** Runs the verb; resolves with the exit status. Never throws. */
 export async function adminCommand(o: AdminCommandOptions): Promise<number> {
-  const out = o.out ?? ((s: string) => void process.stdout.write(s));
-  const err = o.err ?? ((s: string) => void process.stderr.write(s));
+  const out = o.out ?? ((s: string) => (flushLogs(), void process.stdout.write(s)));
+  const err = o.err ?? ((s: string) => (flushLogs(), void process.stderr.write(s)));
   let req: Record<string, unknown>;
   try {
     req = await buildRequest(o.verb, o.args, o.resolver ?? systemResolver);

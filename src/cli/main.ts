@@ -10,7 +10,7 @@ import { processRunner } from '../util/process.js';
 import { HELP, USAGE, VERSION_STR, versionText } from './usage.js';
 import { adminCommand } from './admin.js';
 import { showCommand } from './show.js';
-import { createLogger, destinationFor, type LdLogger } from '../log/logger.js';
+import { createLogger, destinationFor, flushLogs, type LdLogger } from '../log/logger.js';
 import { pidFilePath, readPidFile, removePidFile } from '../daemon/pidfile.js';
 import { pingWarning } from '../checks/ping.js';
 import { alertNotes } from '../alerts/mail.js';
@@ -146,10 +146,13 @@ export interface CliContext extends StartContext {
   wiring: Wiring;
 }
 
+// The command line's own messages come after the log lines logged before them (the logger holds a turn's lines).
 function out(s: string): void {
+  flushLogs();
   process.stdout.write(s);
 }
 function err(s: string): void {
+  flushLogs();
   process.stderr.write(s);
 }
 
@@ -174,7 +177,8 @@ export async function main(argv: string[], parts: Partial<Wiring> = {}): Promise
     if (code !== undefined) await finish(code);
   } catch (e) {
     if (e instanceof Exit) await finish(e.code);
-    else throw e;
+    flushLogs(); // before Node prints the error
+    throw e;
   }
 }
 

@@ -416,6 +416,7 @@ export class Daemon {
   private async system(file: string, args: readonly string[], o: { line: string; timeoutMs: number; inheritOutput?: boolean }): Promise<number> {
     const { logger } = this.o;
     if (this.o.debug) logger.info(`Running system(${o.line})`);
+    if (o.inheritOutput) logger.flush(); // the child writes to the same stderr
     const r = await this.runner(file, args, { timeoutMs: o.timeoutMs, discardOutput: !o.inheritOutput, inheritOutput: o.inheritOutput });
     if (r.spawnError !== undefined) {
       logger.info(`system(${o.line}) failed: ${r.osError ?? r.spawnError}`);

@@ -65,11 +65,13 @@ export async function startDaemon(ctx: StartContext, isDaemonChild: boolean): Pr
     if (!pidFileWritable(pidFile)) {
       const msg = `Can not open ${pidFile}`;
       logger.info(msg);
+      logger.flush();
       process.stderr.write(`${msg}\n`);
       ldExit(logger, opts.debug, 1, 'Initialisation Error');
     }
     const r = await spawnDaemon(ctx.self, ctx.argv);
     if (r.ok) return 0;
+    logger.flush();
     process.stderr.write(`${r.message ?? 'ldirectord: the daemon did not start'}\n`);
     return r.code && r.code !== 0 ? r.code : 1;
   }
