@@ -4,6 +4,7 @@
  * connect()s a datagram socket (which succeeds without sending anything), kept as is for the combined
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
+import { onAbort } from '../util/abort.js';
 import { patientTimeout } from '../util/timer.js';
 import dgram from 'node:dgram';
 import type net from 'node:net';
@@ -51,7 +52,7 @@ export const connectModule: CheckModule = {
  * tcpConnectCheck is connectModule's TCP check run under its checktimeout deadline (what runCheck does
  * for checktype=connect), with the same results and messages, at the least cost: it is the check most
  * daemons run for every real every interval. One socket, one timer and one listener on the caller's
- * signal; no AbortController, deadline or trail of its own (bench/README.md: CPU per check).
+ * signal (through onAbort: the cycle's signal has one per check in flight); no AbortController, deadline or trail of its own (bench/README.md: CPU per check).
  */
 export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
   const started = performance.now();
@@ -69,7 +70,7 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
   return new Promise<CheckResult>((resolve) => {
     const finish = (r: CheckResult): void => {
       cancelTimer();
-      signal.removeEventListener('abort', onTimeout);
+      offAbort();
       sock.removeListener('connect', onConnect);
       sock.removeListener('error', onError);
       sock.destroy(); // connected: a plain close (FIN), as the original's close($sock)
@@ -82,6 +83,6 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
     const cancelTimer = patientTimeout(onTimeout, timeoutMs);
     sock.once('connect', onConnect);
     sock.once('error', onError);
-    signal.addEventListener('abort', onTimeout, { once: true });
+    const offAbort = onAbort(signal, onTimeout);
   });
 }

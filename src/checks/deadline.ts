@@ -6,6 +6,7 @@
  * caller's signal per run (this path runs for every real of every cycle); both are gone once settled.
  */
 
+import { onAbort } from '../util/abort.js';
 import { patientTimeout, type CancelTimeout } from '../util/timer.js';
 
 /** Why a deadline expired: its own timeout, or the caller's signal. */
@@ -37,7 +38,7 @@ export function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, o: De
       if (settled) return;
       settled = true;
       cancelTimer?.();
-      o.signal.removeEventListener('abort', onOuter);
+      offOuter();
       if (o.doneReason !== undefined && !ac.signal.aborted) ac.abort(o.doneReason);
       resolve(r);
     };
@@ -48,12 +49,11 @@ export function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, o: De
       if (o.graceMs === undefined) settle(o.expired(cause));
       else cancelTimer = patientTimeout(() => settle(o.expired(cause)), o.graceMs);
     };
-    function onOuter(): void {
-      expire('aborted');
-    }
+    // The outer signal is the cycle's, with a listener per check in flight: onAbort costs the same for any number.
+    let offOuter = (): void => {};
     if (o.signal.aborted) expire('aborted');
     else {
-      o.signal.addEventListener('abort', onOuter, { once: true });
+      offOuter = onAbort(o.signal, () => expire('aborted'));
       cancelTimer = patientTimeout(() => expire('timeout'), o.timeoutMs);
     }
     let run: Promise<T>;
