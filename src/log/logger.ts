@@ -192,8 +192,12 @@ export function createLogger(opts: LoggerOptions): LdLogger {
   // Each message, without its trailing newlines, is written line by line (a multi-line message, a
   // stack, is several log lines); debug ones only in the -d mode.
   const write = (level: LogLevel, m: string): void => {
-    const msg = String(m).replace(/\n+$/, '');
-    for (const line of msg.split('\n')) sink.write(line, level);
+    const text = String(m);
+    if (!text.includes('\n')) {
+      sink.write(text, level); // the common case: one line
+      return;
+    }
+    for (const line of text.replace(/\n+$/, '').split('\n')) sink.write(line, level);
   };
   return {
     debug: (m) => {
