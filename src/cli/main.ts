@@ -326,7 +326,7 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
         signal(pid, 'SIGTERM');
         // Unlike the original, wait (bounded) until the daemon has removed what it manages and exited,
         // so that a monitor right after stop (pacemaker, systemd) sees it stopped. Same output, same status.
-        await waitGone(pid, Number(process.env.LDIRECTORD_STOP_WAIT ?? 30) * 1000);
+        await waitGone(pid, stopWaitMs(process.env.LDIRECTORD_STOP_WAIT));
         ldExit(logger, opts.debug, 0, exitFrom);
       // eslint-disable-next-line no-fallthrough
       case 'restart':
@@ -381,6 +381,12 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
 }
 
 /** Resolves when process `pid` no longer exists, or after `ms`. */
+/** How long `stop` waits for the daemon to exit: LDIRECTORD_STOP_WAIT seconds (0 = not at all), 30 when unset or not a number. */
+export function stopWaitMs(env: string | undefined): number {
+  const s = env === undefined || env.trim() === '' ? NaN : Number(env);
+  return (Number.isFinite(s) && s >= 0 ? s : 30) * 1000;
+}
+
 async function waitGone(pid: number, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {

@@ -1,6 +1,6 @@
 // The original's Getopt rules (bundling, no abbreviations, require_order) and ld_init's positional rules.
 import { describe, it, expect } from 'vitest';
-import { parseOptions, parseInvocation } from '../../src/cli/main.js';
+import { parseOptions, parseInvocation, stopWaitMs } from '../../src/cli/main.js';
 
 describe('parseOptions', () => {
   it.each([
@@ -39,5 +39,16 @@ describe('parseInvocation', () => {
     expect(parseInvocation([])).toBeUndefined();
     expect(parseInvocation(['a.cf', 'bogus'])).toBeUndefined();
     expect(parseInvocation(['-d'])).toBeUndefined();
+  });
+});
+
+describe('LDIRECTORD_STOP_WAIT', () => {
+  it('seconds stop waits for the daemon to exit: 30 unset, empty or not a number; 0 does not wait', () => {
+    expect(stopWaitMs(undefined)).toBe(30_000);
+    expect(stopWaitMs('')).toBe(30_000);
+    expect(stopWaitMs('abc')).toBe(30_000); // was NaN: no wait at all
+    expect(stopWaitMs('-5')).toBe(30_000);
+    expect(stopWaitMs('0')).toBe(0);
+    expect(stopWaitMs('2.5')).toBe(2500);
   });
 });
