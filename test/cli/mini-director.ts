@@ -100,6 +100,10 @@ function createMiniDirector({ driver }: { driver: IpvsDriver }): Director {
     onEvent: (l) => void listeners.push(l),
     snapshot: () => ({ reals: [], fallbacks: [], cycle: { count: 0, lastDurationMs: 0, lagMs: 0 }, ipvsadm: { runs: 0, failures: 0 } }) as Loose,
     cycleCount: () => 0,
+    // The demo sends no admin commands; the Director interface wants them answered.
+    admin: async () => ({ ok: false as const, message: 'the mini director takes no admin commands' }),
+    adminEntries: () => [],
+    healthEntries: () => [],
   };
 }
 

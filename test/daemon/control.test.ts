@@ -21,6 +21,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** The daemon's reply to a request sent, or the test fails with why none came. */
+function replyOf(s: Awaited<ReturnType<typeof sendRequest>>): ControlReply {
+  if ('reply' in s) return s.reply;
+  throw new Error(`no reply: ${s.connectError}`);
+}
+
 function tmp(): string {
   const d = mkdtempSync(join(tmpdir(), 'admin-ctl-'));
   dirs.push(d);
@@ -121,7 +127,7 @@ describe('control socket', () => {
     const third = new ControlServer({ path, handle: async () => ({ ok: true, message: 'third' }), log: () => {} });
     servers.push(third);
     expect(await third.start()).toBe(true);
-    expect((await sendRequest(path, { op: 'ready', real: '10.0.0.2:80' })).reply).toEqual({ ok: true, message: 'third' });
+    expect(replyOf(await sendRequest(path, { op: 'ready', real: '10.0.0.2:80' }))).toEqual({ ok: true, message: 'third' });
   });
 
   it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)(
@@ -150,7 +156,7 @@ c.on('error', (e) => { process.stdout.write('ERR ' + e.code + '\\n'); });
       expect(JSON.parse(r.stdout)).toEqual({ ok: false, code: 'not-permitted', message: 'uid 65534 is not permitted (root only)' });
       expect(got).toEqual([]);
       // and root still may
-      expect((await sendRequest(path, { op: 'drain', real: '10.0.0.2:80' })).reply?.ok).toBe(true);
+      expect(replyOf(await sendRequest(path, { op: 'drain', real: '10.0.0.2:80' })).ok).toBe(true);
     },
   );
 });

@@ -79,7 +79,7 @@ describe.skipIf(!ready)('daemon over the fake ipvsadm', () => {
     const state = join(dir, 'ipvs.json');
     installFakeIpvsadm(dir, { state });
     writeFileSync(join(dir, 'f.cf'), conf(join(dir, 'unused.log'), port, [`127.0.0.2:${port} masq`]));
-    const env = { ...process.env, LDIRECTORD_RUNDIR: dir };
+    const env: NodeJS.ProcessEnv = { ...process.env, LDIRECTORD_RUNDIR: dir };
     delete env.LDIRECTORD_IPVSADM;
     const child = spawn(process.execPath, [BIN, '-d', './f.cf', 'start'], { cwd: dir, env });
     let err = '';

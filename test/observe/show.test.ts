@@ -41,7 +41,7 @@ describe('show', () => {
     }
   });
   it('gives each real its state, weight, failures, latency and reason by layer in JSON', () => {
-    const j = showJson(state) as { virtuals: { virtual: string; fallbackActive: boolean; reals: Record<string, unknown>[] }[] };
+    const j = showJson(state) as unknown as { virtuals: { virtual: string; fallbackActive: boolean; reals: Record<string, unknown>[] }[] };
     expect(j.virtuals).toHaveLength(1);
     expect(j.virtuals[0].reals[1]).toMatchObject({ real: '127.0.0.12:80', state: 'quiescent', weight: 0, failures: 3, latencyMs: 5000, reason: { layer: 'l4-timeout' } });
     expect(j.virtuals[0].reals[0].reason).toBeNull();

@@ -14,7 +14,7 @@ const config: StatusConfig = {
     {
       vid: 'tcp:10.0.0.1:80', vaddr: '10.0.0.1:80', protocol: 'tcp', family: 4, scheduler: 'wrr', persistent: 300, netmask: '255.255.255.0',
       checktype: 'negotiate', service: 'http', checkinterval: 5, checktimeout: 3, failurecount: 2, quiescent: true,
-      fallback: { ip: '127.0.0.1', family: 4, port: 80, forward: 'gate', pos },
+      fallback: { ip: '127.0.0.1', port: 80 },
       reals: [real('10.0.0.2', 80, 3), real('10.0.0.3', 8080, 1, 'gate'), real('10.0.0.4', 80, 2)],
     },
     {
