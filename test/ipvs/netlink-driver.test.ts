@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IPVS_CMD } from '../../src/ipvs/netlink/codec.js';
 import { NetlinkDriver, NetlinkUnavailable } from '../../src/ipvs/netlink/driver.js';
@@ -125,6 +128,21 @@ describe('NetlinkDriver on a scripted kernel', () => {
     expect(err).toBeInstanceOf(NetlinkUnavailable);
     expect((err as NetlinkUnavailable).errno).toBe(E.ENOENT);
     expect(k.closed).toBe(true);
+  });
+
+  it('the real transport loads only the netlink package\'s raw socket layer and its addon (the whole package was ~12 MB of RSS)', () => {
+    // In a child of the built module (npm test builds dist/ first): a generic netlink socket on this host's kernel.
+    const script = `
+      import { createRequire } from 'node:module';
+      import { openGenericTransport } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/ipvs/netlink/socket.js')).href)};
+      const t = await openGenericTransport(); t.close();
+      console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/netlink/')).map((k) => k.replace(/.*\\/netlink\\//, ''))));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const loaded = JSON.parse(r.stdout) as string[];
+    expect(loaded).toContain('dist/raw.js');
+    expect(loaded.some((f) => f.endsWith('.node'))).toBe(true);
+    expect(loaded.filter((f) => f.startsWith('dist/') && f !== 'dist/raw.js')).toEqual([]);
   });
 
   it('keeps the process alive only while answers are awaited', async () => {

@@ -41,9 +41,14 @@ interface RawSocket {
   unref(): void;
 }
 
-/** Opens a NETLINK_GENERIC socket through the `netlink` package. Throws when the addon cannot load. */
+/**
+ * Opens a NETLINK_GENERIC socket through the `netlink` package. Throws when the addon cannot load.
+ * Only the package's raw socket module is loaded (the addon and a small wrapper): its index also loads its
+ * route, nl80211 and wireguard layers, which took ~12 MB of RSS for nothing (the version is pinned, and
+ * the package has no exports map, so the path is stable).
+ */
 export async function openGenericTransport(): Promise<NetlinkTransport> {
-  const mod = (await import('netlink')) as unknown as { RawNetlinkSocket?: new (p: number, o?: object) => RawSocket; default?: { RawNetlinkSocket: new (p: number, o?: object) => RawSocket } };
+  const mod = (await import('netlink/dist/raw.js')) as unknown as { RawNetlinkSocket?: new (p: number, o?: object) => RawSocket; default?: { RawNetlinkSocket: new (p: number, o?: object) => RawSocket } };
   const Raw = mod.RawNetlinkSocket ?? mod.default?.RawNetlinkSocket;
   if (!Raw) throw new Error('the netlink package has no RawNetlinkSocket');
   // Room for a window of acknowledgements and a large dump (capped by net.core.rmem_max).
