@@ -52,7 +52,8 @@ export const connectModule: CheckModule = {
  * tcpConnectCheck is connectModule's TCP check run under its checktimeout deadline (what runCheck does
  * for checktype=connect), with the same results and messages, at the least cost: it is the check most
  * daemons run for every real every interval. One socket, one timer and one listener on the caller's
- * signal (through onAbort: the cycle's signal has one per check in flight); no AbortController, deadline or trail of its own (bench/README.md: CPU per check).
+ * signal (through onAbort: the cycle's signal has one per check in flight); no AbortController, deadline
+ * or trail of its own (bench/README.md: CPU per check).
  */
 export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
   const started = performance.now();

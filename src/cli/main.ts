@@ -380,13 +380,13 @@ async function command(ctx: CliContext, isDaemonChild: boolean): Promise<number 
   return await startDaemon(ctx, isDaemonChild);
 }
 
-/** Resolves when process `pid` no longer exists, or after `ms`. */
 /** How long `stop` waits for the daemon to exit: LDIRECTORD_STOP_WAIT seconds (0 = not at all), 30 when unset or not a number. */
 export function stopWaitMs(env: string | undefined): number {
   const s = env === undefined || env.trim() === '' ? NaN : Number(env);
   return (Number.isFinite(s) && s >= 0 ? s : 30) * 1000;
 }
 
+/** Resolves when process `pid` no longer exists, or after `ms`. */
 async function waitGone(pid: number, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
