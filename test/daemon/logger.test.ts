@@ -1,11 +1,10 @@
 // The log line formats of the original, through the daemon's logger.
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createLogger, destinationFor } from '../../src/log/logger.js';
+import { builtUrl, runScript } from '../support/built.js';
 
 describe('logger', () => {
   it('a logfile gets "[<localtime>|<CFGNAME>|<pid>] msg", appended, debug lines only in -d mode', async () => {
@@ -71,15 +70,15 @@ describe('logger', () => {
   });
 
   it('held lines are written when the process exits, and before the command line writes its own', () => {
-    // A child of the built logger (npm test builds dist/ first): log two lines, write directly (as the command line does), log one more, exit at once.
+    // A child of the built logger: log two lines, write directly (as the command line does), log one more, exit at once.
     const script = `
-      import { createLogger, flushLogs } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/log/logger.js')).href)};
+      import { createLogger, flushLogs } from ${builtUrl('log/logger.js')};
       const l = createLogger({ destination: { kind: 'stderr' }, cfgName: 'x.cf', debug: true });
       l.info('one'); l.debug('two');
       flushLogs(); process.stderr.write('direct\\n');
       l.info('three');
       process.exit(3);`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = runScript(script);
     expect(r.status).toBe(3);
     expect(r.stderr).toBe('one\ntwo\ndirect\nthree\n');
   });

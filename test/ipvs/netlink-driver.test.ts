@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IPVS_CMD } from '../../src/ipvs/netlink/codec.js';
 import { NetlinkDriver, NetlinkUnavailable } from '../../src/ipvs/netlink/driver.js';
 import { namedIpvsadm, parseDriverRequest, selectIpvsDriver } from '../../src/ipvs/select.js';
 import type { IpvsCommand, IpvsDriver } from '../../src/ipvs/types.js';
 import { FakeIpvsKernel } from './netlink-fake-kernel.js';
+import { builtUrl, runScript } from '../support/built.js';
 
 const E = constants.errno;
 
@@ -131,13 +129,13 @@ describe('NetlinkDriver on a scripted kernel', () => {
   });
 
   it('the real transport loads only the netlink package\'s raw socket layer and its addon (the whole package was ~12 MB of RSS)', () => {
-    // In a child of the built module (npm test builds dist/ first): a generic netlink socket on this host's kernel.
+    // In a child of the built module: a generic netlink socket on this host's kernel.
     const script = `
       import { createRequire } from 'node:module';
-      import { openGenericTransport } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/ipvs/netlink/socket.js')).href)};
+      import { openGenericTransport } from ${builtUrl('ipvs/netlink/socket.js')};
       const t = await openGenericTransport(); t.close();
       console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/netlink/')).map((k) => k.replace(/.*\\/netlink\\//, ''))));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = runScript(script);
     expect(r.stderr).toBe('');
     const loaded = JSON.parse(r.stdout) as string[];
     expect(loaded).toContain('dist/raw.js');

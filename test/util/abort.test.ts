@@ -1,9 +1,7 @@
 // onAbort: the listener helper the check path uses on the cycle's signal (one listener per check in flight).
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { onAbort } from '../../src/util/abort.js';
+import { builtUrl, runScript } from '../support/built.js';
 
 describe('onAbort', () => {
   it('calls what was added, once, in the order it was added; what was removed is not called', () => {
@@ -43,15 +41,15 @@ describe('onAbort', () => {
   });
 
   it('a function that throws does not keep the later ones from being called; its error is uncaught, as a listener error is', () => {
-    // In a child of the built module (npm test builds dist/ first): the error reaches uncaughtException.
+    // In a child of the built module: the error reaches uncaughtException.
     const script = `
-      import { onAbort } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'dist/util/abort.js')).href)};
+      import { onAbort } from ${builtUrl('util/abort.js')};
       const ac = new AbortController(); const seen = [];
       process.on('uncaughtException', (e) => { seen.push('uncaught ' + e.message); setTimeout(() => console.log(seen.join(',')), 10); });
       onAbort(ac.signal, () => { seen.push('first'); throw new Error('boom'); });
       onAbort(ac.signal, () => seen.push('second'));
       ac.abort();`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = runScript(script);
     expect(r.stdout.trim()).toBe('first,second,uncaught boom');
   });
 });
