@@ -98,7 +98,7 @@ async function measure(label, makeArgv, ok) {
   if (bindFake) [file, ...args] = ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /sbin/ipvsadm && exec "$@"', join(dir, 'ipvsadm'), file, ...args];
   const child = spawn(file, args, {
     cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'ignore'],
-    env: { PATH: `${dir}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C', LDIRECTORD_RUNDIR: dir, ...(bindFake ? {} : { LDIRECTORD_IPVSADM: join(dir, 'ipvsadm') }) },
+    env: { PATH: `${dir}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C', LDIRECTORD_RUNDIR: dir, ...(process.env.LDIRECTORD_TCP_CONNECT ? { LDIRECTORD_TCP_CONNECT: process.env.LDIRECTORD_TCP_CONNECT } : {}), ...(bindFake ? {} : { LDIRECTORD_IPVSADM: join(dir, 'ipvsadm') }) },
   });
   try {
     const base0 = await ok.accepted();

@@ -7,10 +7,12 @@
 import { onAbort } from '../util/abort.js';
 import { patientTimeout } from '../util/timer.js';
 import dgram from 'node:dgram';
-import type net from 'node:net';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { connect, defaultConnectFactory, l4Status } from './net.js';
 import { CheckError, errText, Trail } from './result.js';
 import { hostPort } from './target.js';
+import { tcpHandles, type TcpHandles } from './tcp-handle.js';
 import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 async function udpConnect(target: CheckTarget, sw: Trail): Promise<CheckResult> {
@@ -61,6 +63,9 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
   const result = (ok: boolean, status: CheckStatus, message: string): CheckResult => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
   if (signal.aborted) return Promise.resolve(result(false, 'l4-timeout', `connect ${where}: aborted before connect`));
   if (!(port > 0 && port < 65536)) return Promise.resolve(result(false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
+  const family = factory ? 0 : net.isIP(ip);
+  const handles = family ? tcpHandles() : undefined;
+  if (handles) return handleConnect(handles, ip, port, family, timeoutMs, signal, where, result);
   let sock: net.Socket;
   try {
     sock = (factory ?? defaultConnectFactory)({ host: ip, port, localAddress: undefined, noDelay: undefined });
@@ -87,3 +92,49 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
     const offAbort = onAbort(signal, onTimeout);
   });
 }
+
+type Result = (ok: boolean, status: CheckStatus, message: string) => CheckResult;
+
+/** A libuv error number as net names it in its errors (ECONNREFUSED, ETIMEDOUT...). */
+function uvCode(status: number): string {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return `errno ${status}`;
+  }
+}
+
+/**
+ * tcpConnectCheck on a bare TCP handle (./tcp-handle.ts): the same system calls as net.connect for an IP
+ * address, the same results and messages, without a stream around it.
+ */
+function handleConnect(h: TcpHandles, ip: string, port: number, family: number, timeoutMs: number, signal: AbortSignal, where: string, result: Result): Promise<CheckResult> {
+  const fail = (status: number): CheckResult => {
+    const code = uvCode(status);
+    return result(false, code === 'ETIMEDOUT' ? 'l4-timeout' : 'l4-refused', `connect ${where}: ${code}`);
+  };
+  return new Promise<CheckResult>((resolve) => {
+    const handle = h.newHandle();
+    const req = h.newConnectReq();
+    let done = false;
+    let cancelTimer = noop;
+    let offAbort = noop;
+    // Once finished, the handle is closed: a connect still pending completes with ECANCELED, unheard.
+    const finish = (r: CheckResult): void => {
+      if (done) return;
+      done = true;
+      cancelTimer();
+      offAbort();
+      handle.close();
+      resolve(r);
+    };
+    req.oncomplete = (status: number): void => finish(status === 0 ? result(true, 'ok', `connect ${where}`) : fail(status));
+    const err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
+    if (err) return finish(fail(err)); // refused before any packet (no route, no address of that family...)
+    const onTimeout = (): void => finish(result(false, 'l4-timeout', `connect ${where}: timed out`));
+    cancelTimer = patientTimeout(onTimeout, timeoutMs);
+    offAbort = onAbort(signal, onTimeout);
+  });
+}
+
+const noop = (): void => {};

@@ -9,8 +9,9 @@ export function builtUrl(rel: string): string {
   return JSON.stringify(pathToFileURL(join(process.cwd(), 'dist', rel)).href);
 }
 
-/** Runs an ES module script in a child node; its exit status, stdout and stderr. */
-export function runScript(script: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+/** Runs an ES module script in a child node (with nodeArgs, and env over this process's); its exit status, stdout and stderr. */
+export function runScript(script: string, o: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {
+  const env = o.env ? { ...process.env, ...o.env } : process.env;
+  const r = spawnSync(process.execPath, [...(o.nodeArgs ?? []), '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
