@@ -33,13 +33,14 @@ export function stateFilePath(rundir: string, cfgName: string): string {
 /** Reals per write: the file is streamed in pieces, never held whole (10 000 reals are megabytes). */
 const REALS_PER_WRITE = 500;
 
-const modelText = new WeakMap<StatusConfig, string>();
+/** JSON text of objects that stay the same across many writes (the model until a reload, the table until its next read). */
+const jsonText = new WeakMap<object, string>();
 
-function modelJson(model: StatusConfig): string {
-  let t = modelText.get(model);
+function cachedJson(o: object): string {
+  let t = jsonText.get(o);
   if (t === undefined) {
-    t = JSON.stringify(model);
-    modelText.set(model, t);
+    t = JSON.stringify(o);
+    jsonText.set(o, t);
   }
   return t;
 }
@@ -47,12 +48,13 @@ function modelJson(model: StatusConfig): string {
 /** Writes the state atomically, readable by root only (it names every real and its failures). */
 export async function writeStateFile(path: string, state: StateFile): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  const { snapshot, model, ...fields } = state;
+  const { snapshot, model, table, ...fields } = state;
   const { reals, ...rest } = snapshot;
   // snapshot last and reals last in it, so that the file ends with the reals' array; the model (which
-  // changes only on reload) is serialised once per config
+  // changes only on reload) is serialised once per config, the table once per read
   let head = JSON.stringify({ ...fields, snapshot: { ...rest, reals: [] } });
-  if (model) head = `{"model":${modelJson(model)},${head.slice(1)}`;
+  if (table) head = `{"table":${cachedJson(table)},${head.slice(1)}`;
+  if (model) head = `{"model":${cachedJson(model)},${head.slice(1)}`;
   const tail = ']}}';
   const fh = await open(tmp, 'w', 0o600);
   try {

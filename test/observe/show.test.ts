@@ -61,6 +61,11 @@ describe('show', () => {
     await writeStateFile(p, full);
     const back = await readStateFile(p);
     expect(back).toEqual(JSON.parse(JSON.stringify(full)));
+    // The table's text is kept per read (per object): the next read's table is written, not the old text.
+    const next = { ...full, table: { at: 1_000_000, table: { services: [] } } };
+    await writeStateFile(p, next);
+    expect((await readStateFile(p)).table).toEqual(next.table);
+    await writeStateFile(p, full);
     const j = showJson(back);
     expect(j).toEqual({
       ...buildStatus({ snapshot: full.snapshot, table, config: model, pid: 123, configPath: full.config, status: 'running', now: full.writtenAt, withHistory: false }),
