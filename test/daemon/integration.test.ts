@@ -77,4 +77,47 @@ describe.skipIf(!ready)('daemon over the simulated table', () => {
     expect(table().services).toHaveLength(0);
     expect(read(log)).toContain('Linux Director Daemon terminated on signal: TERM');
   });
+
+  it('the state file: a completed cycle alone is rewritten every 5 s at most; a real going down is written at once', async () => {
+    dir = tmp();
+    const a = await listen('127.0.0.2', 0);
+    servers.push(a);
+    const port = (a.address() as { port: number }).port;
+    writeFileSync(join(dir, 'i.cf'), `checkinterval=1\nchecktimeout=1\nvirtual=127.0.0.1:${port}\n\treal=127.0.0.2:${port} masq\n\tchecktype=connect\n`);
+    const env = { LDIRECTORD_RUNDIR: dir, LDIRECTORD_SIM_STATE: join(dir, 'table.json') };
+    const statePath = join(dir, 'ldirectord.i.cf.state.json');
+    const file = (): { writtenAt: number; snapshot: { cycle: { count: number }; reals: { state: string }[] } } | undefined => {
+      try {
+        return JSON.parse(read(statePath));
+      } catch {
+        return undefined; // not there yet
+      }
+    };
+    expect((await ld(['./i.cf', 'start'], { cwd: dir, env })).code).toBe(0);
+    await until(() => file()?.snapshot.reals[0]?.state === 'up', 20_000, 'the real up in the state file');
+    // Cycles run each second; the file follows them every 5 s at most.
+    const writes: { at: number; cycle: number }[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < 11_000) {
+      const f = file();
+      if (f && f.writtenAt !== writes.at(-1)?.at) writes.push({ at: f.writtenAt, cycle: f.snapshot.cycle.count });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const later = writes.slice(1);
+    expect(later.length, JSON.stringify(writes)).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at, JSON.stringify(writes)).toBeGreaterThanOrEqual(4500);
+    expect(writes.at(-1)!.cycle).toBeGreaterThan(writes[0]!.cycle);
+    // A state change does not wait for that: closed right after a write, the real's fall is in the next one,
+    // long before 5 s (a refused connect, failurecount=1: the next cycle; the daemon's 1 s tick writes it).
+    await until(() => file()!.writtenAt !== writes.at(-1)!.at, 20_000, 'the next write');
+    const lastWrite = file()!.writtenAt;
+    await close(a);
+    servers.splice(servers.indexOf(a), 1);
+    await until(() => file()?.snapshot.reals[0]?.state === 'down', 20_000, 'the real down in the state file');
+    const down = file()!;
+    expect(down.snapshot.cycle.count).toBeGreaterThan(0);
+    expect(down.writtenAt - lastWrite).toBeGreaterThan(0);
+    expect(down.writtenAt - lastWrite).toBeLessThan(4500);
+    expect((await ld(['./i.cf', 'stop'], { cwd: dir, env })).code).toBe(0);
+  }, 60_000);
 });
