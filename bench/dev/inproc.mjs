@@ -70,8 +70,8 @@ async function directorRun(cycles) {
 }
 
 const sleep1 = (f) => async () => { await f(); await new Promise((r) => setTimeout(r, 1000)); };
-// bare1, cycle1: a second's sleep after each pass, as the daemon (and bench/headroom.mjs's bare Node) does
-const modes = { bare: barePass, check: checkPass, cycle: cyclePass, bare1: sleep1(barePass), cycle1: sleep1(cyclePass) };
+// bare1, check1, cycle1: a second's sleep after each pass, as the daemon (and bench/headroom.mjs's bare Node) does
+const modes = { bare: barePass, check: checkPass, cycle: cyclePass, bare1: sleep1(barePass), check1: sleep1(checkPass), cycle1: sleep1(cyclePass) };
 for (const m of MODES) {
   let cpu;
   if (m === 'director') cpu = await directorRun(CYCLES);

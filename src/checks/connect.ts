@@ -5,7 +5,7 @@
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
 import { onAbort } from '../util/abort.js';
-import { patientTimeout } from '../util/timer.js';
+import { joinDeadline, patientTimeout } from '../util/timer.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -117,23 +117,20 @@ function handleConnect(h: TcpHandles, ip: string, port: number, family: number, 
     const handle = h.newHandle();
     const req = h.newConnectReq();
     let done = false;
-    let cancelTimer = noop;
-    let offAbort = noop;
+    let leave = noop;
     // Once finished, the handle is closed: a connect still pending completes with ECANCELED, unheard.
     const finish = (r: CheckResult): void => {
       if (done) return;
       done = true;
-      cancelTimer();
-      offAbort();
+      leave();
       handle.close();
       resolve(r);
     };
     req.oncomplete = (status: number): void => finish(status === 0 ? result(true, 'ok', `connect ${where}`) : fail(status));
     const err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
     if (err) return finish(fail(err)); // refused before any packet (no route, no address of that family...)
-    const onTimeout = (): void => finish(result(false, 'l4-timeout', `connect ${where}: timed out`));
-    cancelTimer = patientTimeout(onTimeout, timeoutMs);
-    offAbort = onAbort(signal, onTimeout);
+    // The timeout and the caller's abort, shared with the checks started at the same moment.
+    leave = joinDeadline(signal, timeoutMs, () => finish(result(false, 'l4-timeout', `connect ${where}: timed out`)));
   });
 }
 
