@@ -63,7 +63,8 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
   const result = (ok: boolean, status: CheckStatus, message: string): CheckResult => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
   if (signal.aborted) return Promise.resolve(result(false, 'l4-timeout', `connect ${where}: aborted before connect`));
   if (!(port > 0 && port < 65536)) return Promise.resolve(result(false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
-  const family = factory ? 0 : net.isIP(ip);
+  // The binding checks its arguments by aborting the process: only an IP and an integer port go to it.
+  const family = factory || !Number.isInteger(port) ? 0 : net.isIP(ip);
   const handles = family ? tcpHandles() : undefined;
   if (handles) return handleConnect(handles, ip, port, family, timeoutMs, signal, where, result);
   let sock: net.Socket;
@@ -127,7 +128,13 @@ function handleConnect(h: TcpHandles, ip: string, port: number, family: number, 
       resolve(r);
     };
     req.oncomplete = (status: number): void => finish(status === 0 ? result(true, 'ok', `connect ${where}`) : fail(status));
-    const err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
+    let err: number;
+    try {
+      err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
+    } catch (e) {
+      // an argument the binding refuses (net.connect would throw too): the handle is closed, not left open
+      return finish(result(false, 'internal', `connect ${where}: ${errText(e)}`));
+    }
     if (err) return finish(fail(err)); // refused before any packet (no route, no address of that family...)
     // The timeout and the caller's abort, shared with the checks started at the same moment.
     leave = joinDeadline(signal, timeoutMs, () => finish(result(false, 'l4-timeout', `connect ${where}: timed out`)));

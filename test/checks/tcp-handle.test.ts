@@ -99,6 +99,12 @@ describe('the connect check on a TCP handle, as on net.connect', () => {
     await expect.poll(tcpWraps).toBe(before);
   });
 
+  it('a port that is not an integer is refused as net.connect refuses it (the binding would abort the process)', async () => {
+    const [a, b] = await Promise.all(IMPLS.map(([, f]) => tcpConnectCheck('127.0.0.1', 80.5, 500, never, f)));
+    expect(shape(a!)).toEqual(shape(b!));
+    expect(a).toMatchObject({ ok: false, status: 'internal' });
+  });
+
   it('the handles are not taken with LDIRECTORD_TCP_CONNECT=net, nor where process.binding would warn', () => {
     expect(loadTcpHandles({}, [])).toBeDefined();
     expect(loadTcpHandles({ LDIRECTORD_TCP_CONNECT: 'net' }, [])).toBeUndefined();
