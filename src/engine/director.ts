@@ -531,9 +531,16 @@ class DirectorImpl implements Director {
     }
     this.syncing = (async () => {
       try {
+        // One more pass when a batch's own listing shows the table was changed behind us (syncOnce's
+        // drift): at most one per request, so a table that never settles waits for the verify read.
+        let driftPass = false;
         do {
           this.syncAgain = false;
-          await this.syncOnce();
+          const drift = await this.syncOnce();
+          if (drift && !driftPass) {
+            driftPass = true;
+            this.syncAgain = true;
+          }
         } while (this.syncAgain);
       } finally {
         this.syncing = undefined;
@@ -546,7 +553,12 @@ class DirectorImpl implements Director {
     while (this.syncing) await this.syncing;
   }
 
-  private async syncOnce(): Promise<void> {
+  /**
+   * Reads (or reuses) the table, plans and applies. Resolves true when the batch was planned against an
+   * earlier batch's listing and its own listing shows that the table had changed meanwhile (an entry
+   * deleted or edited by hand): what was planned is in, but the table is not yet as desired.
+   */
+  private async syncOnce(): Promise<boolean> {
     // Let results of the same tick coalesce, then read the table and plan against the freshest
     // desired state (changes that arrived while the read was running go in this batch too).
     await new Promise<void>((r) => setImmediate(r));
@@ -576,7 +588,7 @@ class DirectorImpl implements Director {
       this.needRepair = true;
       this.ipvsFailures++;
       this.log('error', `IPVS sync failed: ${e instanceof Error ? e.message : String(e)}`);
-      return;
+      return false;
     }
     if (results.length) this.ipvsRuns++;
     const failed = results.filter((r) => !r.ok);
@@ -588,6 +600,9 @@ class DirectorImpl implements Director {
       this.ipvsFailures++;
       this.log('error', `system(${f.commandLine}) failed: ${f.error ?? 'refused'}`);
     }
+    // Planned against an earlier listing (not a read of this sync): does this batch's listing show what
+    // was desired? If not, someone changed the table in between, and the next pass plans against it.
+    return current === reuse && results.length > 0 && this.applied !== undefined && this.applied !== current && planChanges(this.applied, desired).length > 0;
   }
 
   /** Keeps the connection counts of the destinations of a table read (drain progress). */

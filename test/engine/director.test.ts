@@ -157,6 +157,48 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  it('a batch whose own listing shows an entry deleted by hand behind it: one more batch at once puts it back, without a read', async () => {
+    const clock = new ManualClock(0);
+    const sim = new SimDriver();
+    const ops: string[] = [];
+    let applied: IpvsTable | undefined;
+    const driver = {
+      read: async () => (ops.push('read'), sim.read()),
+      apply: async (cmds: Parameters<SimDriver['apply']>[0]) => {
+        ops.push(`apply ${cmds.map((c) => `${c.op} ${'dest' in c ? c.dest.rs.replace(/:80$/, '') : ''}`.trim()).join(',')}`);
+        const r = await sim.apply(cmds);
+        applied = r.every((x) => x.ok) ? await sim.read() : undefined;
+        return r;
+      },
+      appliedTable: () => applied,
+    };
+    const stepUntil = async (pred: () => boolean, what: string) => {
+      for (let i = 0; i < 120 && !pred(); i++) {
+        clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(pred, what);
+    };
+    const up = new Set(['10.0.0.1', '10.0.0.2']);
+    const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async (job) => (up.has(job.real.ip) ? UP : DOWN), log: () => {} });
+    await d.start(await cfg(`checkinterval=1\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\treal=10.0.0.3:80 masq\n\tchecktype=connect\n`));
+    await stepUntil(() => sim.save().includes('10.0.0.2'), 'both live reals in');
+    // An admin deletes 10.0.0.1; then 10.0.0.3 comes up: its add is planned against the last listing (which
+    // still has 10.0.0.1), and that batch's own listing shows 10.0.0.1 gone: the next batch restores it.
+    sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
+    ops.length = 0;
+    up.add('10.0.0.3');
+    await stepUntil(() => sim.save().includes('10.0.0.3') && sim.save().includes('10.0.0.1'), 'the new real in and the deleted one back');
+    expect(ops).toEqual(['apply add-dest 10.0.0.3', 'apply add-dest 10.0.0.1']);
+    expect(clock.now()).toBeLessThan(30_000); // long before the verify read
+    // Nothing more to do: no further batch, and no read before the verify is due.
+    ops.length = 0;
+    clock.advance(5000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ops).toEqual([]);
+    await d.stop();
+  });
+
   it('start runs a first full pass, the loop rechecks every checkinterval, results reach the table', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();
