@@ -23,6 +23,15 @@ async function until(pred: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Advances the manual clock a second at a time (up to 120 s) until pred holds. */
+async function advanceUntil(clock: ManualClock, pred: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 120 && !pred(); i++) {
+    clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await until(pred, what);
+}
+
 describe('director', () => {
   it('reads the table back every verifyMs and repairs an entry an admin removed by hand', async () => {
     const clock = new ManualClock(0);
@@ -125,14 +134,7 @@ virtual=192.168.6.1:80
       },
       appliedTable: () => applied,
     };
-    /** Advances the clock a second at a time until pred holds. */
-    const stepUntil = async (pred: () => boolean, what: string) => {
-      for (let i = 0; i < 120 && !pred(); i++) {
-        clock.advance(1000);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await until(pred, what);
-    };
+    const stepUntil = (pred: () => boolean, what: string) => advanceUntil(clock, pred, what);
     let up = true;
     const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async () => (up ? UP : DOWN), log: () => {} });
     await d.start(await cfg(`checkinterval=5\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\tchecktype=connect\n`));
@@ -172,13 +174,7 @@ virtual=192.168.6.1:80
       },
       appliedTable: () => applied,
     };
-    const stepUntil = async (pred: () => boolean, what: string) => {
-      for (let i = 0; i < 120 && !pred(); i++) {
-        clock.advance(1000);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await until(pred, what);
-    };
+    const stepUntil = (pred: () => boolean, what: string) => advanceUntil(clock, pred, what);
     const up = new Set(['10.0.0.1', '10.0.0.2']);
     const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', verifyMs: 30_000, runCheck: async (job) => (up.has(job.real.ip) ? UP : DOWN), log: () => {} });
     await d.start(await cfg(`checkinterval=1\nquiescent=no\nvirtual=192.168.6.1:80\n\treal=10.0.0.1:80 masq\n\treal=10.0.0.2:80 masq\n\treal=10.0.0.3:80 masq\n\tchecktype=connect\n`));
