@@ -47,7 +47,7 @@ describe('the connect check on a TCP handle, as on net.connect', () => {
         const r = await tcpConnectCheck(host, l.port, 2000, never, factory);
         expect(shape(r), name).toEqual({ ok: true, status: 'ok', message: `connect ${where}` });
       }
-      await expect.poll(() => ends.length).toBe(2);
+      await expect.poll(() => ends.length, { timeout: 10_000 }).toBe(2);
       expect(ends).toEqual(['fin', 'fin']);
     }
   });
@@ -85,7 +85,7 @@ describe('the connect check on a TCP handle, as on net.connect', () => {
       expect(shape(await p), name).toEqual({ ok: false, status: 'l4-timeout', message: `connect 127.0.0.1:${d.ports[0]}: timed out` });
     }
     // handle.close() is asynchronous: the wraps are gone a turn or two later.
-    await expect.poll(tcpWraps).toBe(before);
+    await expect.poll(tcpWraps, { timeout: 10_000 }).toBe(before);
   });
 
   it('many checks at once, up and refused, leave no handle open', async () => {
@@ -96,7 +96,7 @@ describe('the connect check on a TCP handle, as on net.connect', () => {
     const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => tcpConnectCheck('127.0.0.1', i % 2 ? l.port : refused, 2000, never)));
     expect(rs.filter((r) => r.ok)).toHaveLength(150);
     expect(rs.filter((r) => r.status === 'l4-refused')).toHaveLength(150);
-    await expect.poll(tcpWraps).toBe(before);
+    await expect.poll(tcpWraps, { timeout: 10_000 }).toBe(before);
   });
 
   it('a port that is not an integer is refused as net.connect refuses it (the binding would abort the process)', async () => {
