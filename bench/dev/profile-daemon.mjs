@@ -3,8 +3,9 @@
 // scripts of bench/ itself). Build first (`npx tsc -p tsconfig.json`); run under the heavy-run lock.
 // Starts our daemon in the foreground (supervised=yes) with PROFILE_REALS (default 200) live reals on
 // 127.61.x.y, connect checks, checkinterval=1, the fake ipvsadm through LDIRECTORD_IPVSADM (table pre-filled),
-// under `node PROFILE_NODE_FLAGS --cpu-prof`; after a warm-up (every real checked three times) it counts
-// CPU (utime+stime from /proc, children included) and checks over PROFILE_WINDOW_S (default 20) seconds,
+// under `node PROFILE_NODE_FLAGS --cpu-prof`; after a warm-up (every real checked three times, and
+// PROFILE_SETTLE_S seconds since the start) it counts CPU (utime+stime from /proc, children included) and
+// checks over PROFILE_WINDOW_S (default 20) seconds,
 // stops the daemon (SIGTERM: the profile is written at exit) and prints the profile's self time by function
 // and by file for the samples of the window only. PROFILE_GC=1 adds --trace-gc and counts the collections
 // of the window. PROFILE_KEEP=1 keeps the folder (the .cpuprofile opens in Chrome's DevTools).
@@ -72,6 +73,9 @@ let counting = false;
 child.stdout?.on('data', (d) => { if (counting) gcLines.push(...String(d).split('\n').filter((l) => /Scavenge|Mark-Compact|Mark-sweep/.test(l))); });
 const base = await ok.accepted();
 while ((await ok.accepted()) - base < 3 * REALS && Date.now() - t0 < 120_000) await sleep(200);
+// PROFILE_SETTLE_S: the window opens no earlier than this after the start (V8 compiles the hot functions
+// over the first ~50 s; see bench/headroom.mjs)
+await sleep(Math.max(0, t0 + Number(process.env.PROFILE_SETTLE_S ?? 0) * 1000 - Date.now()));
 const c0 = await ok.accepted();
 const cpu0 = cpuOf(child.pid);
 const w0 = Date.now() - t0;
