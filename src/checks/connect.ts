@@ -50,17 +50,21 @@ export const connectModule: CheckModule = {
   },
 };
 
+/** Builds a check's result, its duration counted from the check's start. */
+type Result = (ok: boolean, status: CheckStatus, message: string) => CheckResult;
+
 /**
  * tcpConnectCheck is connectModule's TCP check run under its checktimeout deadline (what runCheck does
  * for checktype=connect), with the same results and messages, at the least cost: it is the check most
  * daemons run for every real every interval. One socket, one timer and one listener on the caller's
- * signal (through onAbort: the cycle's signal has one per check in flight); no AbortController, deadline
- * or trail of its own (bench/README.md: CPU per check).
+ * signal (through onAbort: the cycle's signal has one per check in flight; on the bare handle, one of each
+ * per group of checks started together, through joinDeadline); no AbortController, deadline or trail of
+ * its own (bench/README.md: CPU per check).
  */
 export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
   const started = performance.now();
   const where = hostPort(ip, port);
-  const result = (ok: boolean, status: CheckStatus, message: string): CheckResult => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
+  const result: Result = (ok, status, message) => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
   if (signal.aborted) return Promise.resolve(result(false, 'l4-timeout', `connect ${where}: aborted before connect`));
   if (!(port > 0 && port < 65536)) return Promise.resolve(result(false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
   // The binding checks its arguments by aborting the process: only an IP and an integer port go to it.
@@ -93,8 +97,6 @@ export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, sig
     const offAbort = onAbort(signal, onTimeout);
   });
 }
-
-type Result = (ok: boolean, status: CheckStatus, message: string) => CheckResult;
 
 /** A libuv error number as net names it in its errors (ECONNREFUSED, ETIMEDOUT...). */
 function uvCode(status: number): string {
