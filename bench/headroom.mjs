@@ -143,8 +143,8 @@ async function measure(label, makeArgv, ok) {
       const ownPer1000 = (own * 1000) / checks;
       const userPer1000 = ((cpu1.user - cpu0.user) * 1000) / checks;
       const faults = (cpu1.minflt - cpu0.minflt) / checks;
-      // The children are the fake ipvsadm (a node program, ~100-150 ms a run; a real ipvsadm costs a few ms):
-      // shown apart, so that the process's own cost can be compared too.
+      // The children are the fake ipvsadm (a node program, ~100-220 ms a run, mostly node's start-up; a real
+      // ipvsadm costs a few ms): shown apart, so that the process's own cost can be compared too.
       console.log(`   ${name.padEnd(10)} ${per1000.toFixed(0).padStart(5)} ms CPU per 1000 checks (own ${ownPer1000.toFixed(0)}: user ${userPer1000.toFixed(0)} + system ${(ownPer1000 - userPer1000).toFixed(0)}, children ${((children * 1000) / checks).toFixed(0)}; ${checks} checks in ${WINDOW_S} s, ${(own + children).toFixed(0)} ms CPU, ${faults.toFixed(2)} page faults per check), RSS ${rss.toFixed(1)} MB (mean of ${samples.length} samples, max ${rssMax.toFixed(1)})`);
       last = { per1000, ownPer1000, rss };
     }
@@ -199,7 +199,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 }
 ok.stop();
 
-/** The run with the median CPU per 1000 checks (the lower middle one of an even count). */
+/** The run with the median CPU per 1000 checks (the lower middle one of an even count); its own CPU goes with it. */
 function median(list) {
   const done = list.filter(Boolean).sort((a, b) => a.per1000 - b.per1000);
   return done.length ? done[Math.floor((done.length - 1) / 2)] : undefined;
