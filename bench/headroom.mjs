@@ -114,9 +114,9 @@ async function measure(label, makeArgv, ok) {
     const until = Date.now() + WARMUP_S * 1000;
     // warm-up: every real checked at least three times
     while ((await ok.accepted()) - base0 < 3 * ok.reals.length && Date.now() < until) await sleep(200);
-    const c0w = await ok.accepted();
-    if (c0w - base0 >= 3 * ok.reals.length) await sleep(Math.max(0, started + SETTLE_S * 1000 - Date.now()));
-    if (c0w - base0 < 3 * ok.reals.length) console.log(`   ${label}: warm-up not complete after ${WARMUP_S} s (${c0w - base0} checks)`);
+    const warm = (await ok.accepted()) - base0;
+    if (warm < 3 * ok.reals.length) console.log(`   ${label}: warm-up not complete after ${WARMUP_S} s (${warm} checks)`);
+    else await sleep(Math.max(0, started + SETTLE_S * 1000 - Date.now()));
     let last;
     for (let w = 1; w <= WINDOWS; w++) {
       const name = WINDOWS > 1 ? `${label} #${w}` : label;
