@@ -5,14 +5,14 @@
  * checktype (plain connect on udp is dispatched to ping, as _check_real does).
  */
 import { onAbort } from '../util/abort.js';
-import { joinDeadline, patientTimeout } from '../util/timer.js';
+import { enterDeadline, patientTimeout, type DeadlineGroup, type DeadlineMember } from '../util/timer.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { connect, defaultConnectFactory, l4Status } from './net.js';
 import { CheckError, errText, Trail } from './result.js';
 import { hostPort } from './target.js';
-import { tcpHandles, type TcpHandles } from './tcp-handle.js';
+import { tcpHandles, type TcpConnectReq, type TcpHandle, type TcpHandles } from './tcp-handle.js';
 import type { CheckContext, CheckModule, CheckResult, CheckStatus, CheckTarget, ConnectFactory } from './types.js';
 
 async function udpConnect(target: CheckTarget, sw: Trail): Promise<CheckResult> {
@@ -50,27 +50,29 @@ export const connectModule: CheckModule = {
   },
 };
 
-/** Builds a check's result, its duration counted from the check's start. */
-type Result = (ok: boolean, status: CheckStatus, message: string) => CheckResult;
+/** A check's result, its duration counted from `started` (performance.now() at the check's start). */
+function resultSince(started: number, ok: boolean, status: CheckStatus, message: string): CheckResult {
+  return { ok, status, message, durationMs: Math.round(performance.now() - started) };
+}
 
 /**
  * tcpConnectCheck is connectModule's TCP check run under its checktimeout deadline (what runCheck does
  * for checktype=connect), with the same results and messages, at the least cost: it is the check most
  * daemons run for every real every interval. One socket, one timer and one listener on the caller's
  * signal (through onAbort: the cycle's signal has one per check in flight; on the bare handle, one of each
- * per group of checks started together, through joinDeadline); no AbortController, deadline or trail of
+ * per group of checks started together, through enterDeadline); no AbortController, deadline or trail of
  * its own (bench/README.md: CPU per check).
  */
 export function tcpConnectCheck(ip: string, port: number, timeoutMs: number, signal: AbortSignal, factory?: ConnectFactory): Promise<CheckResult> {
   const started = performance.now();
   const where = hostPort(ip, port);
-  const result: Result = (ok, status, message) => ({ ok, status, message, durationMs: Math.round(performance.now() - started) });
-  if (signal.aborted) return Promise.resolve(result(false, 'l4-timeout', `connect ${where}: aborted before connect`));
-  if (!(port > 0 && port < 65536)) return Promise.resolve(result(false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
+  if (signal.aborted) return Promise.resolve(resultSince(started, false, 'l4-timeout', `connect ${where}: aborted before connect`));
+  if (!(port > 0 && port < 65536)) return Promise.resolve(resultSince(started, false, 'l4-refused', `connect ${where}: no port to connect to (${port})`));
   // The binding checks its arguments by aborting the process: only an IP and an integer port go to it.
   const family = factory || !Number.isInteger(port) ? 0 : net.isIP(ip);
   const handles = family ? tcpHandles() : undefined;
-  if (handles) return handleConnect(handles, ip, port, family, timeoutMs, signal, where, result);
+  if (handles) return handleConnect(handles, ip, port, family, timeoutMs, signal, where, started);
+  const result = (ok: boolean, status: CheckStatus, message: string): CheckResult => resultSince(started, ok, status, message);
   let sock: net.Socket;
   try {
     sock = (factory ?? defaultConnectFactory)({ host: ip, port, localAddress: undefined, noDelay: undefined });
@@ -107,40 +109,87 @@ function uvCode(status: number): string {
   }
 }
 
+/** A connect request that knows its check (onConnectComplete, called with the request as `this`, finds it there). */
+interface CheckConnectReq extends TcpConnectReq {
+  check?: HandleConnect;
+}
+
+/** The connect request's oncomplete, one function for every check: the binding calls it on the request. */
+function onConnectComplete(this: CheckConnectReq, status: number): void {
+  this.check?.complete(status);
+}
+
+/**
+ * One connect check on a bare TCP handle: its state, and what the handle's completion and the shared
+ * deadline call. An object with methods, so that a check in flight holds one object and its promise
+ * instead of a closure and a context for each callback: 200 of them are in flight during each pass, and
+ * a young-generation collection that comes then copies all of them (bench/README.md, "Objects per check").
+ */
+class HandleConnect implements DeadlineMember {
+  private done = false;
+  private group: DeadlineGroup | undefined;
+
+  constructor(
+    private readonly handle: TcpHandle,
+    private readonly where: string,
+    private readonly started: number,
+    private readonly resolve: (r: CheckResult) => void,
+  ) {}
+
+  /** Starts the connect: every outcome, even a refusal now, resolves the check's promise. */
+  start(req: CheckConnectReq, ip: string, port: number, family: number, timeoutMs: number, signal: AbortSignal): void {
+    req.oncomplete = onConnectComplete;
+    req.check = this;
+    let err: number;
+    try {
+      err = family === 6 ? this.handle.connect6(req, ip, port) : this.handle.connect(req, ip, port);
+    } catch (e) {
+      // an argument the binding refuses (net.connect would throw too): the handle is closed, not left open
+      return this.finish(false, 'internal', `connect ${this.where}: ${errText(e)}`);
+    }
+    if (err) return this.fail(err); // refused before any packet (no route, no address of that family...)
+    // The timeout and the caller's abort, shared with the checks started at the same moment.
+    this.group = enterDeadline(signal, timeoutMs, this);
+  }
+
+  complete(status: number): void {
+    if (status === 0) this.finish(true, 'ok', `connect ${this.where}`);
+    else this.fail(status);
+  }
+
+  expire(): void {
+    this.finish(false, 'l4-timeout', `connect ${this.where}: timed out`);
+  }
+
+  private fail(status: number): void {
+    const code = uvCode(status);
+    this.finish(false, code === 'ETIMEDOUT' ? 'l4-timeout' : 'l4-refused', `connect ${this.where}: ${code}`);
+  }
+
+  /** Once finished, the handle is closed: a connect still pending completes with ECANCELED, unheard. */
+  private finish(ok: boolean, status: CheckStatus, message: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.group?.leave(this);
+    this.handle.close();
+    this.resolve(resultSince(this.started, ok, status, message));
+  }
+}
+
+/** Where `new Promise(takeResolve)` leaves its resolve function (one executor for every check, not a closure each). */
+let resolveSlot: ((r: CheckResult) => void) | undefined;
+const takeResolve = (resolve: (r: CheckResult) => void): void => {
+  resolveSlot = resolve;
+};
+
 /**
  * tcpConnectCheck on a bare TCP handle (./tcp-handle.ts): the same system calls as net.connect for an IP
  * address, the same results and messages, without a stream around it.
  */
-function handleConnect(h: TcpHandles, ip: string, port: number, family: number, timeoutMs: number, signal: AbortSignal, where: string, result: Result): Promise<CheckResult> {
-  const fail = (status: number): CheckResult => {
-    const code = uvCode(status);
-    return result(false, code === 'ETIMEDOUT' ? 'l4-timeout' : 'l4-refused', `connect ${where}: ${code}`);
-  };
-  return new Promise<CheckResult>((resolve) => {
-    const handle = h.newHandle();
-    const req = h.newConnectReq();
-    let done = false;
-    let leave = noop;
-    // Once finished, the handle is closed: a connect still pending completes with ECANCELED, unheard.
-    const finish = (r: CheckResult): void => {
-      if (done) return;
-      done = true;
-      leave();
-      handle.close();
-      resolve(r);
-    };
-    req.oncomplete = (status: number): void => finish(status === 0 ? result(true, 'ok', `connect ${where}`) : fail(status));
-    let err: number;
-    try {
-      err = family === 6 ? handle.connect6(req, ip, port) : handle.connect(req, ip, port);
-    } catch (e) {
-      // an argument the binding refuses (net.connect would throw too): the handle is closed, not left open
-      return finish(result(false, 'internal', `connect ${where}: ${errText(e)}`));
-    }
-    if (err) return finish(fail(err)); // refused before any packet (no route, no address of that family...)
-    // The timeout and the caller's abort, shared with the checks started at the same moment.
-    leave = joinDeadline(signal, timeoutMs, () => finish(result(false, 'l4-timeout', `connect ${where}: timed out`)));
-  });
+function handleConnect(h: TcpHandles, ip: string, port: number, family: number, timeoutMs: number, signal: AbortSignal, where: string, started: number): Promise<CheckResult> {
+  const promise = new Promise<CheckResult>(takeResolve);
+  const resolve = resolveSlot!;
+  resolveSlot = undefined;
+  new HandleConnect(h.newHandle(), where, started, resolve).start(h.newConnectReq(), ip, port, family, timeoutMs, signal);
+  return promise;
 }
-
-const noop = (): void => {};

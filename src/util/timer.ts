@@ -71,13 +71,18 @@ export function patientTimeoutSignal(ms: number): { readonly signal: AbortSignal
 
 /**
  * Checks started within this long of each other, with the same timeout and signal, share one deadline
- * (joinDeadline): the later ones end at most this much before their own time would have come.
+ * (enterDeadline): the later ones end at most this much before their own time would have come.
  */
 export const DEADLINE_GROUP_MS = 1;
 
-/** One patientTimeout and one abort listener for the checks of a group (see joinDeadline). */
-class DeadlineGroup {
-  readonly members = new Set<() => void>();
+/** A member of a deadline group (enterDeadline): told once, by `expire`, that its deadline has come. */
+export interface DeadlineMember {
+  expire(): void;
+}
+
+/** One patientTimeout and one abort listener for the checks of a group (see enterDeadline). */
+export class DeadlineGroup {
+  private readonly members = new Set<DeadlineMember>();
   closed = false;
   private readonly cancelTimer: CancelTimeout;
   private readonly offAbort: () => void;
@@ -91,7 +96,16 @@ class DeadlineGroup {
     this.offAbort = onAbort(signal, () => this.expire());
   }
 
-  close(): void {
+  add(member: DeadlineMember): void {
+    this.members.add(member);
+  }
+
+  /** `member` leaves before its deadline (it will not be told); the last one to leave cancels the timer. Again: nothing. */
+  leave(member: DeadlineMember): void {
+    if (this.members.delete(member) && this.members.size === 0) this.close();
+  }
+
+  private close(): void {
     if (this.closed) return;
     this.closed = true;
     this.cancelTimer();
@@ -101,11 +115,11 @@ class DeadlineGroup {
 
   private expire(): void {
     this.close();
-    const fns = [...this.members];
+    const members = [...this.members];
     this.members.clear();
-    for (const f of fns) {
+    for (const m of members) {
       try {
-        f();
+        m.expire();
       } catch (err) {
         // as a timer's or a listener's own error: uncaught, and the other members still expire
         queueMicrotask(() => {
@@ -119,24 +133,23 @@ class DeadlineGroup {
 let current: DeadlineGroup | undefined;
 
 /**
- * joinDeadline calls `onExpire` once `ms` have passed (as patientTimeout counts them) or when `signal`
- * aborts, whichever comes first, unless the returned function was called before. A check cycle starts
- * its checks in bursts (up to the scheduler's bound at once): those started within DEADLINE_GROUP_MS of
- * the group's first, with the same ms and signal, share its timer and its abort listener, instead of a
- * timer and a listener each (a node timer set and cleared per check was, in a paced micro-benchmark of
- * 200 connect checks a second, a quarter of the check's whole CPU). The group's timer is cancelled when
- * its last member leaves. A signal already aborted does not expire it (as onAbort): only the delay does.
+ * enterDeadline tells `member` (its expire method) once `ms` have passed (as patientTimeout counts them)
+ * or when `signal` aborts, whichever comes first, unless it left the returned group before. A check cycle
+ * starts its checks in bursts (up to the scheduler's bound at once): those started within
+ * DEADLINE_GROUP_MS of the group's first, with the same ms and signal, share its timer and its abort
+ * listener, instead of a timer and a listener each (a node timer set and cleared per check was, in a
+ * paced micro-benchmark of 200 connect checks a second, a quarter of the check's whole CPU). The group's
+ * timer is cancelled when its last member leaves. A signal already aborted does not expire it (as
+ * onAbort): only the delay does. The member is an object rather than a callback so that a check that is
+ * itself an object (the connect check on a bare handle) joins without a closure of its own.
  */
-export function joinDeadline(signal: AbortSignal, ms: number, onExpire: () => void): () => void {
+export function enterDeadline(signal: AbortSignal, ms: number, member: DeadlineMember): DeadlineGroup {
   const now = performance.now();
   let g = current;
   if (g === undefined || g.closed || g.signal !== signal || g.ms !== ms || now - g.at > DEADLINE_GROUP_MS) {
     g = new DeadlineGroup(signal, ms, now);
     current = g;
   }
-  const group = g;
-  group.members.add(onExpire);
-  return () => {
-    if (group.members.delete(onExpire) && group.members.size === 0) group.close();
-  };
+  g.add(member);
+  return g;
 }

@@ -1,9 +1,16 @@
 /**
- * joinDeadline (src/util/timer.ts): checks started at the same moment with the same timeout and signal
+ * enterDeadline (src/util/timer.ts): checks started at the same moment with the same timeout and signal
  * share one patientTimeout and one abort listener; each still expires once, unless it left before.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEADLINE_GROUP_MS, HELD_UP_MS, joinDeadline } from '../../src/util/timer.js';
+import { DEADLINE_GROUP_MS, enterDeadline, HELD_UP_MS } from '../../src/util/timer.js';
+
+/** Joins a member that calls `onExpire`; returns the way for it to leave (as the connect check leaves its group). */
+function joinDeadline(signal: AbortSignal, ms: number, onExpire: () => void): () => void {
+  const member = { expire: onExpire };
+  const group = enterDeadline(signal, ms, member);
+  return () => group.leave(member);
+}
 
 /** Counts the timers set and cleared from now on (patientTimeout uses the global setTimeout and clearTimeout). */
 function countTimers(): { set: () => number; cleared: () => number } {
@@ -38,7 +45,7 @@ function hold(ms: number): void {
   }
 }
 
-describe('joinDeadline', () => {
+describe('enterDeadline', () => {
   it('members joined at once share one timer; each expires once, those that left do not', async () => {
     const t = countTimers();
     freezeNow();
@@ -121,6 +128,27 @@ describe('joinDeadline', () => {
       process.removeListener('uncaughtException', onErr);
       for (const l of saved) process.on('uncaughtException', l);
     }
+  });
+
+  it('a member object is told on itself (its expire method sees its own fields), once, and may leave the group it was given', () => {
+    class Check {
+      expired = 0;
+      constructor(readonly name: string) {}
+      expire(): void {
+        this.expired++;
+      }
+    }
+    freezeNow(); // the two joins count as one moment even if the machine preempts the process between them
+    const ac = new AbortController();
+    const a = new Check('a');
+    const b = new Check('b');
+    const group = enterDeadline(ac.signal, 60_000, a);
+    expect(enterDeadline(ac.signal, 60_000, b)).toBe(group);
+    group.leave(b);
+    ac.abort();
+    ac.abort();
+    expect([a.expired, b.expired]).toEqual([1, 0]);
+    group.leave(a); // after the expiry: nothing
   });
 
   it('a loop held up past the delay gives the group its time back once, as patientTimeout does', async () => {
