@@ -123,7 +123,8 @@ function onConnectComplete(this: CheckConnectReq, status: number): void {
  * One connect check on a bare TCP handle: its state, and what the handle's completion and the shared
  * deadline call. An object with methods, so that a check in flight holds one object and its promise
  * instead of a closure and a context for each callback: 200 of them are in flight during each pass, and
- * a young-generation collection that comes then copies all of them (bench/README.md, "Objects per check").
+ * a young-generation collection that comes then copies all of them (bench/README.md, stop 22: one object
+ * per connect check).
  */
 class HandleConnect implements DeadlineMember {
   private done = false;
