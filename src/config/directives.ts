@@ -320,6 +320,15 @@ const wholeNumber =
     return n;
   };
 
+/** A whole number (as wholeNumber reads it) with configtest's note of what that value does there. */
+const notedNumber =
+  (name: string, min: number, max: number, unit: string, note: (n: number, ctx: LineContext) => string): Grammar<number> =>
+  (ctx, s, m) => {
+    const n = wholeNumber(name, min, max, unit)(ctx, s, m) as number;
+    ctx.p.note(ctx.line, note(n, ctx));
+    return n;
+  };
+
 /** 'yes' or 'no', trailing blanks allowed. */
 const yesNoBlanks =
   (name: string): Grammar<boolean> =>
@@ -620,31 +629,21 @@ export const DIRECTIVES: readonly Directive[] = [
     name: 'risecount',
     scope: 'both',
     key: 'risecount',
-    read: (ctx, s, m) => {
-      const n = wholeNumber('risecount', 1, 1000)(ctx, s, m) as number;
-      ctx.p.note(
-        ctx.line,
-        n === 1
-          ? `risecount = 1: for ${whereSet(ctx)}, one successful check brings a failed real server back, as with the Perl ldirectord`
-          : `risecount = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that failed comes back after ${n} successful checks in a row (a failure starts the count again); one not yet checked since the start comes up at its first success, as with the Perl ldirectord`,
-      );
-      return n;
-    },
+    read: notedNumber('risecount', 1, 1000, '', (n, ctx) =>
+      n === 1
+        ? `risecount = 1: for ${whereSet(ctx)}, one successful check brings a failed real server back, as with the Perl ldirectord`
+        : `risecount = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that failed comes back after ${n} successful checks in a row (a failure starts the count again); one not yet checked since the start comes up at its first success, as with the Perl ldirectord`,
+    ),
   }),
   field({
     name: 'slowstart',
     scope: 'both',
     key: 'slowstart',
-    read: (ctx, s, m) => {
-      const n = wholeNumber('slowstart', 0, 86400, ' of seconds')(ctx, s, m) as number;
-      ctx.p.note(
-        ctx.line,
-        n === 0
-          ? `slowstart = 0: for ${whereSet(ctx)}, a real server comes back at its full weight at once, as with the Perl ldirectord`
-          : `slowstart = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that comes back (or that a reload adds, or that leaves drain) starts at weight 1 and reaches its weight over ${n} seconds, one step per check cycle; not at the daemon's start`,
-      );
-      return n;
-    },
+    read: notedNumber('slowstart', 0, 86400, ' of seconds', (n, ctx) =>
+      n === 0
+        ? `slowstart = 0: for ${whereSet(ctx)}, a real server comes back at its full weight at once, as with the Perl ldirectord`
+        : `slowstart = ${n} (${NOT_PERL}): for ${whereSet(ctx)}, a real server that comes back (or that a reload adds, or that leaves drain) starts at weight 1 and reaches its weight over ${n} seconds, one step per check cycle; not at the daemon's start`,
+    ),
     toVirtual: ({ p, v, global }) => {
       const n = v.set.slowstart ?? global.slowstart;
       if (n === undefined) return {};
@@ -659,14 +658,25 @@ export const DIRECTIVES: readonly Directive[] = [
     name: 'maxconcurrentchecks',
     scope: 'global',
     key: 'maxconcurrentchecks',
-    read: (ctx, s, m) => {
-      const n = wholeNumber('maxconcurrentchecks', 1, 65535)(ctx, s, m) as number;
-      ctx.p.note(
-        ctx.line,
+    read: notedNumber(
+      'maxconcurrentchecks',
+      1,
+      65535,
+      '',
+      (n) =>
         `maxconcurrentchecks = ${n} (${NOT_PERL}): at most ${n} checks run at once; the others wait their turn in order (none is skipped; each check's timeout counts from its own start); checks that wait longer than their checkinterval are logged, once per burst`,
-      );
-      return n;
-    },
+    ),
+  }),
+  // Ours (off when absent): read the IPVS table back on a timer and put managed entries back.
+  field({
+    name: 'readbackinterval',
+    scope: 'global',
+    key: 'readbackinterval',
+    read: notedNumber('readbackinterval', 0, 86400, ' of seconds', (n) =>
+      n === 0
+        ? 'readbackinterval = 0: the IPVS table is read again only for a change, as by the Perl ldirectord; an entry changed by hand stays as it is until then'
+        : `readbackinterval = ${n} (${NOT_PERL}): every ${n} seconds the IPVS table is read back even when nothing changed, and a managed entry removed or edited by hand is put back as the checks say it should be (virtual services the file does not name are not touched)`,
+    ),
   }),
   field({ name: 'emailalert', scope: 'both', key: 'emailalert', default: '', read: emailAddress }),
   field({

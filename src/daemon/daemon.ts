@@ -251,7 +251,7 @@ export class Daemon {
           config: () => this.config,
           table: () => this.driver?.last(),
           // At most one extra table read per 5 s however many pages are open (the director reads it
-          // before each change and every 30 s).
+          // for its changes, and every readbackinterval when that is set).
           refreshTable: () => void this.driver?.refresh(5000),
           daemonStatus: () => this.status,
           ipvsDriver: () => this.ipvsDriver,

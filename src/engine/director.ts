@@ -59,9 +59,9 @@ export interface DirectorOptions {
   /** Replaces the maintenance-file lookup built on `host` (tests). */
   readonly maintenance?: MaintenanceLookup;
   /**
-   * How often the table is read back and repaired even when nothing changed (ms, default 30 000; 0 =
-   * never): an entry an admin deleted or edited by hand in a managed service converges back. The
-   * original never looks again until its next change.
+   * How often the table is read back and repaired even when nothing changed (ms; 0 = never), in place
+   * of the config's `readbackinterval` (tests). Default: that directive, absent = 0, as the original,
+   * which never looks again until its next change.
    */
   verifyMs?: number;
 }
@@ -128,12 +128,14 @@ class DirectorImpl implements Director {
   /**
    * The table as the last batch left it, listed back by the driver in the same step (appliedTable()),
    * kept only when every command of the batch took effect: the next change is planned against it instead
-   * of a new read (one ipvsadm process instead of two per change). A real read still comes at least every
-   * verifyMs, and whenever a sync failed or a real drains (connection counts).
+   * of a new read (one ipvsadm process instead of two per change). A real read still comes whenever a
+   * sync failed or a real drains (connection counts), and every readbackinterval when that is set.
    */
   private applied?: IpvsTable;
   /** When the table was last read (clock ms): the verify interval counts from it. */
   private lastReadAt = 0;
+  /** The periodic read back (ms; 0 = none): `verifyMs`, else the config's readbackinterval. */
+  private verifyMs = 0;
   private cycles = 0;
   private lastDurationMs = 0;
   private lagMs = 0;
@@ -273,6 +275,7 @@ class DirectorImpl implements Director {
     if (max === undefined) this.limiter = undefined;
     else if (this.limiter?.max !== max) this.limiter = new CheckLimiter(max);
     this.spreadLoop = config.virtuals.some((v) => v.checkspread === true);
+    this.verifyMs = this.o.verifyMs ?? (config.global.readbackinterval ?? 0) * 1000;
     let shortest = Infinity;
     for (const v of config.virtuals) shortest = Math.min(shortest, v.checkinterval * 1000);
     this.shortestMs = Number.isFinite(shortest) ? Math.max(1000, shortest) : 1000;
@@ -341,7 +344,7 @@ class DirectorImpl implements Director {
   private round(): void {
     this.lastRound = this.clock.now();
     this.handle(this.engine.rampStep());
-    const verifyMs = this.o.verifyMs ?? 30_000;
+    const verifyMs = this.verifyMs;
     // While a real drains, each cycle reads the table for its connection counts.
     const draining = this.engine.draining().length > 0;
     if (this.needRepair || draining || (verifyMs > 0 && this.clock.now() - this.lastReadAt >= verifyMs)) this.requestSync();
@@ -532,7 +535,8 @@ class DirectorImpl implements Director {
     this.syncing = (async () => {
       try {
         // One more pass when a batch's own listing shows the table was changed behind us (syncOnce's
-        // drift): at most one per request, so a table that never settles waits for the verify read.
+        // drift): at most one per request, so a table that never settles waits for the next change (or
+        // the readbackinterval read).
         let driftPass = false;
         do {
           this.syncAgain = false;
@@ -566,7 +570,7 @@ class DirectorImpl implements Director {
     let results: readonly IpvsCommandResult[];
     let desired: DesiredTable;
     const now = this.clock.now();
-    const verifyMs = this.o.verifyMs ?? 30_000;
+    const verifyMs = this.verifyMs;
     const applied = this.applied;
     this.applied = undefined;
     const reuse =

@@ -1,9 +1,9 @@
 /**
  * RecordingDriver: an IpvsDriver that keeps the last table it read, so that the status page can show
  * connection counts without an ipvsadm process per HTTP request. The director reads the table (or
- * takes the one its last batch listed back) before every change, and reads it at least every verify
- * interval; refresh() adds at most one read per `minAgeMs`,
- * however many ask (one read in flight at a time).
+ * takes the one its last batch listed back) before every change, and every readbackinterval when that
+ * is set; refresh() adds at most one read per `minAgeMs`, however many ask (one read in flight at a
+ * time).
  */
 import type { IpvsCommand, IpvsCommandResult, IpvsDriver, IpvsSyncDaemons, IpvsTable } from './types.js';
 

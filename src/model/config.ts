@@ -226,6 +226,11 @@ export interface GlobalConfig {
   readonly slowstart?: number;
   /** Ours (absent = no cap): checks of this director in flight at once; the others wait their turn. */
   readonly maxconcurrentchecks?: number;
+  /**
+   * Ours (absent = 0 = off): seconds between reads of the IPVS table that come without a change, to put
+   * back managed entries changed by hand.
+   */
+  readonly readbackinterval?: number;
   readonly maintenancedir?: string;
   /** Ours (opt-in, absent without a `syncdaemon =` line): the IPVS connection-sync daemons to keep running. */
   readonly syncdaemons?: readonly SyncDaemonConfig[];

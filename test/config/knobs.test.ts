@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { dumpConfig } from '../../src/config/dump.js';
 import { parse, reject, rejectLine, V } from './helpers.js';
 
-const KNOBS = ['checkspread', 'risecount', 'slowstart', 'maxconcurrentchecks'];
+const KNOBS = ['checkspread', 'risecount', 'slowstart', 'maxconcurrentchecks', 'readbackinterval'];
 
 describe('tuning directives (ours)', () => {
   it('are absent from the model, the dump and the notes when not written', async () => {
@@ -53,10 +53,27 @@ describe('tuning directives (ours)', () => {
     ['maxconcurrentchecks=0', 'maxconcurrentchecks must be a whole number from 1 to 65535'],
     ['maxconcurrentchecks=many', 'maxconcurrentchecks must be a whole number from 1 to 65535'],
     ['checkspread=on', "checkspread must be 'yes' or 'no'"],
+    ['readbackinterval=-1', 'readbackinterval must be a whole number of seconds from 0 to 86400'],
+    ['readbackinterval=30s', 'readbackinterval must be a whole number of seconds from 0 to 86400'],
+    ['readbackinterval=86401', 'readbackinterval must be a whole number of seconds from 0 to 86400'],
   ])('%s is an error at FILE:LINE', async (line, message) => {
     const e = await reject(`# a comment\n${line}\n${V}`);
     expect(e.line).toBe(2);
     expect(e.format()).toContain(`test.cf:2: ${message}`);
+  });
+
+  it('readbackinterval (global only): in the model and the dump, with a configtest note; 0 says the original\'s behaviour', async () => {
+    const c = await parse('readbackinterval=30\n' + V);
+    expect(c.global.readbackinterval).toBe(30);
+    expect('readbackinterval' in c.virtuals[0]).toBe(false);
+    expect((dumpConfig(c) as { global: Record<string, unknown> }).global.readbackinterval).toBe(30);
+    expect(c.notes?.map((n) => `${n.line}: ${n.message}`)).toEqual([expect.stringMatching(/^1: readbackinterval = 30 \(not in the Perl ldirectord\): every 30 seconds the IPVS table is read back/)]);
+    const off = await parse('readbackinterval=0\n' + V);
+    expect(off.global.readbackinterval).toBe(0);
+    expect(off.notes?.[0]?.message).toMatch(/read again only for a change, as by the Perl ldirectord/);
+    const e = await reject(V + '\treadbackinterval=30\n');
+    expect(e.line).toBe(3);
+    expect(e.format()).toContain('unknown directive in virtual block');
   });
 
   it('bad values inside a block are errors at their line; maxconcurrentchecks is global only', async () => {

@@ -57,6 +57,49 @@ virtual=192.168.6.1:80
     await d.stop();
   });
 
+  it('without readbackinterval (the default, as the original) the table is not read while nothing changes; with it, every that many seconds', async () => {
+    const config = (extra: string) =>
+      cfg(`${extra}checkinterval=10
+virtual=192.168.6.1:80
+	real=10.0.0.1:80 masq
+	checktype=connect
+`);
+    for (const [extra, repaired] of [
+      ['', false],
+      ['readbackinterval=0\n', false],
+      ['readbackinterval=20\n', true],
+    ] as const) {
+      const clock = new ManualClock(0);
+      const sim = new SimDriver();
+      let reads = 0;
+      const driver = {
+        read: () => {
+          reads++;
+          return sim.read();
+        },
+        apply: sim.apply.bind(sim),
+      };
+      const d = createDirector({ host: systemHost, driver, clock, hostname: 'lb1', runCheck: async () => UP, log: () => {} });
+      await d.start(await config(extra));
+      expect(sim.save(), extra).toContain('-r 10.0.0.1:80');
+      sim.run(['-d', '-t', '192.168.6.1:80', '-r', '10.0.0.1:80']);
+      const before = reads;
+      for (let i = 0; i < 3; i++) {
+        clock.advance(10_000); // three cycles, 30 s: every check up, no change
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      if (repaired) {
+        await until(() => sim.save().includes('-r 10.0.0.1:80'), 'the real put back');
+        expect(reads, extra).toBeGreaterThan(before);
+      } else {
+        await new Promise((r) => setTimeout(r, 50));
+        expect(sim.save(), extra).not.toContain('-r 10.0.0.1:80');
+        expect(reads, extra).toBe(before);
+      }
+      await d.stop();
+    }
+  });
+
   it('starts over an unreadable table (as the original does), logs it and syncs once ipvsadm works', async () => {
     const clock = new ManualClock(0);
     const sim = new SimDriver();

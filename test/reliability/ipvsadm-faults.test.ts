@@ -4,7 +4,7 @@
  * the table behind the daemon's back. The daemon logs, re-reads, converges and stays alive.
  */
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type net from 'node:net';
 import { Rig, alive, fakeProcesses, build, closeServer, daemonSkipReason, freePort, skipNote, sleep, tcpListen, until } from './helpers.js';
@@ -116,6 +116,27 @@ describe.skipIf(skip)('ipvsadm faults: the daemon logs, re-reads, converges and 
     await until(() => managed() === want(['127.0.0.2', '127.0.0.3', '127.0.0.4']), 15_000, 'the deleted real restored with the next change');
     // A foreign entry in a managed virtual service: the original leaves unknown reals alone or removes
     // them; either way the daemon's reals are right and it is alive.
+    expect(alive(pid)).toBe(true);
+  });
+
+  it('an entry changed by hand holds while nothing changes (as with the original, no ipvsadm run); readbackinterval=1 puts it back without a change', async () => {
+    const r = await setup();
+    const pid = await r.start();
+    await until(() => r.up().join() === want(['127.0.0.2', '127.0.0.3']), 20_000, 'initial table');
+    const admin = (args: string[]) => spawnSync(r.ipvsadm, args, { encoding: 'utf8' });
+    expect(admin(['-e', '-t', `127.0.0.1:${port}`, '-r', `127.0.0.2:${port}`, '-g', '-w', '0']).status).toBe(0);
+    const calls = r.invocations().length;
+    await sleep(3500); // three check cycles, every check a success: no change to make
+    expect(r.up().join()).toBe(want(['127.0.0.3'])); // the admin's weight 0 holds
+    expect(r.invocations().length).toBe(calls); // and the daemon did not even read the table
+    // The same daemon told to read back every second (a reload: it reads the table then, and repairs).
+    writeFileSync(r.cfg, `readbackinterval=1\n${readFileSync(r.cfg, 'utf8')}`);
+    process.kill(pid, 'SIGHUP');
+    await until(() => r.up().join() === want(['127.0.0.2', '127.0.0.3']), 15_000, 'repaired by the reload');
+    // Now without a reload or any change of the checks: the next read back puts the real back.
+    expect(admin(['-d', '-t', `127.0.0.1:${port}`, '-r', `127.0.0.3:${port}`]).status).toBe(0);
+    expect(r.up().join()).toBe(want(['127.0.0.2']));
+    await until(() => r.up().join() === want(['127.0.0.2', '127.0.0.3']), 10_000, 'the deleted real put back by the read back');
     expect(alive(pid)).toBe(true);
   });
 });
