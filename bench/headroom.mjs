@@ -7,7 +7,7 @@
 // namespace of the daemon's own, so that both daemons run it as they run the real one). Three programs run the same checks
 // one after the other:
 //   ours      bin/ldirectord.js through its #! line (BENCH_DAEMON_NODE_FLAGS: this node with those flags;
-//             HEADROOM_OURS=0 skips it);
+//             HEADROOM_OURS=0 skips it; HEADROOM_OURS_CF adds global lines to its config);
 //   original  /usr/sbin/ldirectord (BENCH_ORIGINAL=0 skips it);
 //   bare Node a node process that connects to every real and closes, all at once, then sleeps 1 s: the
 //             least Node itself spends on the same checks (HEADROOM_BARE=0 skips it).
@@ -85,7 +85,7 @@ function rssOf(pid) {
 }
 
 /** Starts `argv` in a fresh folder holding the config and the fake ipvsadm; measures it; kills its group. */
-async function measure(label, makeArgv, ok) {
+async function measure(label, makeArgv, ok, extraCf = []) {
   const dir = mkdtempSync(join(tmpdir(), 'ldbench-h-'));
   const q = (x) => `'${x.replace(/'/g, `'\\''`)}'`;
   writeFileSync(join(dir, 'ipvsadm'), `#!/bin/sh\nFAKE_IPVSADM_STATE=${q(join(dir, 'state.json'))}; export FAKE_IPVSADM_STATE\nexec ${q(process.execPath)} ${q(join(root, 'test/fake-ipvsadm/ipvsadm.mjs'))} "$@"\n`);
@@ -97,7 +97,7 @@ async function measure(label, makeArgv, ok) {
   const pre = spawnSync(join(dir, 'ipvsadm'), ['-R'], { input: table, encoding: 'utf8' });
   if (pre.status !== 0) console.log(`   (the table could not be pre-filled: ${pre.stderr.trim()})`);
   const cfg = join(dir, `bench-h-${process.pid}.cf`);
-  writeFileSync(cfg, ['checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
+  writeFileSync(cfg, [...extraCf, 'checktimeout=2', 'checkinterval=1', 'supervised=yes', 'quiescent=no', `logfile="${join(dir, 'ld.log')}"`, 'virtual=127.0.0.1:80',
     ...ok.reals.map((r) => `\treal=${r.ip}:${r.port} masq`), '\tchecktype=connect', '\tscheduler=rr', ''].join('\n'));
   let [file, ...args] = makeArgv(cfg);
   // Both daemons run /sbin/ipvsadm when not in -d mode: in a mount namespace of their own, the fake is
@@ -182,6 +182,10 @@ if (!bindFake) console.log('(no private mount namespace over /sbin/ipvsadm: ours
 const ok = await listeners(REALS);
 console.log(`${REALS} reals, all live, connect checks, checkinterval=1, checktimeout=2; ${WINDOW_S} s window after warm-up (three checks of every real, and ${SETTLE_S} s since the start):`);
 const daemonFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+// HEADROOM_OURS_CF: global lines for our config only, `;`-separated (e.g. `readbackinterval=30`: what the
+// optional periodic read of the table costs; the original would reject them).
+const oursCf = (process.env.HEADROOM_OURS_CF ?? '').split(';').map((l) => l.trim()).filter(Boolean);
+if (oursCf.length) console.log(`   ours with: ${oursCf.join('; ')}`);
 // HEADROOM_ROUNDS: the three programs in turn, that many times. The machine's speed drifts over minutes (the
 // original alone measured 196-274 ms per 1000 checks in five consecutive windows of one run), so alternating
 // rounds and taking each program's median compares them under the same drift.
@@ -193,7 +197,7 @@ else if (!origThere) console.log('   original not installed: not measured');
 for (let r = 1; r <= ROUNDS; r++) {
   const tag = ROUNDS > 1 ? ` r${r}` : '';
   if (process.env.HEADROOM_OURS !== '0')
-    runs.ours.push(await measure(`ours${tag}`, (cfg) => (daemonFlags.length ? [process.execPath, ...daemonFlags, join(root, 'bin/ldirectord.js'), cfg, 'start'] : [join(root, 'bin/ldirectord.js'), cfg, 'start']), ok));
+    runs.ours.push(await measure(`ours${tag}`, (cfg) => (daemonFlags.length ? [process.execPath, ...daemonFlags, join(root, 'bin/ldirectord.js'), cfg, 'start'] : [join(root, 'bin/ldirectord.js'), cfg, 'start']), ok, oursCf));
   if (process.env.BENCH_ORIGINAL !== '0' && origThere) runs.orig.push(await measure(`original${tag}`, (cfg) => ['/usr/sbin/ldirectord', cfg, 'start'], ok));
   if (process.env.HEADROOM_BARE !== '0') runs.bare.push(await measure(`bare Node${tag}`, () => [process.execPath, '-e', BARE, JSON.stringify(ok.reals)], ok));
 }
