@@ -59,7 +59,11 @@ describe('runCheck dispatch', () => {
     const web = await listen((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\r\n\r\nalive\n')));
     closers.push(smtp.close, web.close);
     // The jobs name closed ports; the factory sends each to its server, so only it can make them up.
-    const [toSmtp, toWeb] = [await closedPort(), await closedPort()];
+    // Two different ports: the kernel may hand out the port it just freed again, and one key for both
+    // servers would send the simpletcp check to the web server, which waits for a request (a 20 s timeout).
+    const toSmtp = await closedPort();
+    let toWeb = await closedPort();
+    while (toWeb === toSmtp) toWeb = await closedPort();
     const route = new Map([
       [toSmtp, smtp.port],
       [toWeb, web.port],
